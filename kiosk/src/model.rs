@@ -1,0 +1,349 @@
+//! The domain model: businesses, identity methods, certificates, the capacity
+//! rule and the order the kiosk accepts.
+//!
+//! An [`Order`] is split in two on purpose: [`OrderPersonal`] holds every
+//! personal field (name, ID number, address, phone) and is the only part the
+//! store encrypts and the central client sends; everything else is
+//! non-personal and may appear in summaries, transcripts and `/status`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kiosk_drivers::pii::{IdNumber, Personal};
+use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// The electricity businesses a citizen can do at the kiosk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Business {
+    /// New low-voltage connection (低压新装).
+    NewConnection,
+    /// Capacity increase (增容).
+    CapacityIncrease,
+    /// Name change (更名).
+    NameChange,
+    /// Ownership transfer (过户).
+    Transfer,
+    /// Account closure (销户).
+    Closure,
+    /// Bill payment and invoice (缴费).
+    PayBill,
+    /// Progress query (进度查询).
+    ProgressQuery,
+}
+
+impl Business {
+    /// Every business, in the order the choose-business screen lists them.
+    pub const ALL: [Business; 7] = [
+        Business::NewConnection,
+        Business::CapacityIncrease,
+        Business::NameChange,
+        Business::Transfer,
+        Business::Closure,
+        Business::PayBill,
+        Business::ProgressQuery,
+    ];
+
+    /// Stable machine name (also the wire name).
+    pub fn code(self) -> &'static str {
+        match self {
+            Business::NewConnection => "new-connection",
+            Business::CapacityIncrease => "capacity-increase",
+            Business::NameChange => "name-change",
+            Business::Transfer => "transfer",
+            Business::Closure => "closure",
+            Business::PayBill => "pay-bill",
+            Business::ProgressQuery => "progress-query",
+        }
+    }
+
+    /// Chinese title printed on receipts.
+    pub fn title_zh(self) -> &'static str {
+        match self {
+            Business::NewConnection => "低压新装",
+            Business::CapacityIncrease => "增容",
+            Business::NameChange => "更名",
+            Business::Transfer => "过户",
+            Business::Closure => "销户",
+            Business::PayBill => "缴费",
+            Business::ProgressQuery => "进度查询",
+        }
+    }
+}
+
+/// How the citizen proves who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityMethod {
+    /// Local face check against the trusted reference photo (its own issue).
+    Face,
+    /// Resident ID card (or foreign PR card / residence permit) on the reader.
+    IdCard,
+    /// Electronic ID shown as a QR code on the citizen's phone.
+    Eid,
+    /// A member of staff confirms the identity.
+    CallStaff,
+}
+
+impl IdentityMethod {
+    /// Every method, as the choose-identity screen shows them side by side.
+    pub const ALL: [IdentityMethod; 4] = [
+        IdentityMethod::Face,
+        IdentityMethod::IdCard,
+        IdentityMethod::Eid,
+        IdentityMethod::CallStaff,
+    ];
+}
+
+/// Kinds of electronic certificate fetched from the data-sharing platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CertificateKind {
+    /// Proof of identity of the subject (resident identity record).
+    SubjectProof,
+    /// Real-estate registration of the supply address.
+    PropertyProof,
+    /// Business licence by unified social credit code (companies).
+    BusinessLicence,
+}
+
+impl CertificateKind {
+    /// Chinese name printed on receipts.
+    pub fn title_zh(self) -> &'static str {
+        match self {
+            CertificateKind::SubjectProof => "主体资格证明",
+            CertificateKind::PropertyProof => "产权证明",
+            CertificateKind::BusinessLicence => "营业执照",
+        }
+    }
+
+    /// Stable machine name (also the wire name).
+    pub fn code(self) -> &'static str {
+        match self {
+            CertificateKind::SubjectProof => "subject-proof",
+            CertificateKind::PropertyProof => "property-proof",
+            CertificateKind::BusinessLicence => "business-licence",
+        }
+    }
+}
+
+/// An electronic certificate as the central service returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// What it proves.
+    pub kind: CertificateKind,
+    /// Certificate number on the data-sharing platform (not personal).
+    pub number: String,
+    /// Issuing authority.
+    pub issuer: String,
+    /// For a property proof: the registered address (personal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Personal>,
+    /// For a property proof: the registered micro-enterprise park the
+    /// address lies in, if any (raises the low-voltage limit to 300 kW).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub micro_park: Option<String>,
+}
+
+/// Low-voltage capacity limits, from the central catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CapacityPolicy {
+    /// Up to this, low voltage with zero customer investment (160 kW).
+    pub low_voltage_kw: f64,
+    /// Inside a registered micro-enterprise park, up to this after a site
+    /// check (300 kW).
+    pub micro_park_kw: f64,
+}
+
+impl Default for CapacityPolicy {
+    fn default() -> Self {
+        Self {
+            low_voltage_kw: 160.0,
+            micro_park_kw: 300.0,
+        }
+    }
+}
+
+/// How the requested supply is routed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SupplyRoute {
+    /// Low voltage, zero investment.
+    LowVoltage,
+    /// Low voltage inside a micro-enterprise park above the 160 kW limit:
+    /// accepted, marked for a site check and technical-economic comparison.
+    LowVoltageParkAssessment,
+    /// Above the limit: high voltage, an account manager is booked.
+    HighVoltage,
+    /// Under the limit but the customer chose high voltage after being told
+    /// of the low-voltage option (evidence kept in the order).
+    HighVoltageByChoice,
+}
+
+impl SupplyRoute {
+    /// Whether an account manager must be booked for this route.
+    pub fn needs_account_manager(self) -> bool {
+        matches!(
+            self,
+            SupplyRoute::HighVoltage | SupplyRoute::HighVoltageByChoice
+        )
+    }
+}
+
+/// The capacity rule (DOMAIN.md §1).
+///
+/// `in_micro_park` is whether the supply address lies in a registered
+/// micro-enterprise park; `wants_high_voltage` whether the customer insists
+/// on high voltage although low voltage is available to them.
+pub fn capacity_route(
+    policy: &CapacityPolicy,
+    capacity_kw: f64,
+    in_micro_park: bool,
+    wants_high_voltage: bool,
+) -> SupplyRoute {
+    let limit = if in_micro_park {
+        policy.micro_park_kw
+    } else {
+        policy.low_voltage_kw
+    };
+    if capacity_kw > limit {
+        SupplyRoute::HighVoltage
+    } else if wants_high_voltage {
+        SupplyRoute::HighVoltageByChoice
+    } else if capacity_kw > policy.low_voltage_kw {
+        SupplyRoute::LowVoltageParkAssessment
+    } else {
+        SupplyRoute::LowVoltage
+    }
+}
+
+/// A document that could not be fetched and must be supplied later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingDocument {
+    /// Which certificate is missing.
+    pub kind: CertificateKind,
+    /// The date by which the citizen promised to supply it.
+    pub deadline: NaiveDate,
+}
+
+/// The signed commitment letter (承诺书) for missing documents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commitment {
+    /// SHA-256 (hex) of the signature's touch strokes.
+    pub signature_sha256: String,
+    /// The deadline the citizen committed to.
+    pub deadline: NaiveDate,
+    /// Version of the commitment text shown.
+    pub text_version: String,
+}
+
+/// Non-personal outcome of the identity check stored with the order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityCheck {
+    /// The method used.
+    pub method: IdentityMethod,
+    /// Whether the ID number passed GB 11643 (an untrusted number is
+    /// reported, never silently accepted as verified).
+    pub number_valid: bool,
+    /// When the identity was established.
+    pub verified_at: DateTime<Utc>,
+}
+
+/// Personal fields of an order: encrypted at rest, wiped on drop.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop, Debug)]
+pub struct OrderPersonal {
+    /// Applicant's name.
+    pub name: Personal,
+    /// Applicant's ID number.
+    pub id_number: IdNumber,
+    /// Supply address.
+    pub address: Personal,
+    /// Contact phone.
+    pub phone: Personal,
+}
+
+/// What the citizen asked for on the business form (non-personal part).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    /// Requested capacity in kW.
+    pub capacity_kw: f64,
+    /// Residential (居民) or not.
+    pub residential: bool,
+    /// Route decided by the capacity rule.
+    pub route: SupplyRoute,
+    /// The low-voltage option was explained and the customer chose high
+    /// voltage anyway (evidence retention).
+    pub low_voltage_offered_and_declined: bool,
+    /// An account manager visit was booked (high-voltage routes).
+    pub account_manager_booked: bool,
+    /// The micro-enterprise park of the address, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub micro_park: Option<String>,
+}
+
+/// Where an order is in its life on this kiosk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrderStatus {
+    /// Accepted here, not yet confirmed by central.
+    PendingSync,
+    /// Central confirmed it and gave it a number.
+    Synced,
+    /// Central refused it as invalid (parked, alarmed, needs staff).
+    Rejected,
+}
+
+/// An order accepted at the kiosk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// Local id, unique per device; also the idempotency key towards central.
+    pub local_id: String,
+    /// Central order number once synced.
+    pub central_no: Option<String>,
+    /// The business.
+    pub business: Business,
+    /// When it was accepted: recorded at the moment the citizen submitted.
+    pub accepted_at: DateTime<Utc>,
+    /// How identity was established.
+    pub identity: IdentityCheck,
+    /// What was applied for.
+    pub application: Application,
+    /// Certificates fetched (numbers only).
+    pub certificates: Vec<String>,
+    /// Documents still missing, with deadlines.
+    pub missing: Vec<MissingDocument>,
+    /// Signed commitment for the missing documents.
+    pub commitment: Option<Commitment>,
+    /// Satisfaction rating 1–5, if given.
+    pub rating: Option<u8>,
+    /// Life-cycle status.
+    pub status: OrderStatus,
+    /// Personal fields (encrypted at rest).
+    pub personal: OrderPersonal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_rule_boundaries() {
+        let p = CapacityPolicy::default();
+        use SupplyRoute::*;
+        assert_eq!(capacity_route(&p, 160.0, false, false), LowVoltage);
+        assert_eq!(capacity_route(&p, 160.1, false, false), HighVoltage);
+        assert_eq!(capacity_route(&p, 160.0, true, false), LowVoltage);
+        assert_eq!(
+            capacity_route(&p, 160.1, true, false),
+            LowVoltageParkAssessment
+        );
+        assert_eq!(
+            capacity_route(&p, 300.0, true, false),
+            LowVoltageParkAssessment
+        );
+        assert_eq!(capacity_route(&p, 300.1, true, false), HighVoltage);
+        assert_eq!(capacity_route(&p, 300.0, false, false), HighVoltage);
+        assert_eq!(capacity_route(&p, 8.0, false, true), HighVoltageByChoice);
+        assert_eq!(capacity_route(&p, 250.0, true, true), HighVoltageByChoice);
+        assert_eq!(capacity_route(&p, 400.0, true, true), HighVoltage);
+    }
+}
