@@ -1,0 +1,836 @@
+//! The local store: orders, the outbox towards central, the audit log.
+//!
+//! One [`Store`] owns a sled database in `DATA/store` and the device key in
+//! `DATA/keys/store.key` (see [`crypto`]). It has four trees:
+//!
+//! - `orders`: local id → the order as JSON, except that the `personal`
+//!   field ([`OrderPersonal`](crate::model::OrderPersonal): name, ID number,
+//!   address, phone) is replaced by `sealed`, the hex of
+//!   `nonce ‖ ChaCha20-Poly1305(personal JSON)` with the local id as
+//!   associated data. Non-personal fields stay readable, so status changes
+//!   (synced, rated) never need to decrypt, and a sealed blob moved to
+//!   another id fails to open. Personal data is never on disk in the clear.
+//! - `outbox`: what must still reach central, keyed by idempotency key
+//!   (see [`outbox`]).
+//! - `audit`: the append-only hash chain (see [`audit`]).
+//! - `meta`: the per-day local-id counters, the audit chain head and a
+//!   key-check blob that proves the device key is the one the data was
+//!   sealed with (opening with another key is refused up front instead of
+//!   mixing two keys in one store).
+//!
+//! Every change that matters is one sled transaction across the trees it
+//! touches, with its audit record inside the same transaction, followed by
+//! `sled::Db::flush` before the call returns: when [`Store::accept`]
+//! returns `Ok`, the order, its outbox entry and its audit record are on
+//! disk together, and only then is the citizen told "accepted".
+//!
+//! Time comes from an injectable clock ([`Store::open_with_clock`]) so tests
+//! are deterministic; the outbox queries take `now` explicitly.
+
+pub mod audit;
+pub mod crypto;
+pub mod outbox;
+#[doc(hidden)]
+pub mod testing;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+use sled::Tree;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::model::{Order, OrderStatus};
+
+pub use audit::{AuditRecord, AuditReport, AuditSeq};
+pub use crypto::DeviceKey;
+pub use outbox::{OutboxEntry, OutboxKind};
+
+/// Everything that can go wrong in the store. Messages never contain
+/// personal data or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file-system operation on the data directory failed.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The key file does not hold exactly 32 bytes.
+    #[error("the device key {} has {len} bytes, expected 32: restore it from the provisioning backup", path.display())]
+    KeyLength {
+        /// The key file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+    },
+    /// The key file is readable or writable by group or others.
+    #[error("the device key {} has mode {mode:o}: it must be readable by its owner only (chmod 600)", path.display())]
+    KeyPermissions {
+        /// The key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key path is not a regular file (a symlink, a directory...).
+    #[error("the device key {} is not a regular file", path.display())]
+    KeyNotAFile {
+        /// The key path.
+        path: PathBuf,
+    },
+    /// The keys directory is open to group or others.
+    #[error("the keys directory {} has mode {mode:o}: it must be private (chmod 700)", path.display())]
+    KeysDirPermissions {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The keys path exists but is not a directory.
+    #[error("{} should be the keys directory but is not a directory", path.display())]
+    KeysDirNotADirectory {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The store holds sealed data but its key file is gone; a new key could
+    /// not read it, so none is created.
+    #[error("the device key {} is missing but the store already holds sealed data: restore the key", path.display())]
+    KeyMissing {
+        /// Where the key should be.
+        path: PathBuf,
+    },
+    /// The key file is not the key the store was sealed with.
+    #[error("the device key {} is not the key this store was sealed with", path.display())]
+    WrongKey {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// No store in the data directory (for read-only tools).
+    #[error("no store at {}", path.display())]
+    NoStore {
+        /// Where the store was expected.
+        path: PathBuf,
+    },
+    /// sled failed.
+    #[error("store database: cannot {context}: {source}")]
+    Sled {
+        /// What was being done.
+        context: &'static str,
+        /// sled's error.
+        #[source]
+        source: sled::Error,
+    },
+    /// Encoding a non-personal value as JSON failed.
+    #[error("cannot encode {what} as JSON: {source}")]
+    Json {
+        /// What was being encoded.
+        what: &'static str,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A stored value cannot be read back.
+    #[error("record {key} in tree {tree} is corrupt: {reason}")]
+    Corrupt {
+        /// The tree.
+        tree: &'static str,
+        /// The record's key.
+        key: String,
+        /// What is wrong (never personal values).
+        reason: String,
+    },
+    /// Sealing an order's personal fields failed.
+    #[error("cannot encrypt the personal fields of order {local_id}")]
+    Encrypt {
+        /// The order.
+        local_id: String,
+    },
+    /// An order's personal fields did not decrypt: wrong key, tampered
+    /// record, or a record moved to another id.
+    #[error("cannot decrypt the personal fields of order {local_id}: wrong device key or tampered record")]
+    Decrypt {
+        /// The order.
+        local_id: String,
+    },
+    /// The order was already accepted.
+    #[error("order {local_id} was already accepted")]
+    Duplicate {
+        /// The order.
+        local_id: String,
+    },
+    /// No such order.
+    #[error("no order {local_id} in the store")]
+    OrderNotFound {
+        /// The order.
+        local_id: String,
+    },
+    /// No such outbox entry.
+    #[error("no outbox entry {key}")]
+    OutboxNotFound {
+        /// The idempotency key.
+        key: String,
+    },
+    /// A rating outside 1–5.
+    #[error("a rating is 1 to 5 stars, not {stars}")]
+    InvalidRating {
+        /// The rating given.
+        stars: u8,
+    },
+    /// Central gave a second, different number for an order already synced.
+    #[error("order {local_id} is already synced as {central_no}")]
+    AlreadySynced {
+        /// The order.
+        local_id: String,
+        /// The number it already has.
+        central_no: String,
+    },
+    /// A local id must be non-empty.
+    #[error("an order needs a non-empty local id")]
+    EmptyLocalId,
+    /// A device prefix must be ASCII letters and digits.
+    #[error("device prefix {prefix:?} must be 1 to 16 ASCII letters or digits")]
+    InvalidPrefix {
+        /// The prefix given.
+        prefix: String,
+    },
+}
+
+/// Results of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Where the store gets "now" from.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// Key of the key-check blob in `meta`.
+const KEY_CHECK: &[u8] = b"key/check";
+/// Associated data and plaintext of the key check.
+const KEY_CHECK_AAD: &[u8] = b"kiosk-store key check";
+const KEY_CHECK_PLAIN: &[u8] = b"kiosk-store key check v1";
+
+/// The local store. See the module docs.
+pub struct Store {
+    /// The data directory.
+    dir: PathBuf,
+    /// The sled database in `dir/store`.
+    db: sled::Db,
+    /// local id → sealed order record.
+    pub(crate) orders: Tree,
+    /// idempotency key → [`OutboxEntry`] JSON.
+    pub(crate) outbox: Tree,
+    /// big-endian seq → [`AuditRecord`] JSON.
+    pub(crate) audit: Tree,
+    /// counters, audit head, key check.
+    pub(crate) meta: Tree,
+    /// Seals the personal fields.
+    key: DeviceKey,
+    /// Source of audit timestamps and rating times.
+    clock: Clock,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn sled_err(context: &'static str) -> impl FnOnce(sled::Error) -> StoreError {
+    move |source| StoreError::Sled { context, source }
+}
+
+fn tx_err(context: &'static str) -> impl FnOnce(TransactionError<StoreError>) -> StoreError {
+    move |e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(source) => StoreError::Sled { context, source },
+    }
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn open_db(path: &Path) -> Result<sled::Db> {
+    sled::Config::new().path(path).open().map_err(sled_err(
+        "open the database (is another kiosk process running?)",
+    ))
+}
+
+fn open_tree(db: &sled::Db, name: &'static str) -> Result<Tree> {
+    db.open_tree(name).map_err(sled_err("open a tree"))
+}
+
+/// Overwrites every string in a JSON value (used on the personal part of an
+/// order's JSON before it is dropped).
+fn wipe(v: &mut Value) {
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.values_mut().for_each(wipe),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+fn corrupt_order(local_id: &str, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt {
+        tree: "orders",
+        key: local_id.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Parses a stored order record into its JSON object (still sealed).
+fn record_object(local_id: &str, raw: &[u8]) -> Result<Map<String, Value>> {
+    match serde_json::from_slice(raw) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(corrupt_order(local_id, "not a JSON object")),
+        Err(e) => Err(corrupt_order(local_id, e.to_string())),
+    }
+}
+
+fn encode_record(map: Map<String, Value>) -> Result<Vec<u8>> {
+    serde_json::to_vec(&Value::Object(map)).map_err(|source| StoreError::Json {
+        what: "an order record",
+        source,
+    })
+}
+
+fn record_status(local_id: &str, map: &Map<String, Value>) -> Result<OrderStatus> {
+    let v = map.get("status").cloned().unwrap_or(Value::Null);
+    serde_json::from_value(v).map_err(|e| corrupt_order(local_id, format!("status: {e}")))
+}
+
+impl Store {
+    /// Opens (or creates) the store in `dir`, with the system clock.
+    pub fn open(dir: &Path) -> Result<Store> {
+        Self::open_with_clock(dir, Arc::new(Utc::now))
+    }
+
+    /// Opens (or creates) the store in `dir` with a given clock.
+    ///
+    /// Creates `dir/store` and, on first run, `dir/keys/store.key`. Refuses
+    /// a key with the wrong length or permissions, a missing key when the
+    /// store already holds sealed data, and a key that is not the one the
+    /// data was sealed with.
+    pub fn open_with_clock(dir: &Path, clock: Clock) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            action: "create the data directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let db = open_db(&dir.join("store"))?;
+        let orders = open_tree(&db, "orders")?;
+        let outbox = open_tree(&db, "outbox")?;
+        let audit = open_tree(&db, "audit")?;
+        let meta = open_tree(&db, "meta")?;
+
+        let check = meta
+            .get(KEY_CHECK)
+            .map_err(sled_err("read the key check"))?;
+        let has_sealed_data = check.is_some() || !orders.is_empty();
+        let key_path = crypto::key_path(dir);
+        let keys_dir = dir.join("keys");
+        let key = DeviceKey::load_or_create(&keys_dir, !has_sealed_data)?;
+        match check {
+            Some(blob) => {
+                key.open(KEY_CHECK_AAD, &blob, "key-check")
+                    .map_err(|_| StoreError::WrongKey {
+                        path: key_path.clone(),
+                    })?;
+            }
+            None => {
+                let blob = key.seal(KEY_CHECK_AAD, KEY_CHECK_PLAIN, "key-check")?;
+                meta.insert(KEY_CHECK, blob)
+                    .map_err(sled_err("write the key check"))?;
+                db.flush().map_err(sled_err("flush the key check"))?;
+            }
+        }
+        tracing::debug!(dir = %dir.display(), "store opened");
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            db,
+            orders,
+            outbox,
+            audit,
+            meta,
+            key,
+            clock,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map_err(sled_err("flush"))?;
+        Ok(())
+    }
+
+    /// The next local id for `device_prefix` on `today`, e.g.
+    /// `K001-20261123-0007`.
+    ///
+    /// The counter is per prefix and day, kept in `meta` and flushed before
+    /// the id is returned, so an id is never handed out twice, even across
+    /// restarts (a clock set back to an earlier day continues that day's
+    /// counter).
+    pub fn next_local_id(&self, device_prefix: &str, today: NaiveDate) -> Result<String> {
+        if device_prefix.is_empty()
+            || device_prefix.len() > 16
+            || !device_prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(StoreError::InvalidPrefix {
+                prefix: device_prefix.to_owned(),
+            });
+        }
+        let day = today.format("%Y%m%d").to_string();
+        let counter_key = format!("local_id/{device_prefix}/{day}");
+        let n = self
+            .meta
+            .transaction(|meta| {
+                let last = match meta.get(counter_key.as_bytes())? {
+                    None => 0,
+                    Some(raw) => match <[u8; 8]>::try_from(raw.as_ref()) {
+                        Ok(b) => u64::from_be_bytes(b),
+                        Err(_) => {
+                            return Err(abort(StoreError::Corrupt {
+                                tree: "meta",
+                                key: counter_key.clone(),
+                                reason: format!("a counter of {} bytes", raw.len()),
+                            }))
+                        }
+                    },
+                };
+                let n = last + 1;
+                meta.insert(counter_key.as_bytes(), &n.to_be_bytes())?;
+                Ok(n)
+            })
+            .map_err(tx_err("advance the local-id counter"))?;
+        self.flush()?;
+        Ok(format!("{device_prefix}-{day}-{n:04}"))
+    }
+
+    /// Seals an order into its stored record (see the module docs).
+    fn seal_order(&self, order: &Order) -> Result<Vec<u8>> {
+        let mut value = serde_json::to_value(order).map_err(|source| StoreError::Json {
+            what: "an order",
+            source,
+        })?;
+        let Value::Object(map) = &mut value else {
+            return Err(corrupt_order(
+                &order.local_id,
+                "an order is not a JSON object",
+            ));
+        };
+        if let Some(mut personal) = map.remove("personal") {
+            wipe(&mut personal);
+        }
+        // Sized up front so the buffer holding the clear JSON is not
+        // reallocated (leaving an unwiped copy) for any realistic order.
+        let mut plain = Zeroizing::new(Vec::with_capacity(4096));
+        serde_json::to_writer(&mut *plain, &order.personal).map_err(|_| StoreError::Encrypt {
+            local_id: order.local_id.clone(),
+        })?;
+        let sealed = self
+            .key
+            .seal(order.local_id.as_bytes(), &plain, &order.local_id)?;
+        map.insert("sealed".into(), Value::String(hex::encode(sealed)));
+        encode_record(std::mem::take(map))
+    }
+
+    /// Opens a stored record back into an order.
+    fn open_order(&self, key: &[u8], raw: &[u8]) -> Result<Order> {
+        let local_id = std::str::from_utf8(key).map_err(|_| StoreError::Corrupt {
+            tree: "orders",
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: "the key is not UTF-8".into(),
+        })?;
+        let mut map = record_object(local_id, raw)?;
+        if map.get("local_id").and_then(Value::as_str) != Some(local_id) {
+            return Err(corrupt_order(
+                local_id,
+                "the record's local_id differs from its key",
+            ));
+        }
+        let sealed = match map.remove("sealed") {
+            Some(Value::String(s)) => hex::decode(s)
+                .map_err(|_| corrupt_order(local_id, "the sealed field is not hex"))?,
+            _ => return Err(corrupt_order(local_id, "no sealed field")),
+        };
+        let plain = self.key.open(local_id.as_bytes(), &sealed, local_id)?;
+        // serde errors can quote the input, so they are not passed on here.
+        let personal: Value = serde_json::from_slice(&plain)
+            .map_err(|_| corrupt_order(local_id, "the decrypted personal fields are not JSON"))?;
+        map.insert("personal".into(), personal);
+        serde_json::from_value(Value::Object(map)).map_err(|_| {
+            corrupt_order(
+                local_id,
+                "the record does not match the order type (schema change?)",
+            )
+        })
+    }
+
+    /// Accepts an order: in one transaction, stores it (personal fields
+    /// sealed), queues it for central (idempotency key = local id, due at
+    /// `order.accepted_at`) and appends an `accepted` audit record; then
+    /// flushes. Only after this returns `Ok` may the citizen be told
+    /// "accepted". The same local id is refused a second time.
+    pub fn accept(&self, order: &Order) -> Result<AuditSeq> {
+        let local_id = order.local_id.as_str();
+        if local_id.is_empty() {
+            return Err(StoreError::EmptyLocalId);
+        }
+        let record = self.seal_order(order)?;
+        let entry = OutboxEntry {
+            key: local_id.to_owned(),
+            kind: OutboxKind::Order,
+            local_id: local_id.to_owned(),
+            attempts: 0,
+            next_attempt_at: order.accepted_at,
+            enqueued_at: order.accepted_at,
+            last_error: None,
+            parked: false,
+        };
+        let entry_raw = outbox::encode(&entry)?;
+        let detail = json!({
+            "business": order.business.code(),
+            "accepted_at": order.accepted_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
+        });
+        let now = (self.clock)();
+        let seq = (&self.orders, &self.outbox, &self.audit, &self.meta)
+            .transaction(|(orders, outbox, audit, meta)| {
+                if orders.get(local_id)?.is_some() || outbox.get(local_id)?.is_some() {
+                    return Err(abort(StoreError::Duplicate {
+                        local_id: local_id.to_owned(),
+                    }));
+                }
+                orders.insert(local_id, record.as_slice())?;
+                outbox.insert(local_id, entry_raw.as_slice())?;
+                audit::append(audit, meta, now, "accepted", local_id, detail.clone())
+            })
+            .map_err(tx_err("accept an order"))?;
+        self.db
+            .flush()
+            .map_err(sled_err("flush an accepted order"))?;
+        tracing::info!(order = %local_id, audit_seq = seq.0, "order accepted and flushed");
+        Ok(seq)
+    }
+
+    /// One order, decrypted.
+    pub fn order(&self, local_id: &str) -> Result<Option<Order>> {
+        match self
+            .orders
+            .get(local_id)
+            .map_err(sled_err("read an order"))?
+        {
+            None => Ok(None),
+            Some(raw) => self.open_order(local_id.as_bytes(), &raw).map(Some),
+        }
+    }
+
+    /// Every order, decrypted, in local-id order.
+    pub fn orders(&self) -> Result<Vec<Order>> {
+        self.orders
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(sled_err("read the orders"))?;
+                self.open_order(&k, &v)
+            })
+            .collect()
+    }
+
+    /// Every outbox entry, parked or not, oldest first.
+    pub fn outbox_all(&self) -> Result<Vec<OutboxEntry>> {
+        let mut all = self
+            .outbox
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(sled_err("read the outbox"))?;
+                outbox::decode(&k, &v)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        all.sort_by(|a, b| (a.enqueued_at, &a.key).cmp(&(b.enqueued_at, &b.key)));
+        Ok(all)
+    }
+
+    /// Entries to try at `now`: not parked, `next_attempt_at <= now`, oldest
+    /// first.
+    pub fn outbox_due(&self, now: DateTime<Utc>) -> Result<Vec<OutboxEntry>> {
+        let mut all = self.outbox_all()?;
+        all.retain(|e| e.is_due(now));
+        Ok(all)
+    }
+
+    /// Records a failed attempt: one more attempt, the (non-personal) error,
+    /// and when to try next (the caller's backoff).
+    pub fn record_failure(
+        &self,
+        key: &str,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let error = outbox::clip(error);
+        self.outbox
+            .transaction(|tree| {
+                let raw = tree.get(key)?.ok_or_else(|| {
+                    abort(StoreError::OutboxNotFound {
+                        key: key.to_owned(),
+                    })
+                })?;
+                let mut entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
+                entry.attempts = entry.attempts.saturating_add(1);
+                entry.last_error = Some(error.clone());
+                entry.next_attempt_at = next_attempt_at;
+                tree.insert(key, outbox::encode(&entry).map_err(abort)?)?;
+                Ok(())
+            })
+            .map_err(tx_err("record a failed attempt"))
+    }
+
+    /// Sets an entry aside (central refused it, or it is poisoned) so it
+    /// never blocks the rest; audits `parked` with the (non-personal) reason.
+    pub fn park(&self, key: &str, reason: &str) -> Result<()> {
+        let reason = outbox::clip(reason);
+        let now = (self.clock)();
+        (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(tree, audit, meta)| {
+                let raw = tree.get(key)?.ok_or_else(|| {
+                    abort(StoreError::OutboxNotFound {
+                        key: key.to_owned(),
+                    })
+                })?;
+                let mut entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
+                entry.parked = true;
+                entry.last_error = Some(reason.clone());
+                tree.insert(key, outbox::encode(&entry).map_err(abort)?)?;
+                let detail = json!({
+                    "key": key,
+                    "kind": entry.kind,
+                    "attempts": entry.attempts,
+                    "reason": reason,
+                });
+                audit::append(audit, meta, now, "parked", &entry.local_id, detail)?;
+                Ok(())
+            })
+            .map_err(tx_err("park an outbox entry"))?;
+        self.db.flush().map_err(sled_err("flush a parked entry"))?;
+        tracing::warn!(key, "outbox entry parked");
+        Ok(())
+    }
+
+    /// Central confirmed the order as `central_no`: in one transaction set
+    /// the number and status `synced`, remove the order's outbox entry and
+    /// audit `synced`; then flush. Repeating it with the same number is a
+    /// no-op (a crash between central's answer and this call); a different
+    /// number is refused.
+    pub fn mark_synced(&self, local_id: &str, central_no: &str) -> Result<()> {
+        let now = (self.clock)();
+        (&self.orders, &self.outbox, &self.audit, &self.meta)
+            .transaction(|(orders, outbox, audit, meta)| {
+                let raw = orders.get(local_id)?.ok_or_else(|| {
+                    abort(StoreError::OrderNotFound {
+                        local_id: local_id.to_owned(),
+                    })
+                })?;
+                let mut map = record_object(local_id, &raw).map_err(abort)?;
+                let status = record_status(local_id, &map).map_err(abort)?;
+                if status == OrderStatus::Synced {
+                    let existing = map.get("central_no").and_then(Value::as_str).unwrap_or("");
+                    if existing != central_no {
+                        return Err(abort(StoreError::AlreadySynced {
+                            local_id: local_id.to_owned(),
+                            central_no: existing.to_owned(),
+                        }));
+                    }
+                    outbox.remove(local_id)?;
+                    return Ok(());
+                }
+                map.insert("central_no".into(), Value::String(central_no.to_owned()));
+                map.insert(
+                    "status".into(),
+                    serde_json::to_value(OrderStatus::Synced).map_err(|source| {
+                        abort(StoreError::Json {
+                            what: "an order status",
+                            source,
+                        })
+                    })?,
+                );
+                orders.insert(local_id, encode_record(map).map_err(abort)?)?;
+                outbox.remove(local_id)?;
+                audit::append(
+                    audit,
+                    meta,
+                    now,
+                    "synced",
+                    local_id,
+                    json!({ "central_no": central_no }),
+                )?;
+                Ok(())
+            })
+            .map_err(tx_err("mark an order synced"))?;
+        self.db.flush().map_err(sled_err("flush a synced order"))?;
+        tracing::info!(order = %local_id, central_no, "order synced");
+        Ok(())
+    }
+
+    /// Records the citizen's rating (1–5) on the order and queues it for
+    /// central under `rating-<local id>`; audits `rated`. A second rating
+    /// replaces the first and its pending delivery.
+    pub fn enqueue_rating(&self, local_id: &str, stars: u8) -> Result<()> {
+        if !(1..=5).contains(&stars) {
+            return Err(StoreError::InvalidRating { stars });
+        }
+        let now = (self.clock)();
+        let key = outbox::rating_key(local_id);
+        let entry_raw = outbox::encode(&OutboxEntry {
+            key: key.clone(),
+            kind: OutboxKind::Rating,
+            local_id: local_id.to_owned(),
+            attempts: 0,
+            next_attempt_at: now,
+            enqueued_at: now,
+            last_error: None,
+            parked: false,
+        })?;
+        (&self.orders, &self.outbox, &self.audit, &self.meta)
+            .transaction(|(orders, outbox, audit, meta)| {
+                let raw = orders.get(local_id)?.ok_or_else(|| {
+                    abort(StoreError::OrderNotFound {
+                        local_id: local_id.to_owned(),
+                    })
+                })?;
+                let mut map = record_object(local_id, &raw).map_err(abort)?;
+                map.insert("rating".into(), Value::from(stars));
+                orders.insert(local_id, encode_record(map).map_err(abort)?)?;
+                outbox.insert(key.as_bytes(), entry_raw.as_slice())?;
+                audit::append(
+                    audit,
+                    meta,
+                    now,
+                    "rated",
+                    local_id,
+                    json!({ "stars": stars }),
+                )?;
+                Ok(())
+            })
+            .map_err(tx_err("record a rating"))?;
+        self.db.flush().map_err(sled_err("flush a rating"))?;
+        Ok(())
+    }
+
+    /// Central acknowledged a non-order entry (a rating): remove it and
+    /// audit `delivered`; then flush. Already gone is not an error (a crash
+    /// between central's answer and this call). Orders use
+    /// [`mark_synced`](Self::mark_synced), which also records the number.
+    pub fn outbox_done(&self, key: &str) -> Result<()> {
+        let now = (self.clock)();
+        (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(tree, audit, meta)| {
+                let Some(raw) = tree.remove(key)? else {
+                    return Ok(());
+                };
+                let entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
+                let detail = json!({ "key": key, "kind": entry.kind, "attempts": entry.attempts });
+                audit::append(audit, meta, now, "delivered", &entry.local_id, detail)?;
+                Ok(())
+            })
+            .map_err(tx_err("remove a delivered outbox entry"))?;
+        self.db
+            .flush()
+            .map_err(sled_err("flush a delivered entry"))?;
+        Ok(())
+    }
+
+    /// The earliest `next_attempt_at` among unparked entries (when the sync
+    /// task should wake next), or `None` when nothing is pending.
+    pub fn next_attempt_at(&self) -> Result<Option<DateTime<Utc>>> {
+        Ok(self
+            .outbox_all()?
+            .iter()
+            .filter(|e| !e.parked)
+            .map(|e| e.next_attempt_at)
+            .min())
+    }
+
+    /// Entries waiting to be sent (parked ones excluded).
+    pub fn outbox_depth(&self) -> Result<usize> {
+        Ok(self.outbox_all()?.iter().filter(|e| !e.parked).count())
+    }
+
+    /// Parked entries (waiting for a person).
+    pub fn parked_count(&self) -> Result<usize> {
+        Ok(self.outbox_all()?.iter().filter(|e| e.parked).count())
+    }
+
+    /// How long the oldest unparked entry has been waiting at `now` (zero if
+    /// the clock is behind it), or `None` when nothing is pending.
+    pub fn oldest_pending_age(&self, now: DateTime<Utc>) -> Result<Option<chrono::Duration>> {
+        Ok(self
+            .outbox_all()?
+            .iter()
+            .filter(|e| !e.parked)
+            .map(|e| e.enqueued_at)
+            .min()
+            .map(|oldest| (now - oldest).max(chrono::Duration::zero())))
+    }
+
+    /// Every audit record, in sequence order.
+    pub fn audit_records(&self) -> Result<Vec<AuditRecord>> {
+        self.audit
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(sled_err("read the audit log"))?;
+                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    tree: "audit",
+                    key: hex::encode(&k),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Verifies the audit chain; reports the first broken link.
+    pub fn audit_verify(&self) -> Result<AuditReport> {
+        verify_trees(&self.audit, &self.meta)
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        self.db
+            .size_on_disk()
+            .map_err(sled_err("measure the database"))
+    }
+}
+
+fn verify_trees(audit: &Tree, meta: &Tree) -> Result<AuditReport> {
+    let head = meta
+        .get(audit::HEAD_KEY)
+        .map_err(sled_err("read the audit head"))?;
+    audit::verify(audit.iter(), head.as_deref())
+}
+
+/// Verifies the audit chain of the store in data directory `dir`, for
+/// `kiosk audit verify --data DIR`. Needs no key; fails if the kiosk holding
+/// the store is running (sled locks the database).
+pub fn audit_verify_dir(dir: &Path) -> Result<AuditReport> {
+    let path = dir.join("store");
+    if !path.is_dir() {
+        return Err(StoreError::NoStore { path });
+    }
+    let db = open_db(&path)?;
+    let audit = open_tree(&db, "audit")?;
+    let meta = open_tree(&db, "meta")?;
+    verify_trees(&audit, &meta)
+}
