@@ -1,0 +1,387 @@
+//! The HTTP client of the central API (reqwest over rustls).
+//!
+//! Every call maps its outcome onto [`CentralError`] the same way: connection
+//! failures are `Unreachable`, the client's deadline is `Timeout`, 5xx (and
+//! 408/429) are `Server`, 404 is `NotFound`, other 4xx are `Rejected` with the
+//! body's code, and a 2xx whose body is not the documented JSON (or is larger
+//! than [`ClientConfig::max_response_bytes`], checked while streaming) is
+//! `Garbage`. Redirects are not followed: the API has none, and following one
+//! could carry the device token elsewhere.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{
+    Account, ApiErrorBody, Catalog, CentralError, CertificatesRequest, CertificatesResponse,
+    EidIdentity, EidRequest, OrderAccepted, OrderProgress, OrderSubmission, Payment,
+    PaymentRequest, RatingAccepted, RatingSubmission, ReferencePhoto, ReferenceRequest, Result,
+};
+
+/// How to reach the central service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientConfig {
+    /// Base URL without the `/v1` (`https://central.example.invalid`).
+    pub base_url: String,
+    /// The device token sent as `Authorization: Bearer`, if any.
+    pub token: Option<String>,
+    /// Deadline for a whole call, body included.
+    pub timeout: Duration,
+    /// Deadline for establishing the connection.
+    pub connect_timeout: Duration,
+    /// Largest response body accepted; a larger one is `Garbage`.
+    pub max_response_bytes: usize,
+    /// Extra CA certificate (PEM) to trust, e.g. a private central CA.
+    pub ca_cert_pem: Option<PathBuf>,
+}
+
+impl ClientConfig {
+    /// Defaults for `base_url`: no token, 5 s timeout, 3 s connect timeout,
+    /// 1 MiB bodies, system roots only.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            token: None,
+            timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(3),
+            max_response_bytes: 1024 * 1024,
+            ca_cert_pem: None,
+        }
+    }
+}
+
+/// Why a [`CentralClient`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientSetupError {
+    /// The CA certificate file could not be read.
+    #[error("cannot read CA certificate {path}")]
+    CaRead {
+        /// The configured path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The CA certificate file is not a PEM certificate.
+    #[error("CA certificate {path} is not a valid PEM certificate")]
+    CaParse {
+        /// The configured path.
+        path: PathBuf,
+        /// What the TLS stack reported.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The base URL is not an absolute http(s) URL.
+    #[error("central base URL {url:?} is not an absolute http(s) URL")]
+    BadUrl {
+        /// The configured URL.
+        url: String,
+    },
+    /// The HTTP client could not be built (TLS backend initialisation).
+    #[error("cannot build the HTTP client")]
+    Build(#[source] reqwest::Error),
+}
+
+/// A client of the central API. Cheap to clone (the connection pool is
+/// shared).
+#[derive(Debug, Clone)]
+pub struct CentralClient {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+    max_response_bytes: usize,
+}
+
+impl CentralClient {
+    /// Builds a client from its configuration.
+    pub fn new(config: ClientConfig) -> std::result::Result<Self, ClientSetupError> {
+        let base = config.base_url.trim_end_matches('/').to_string();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(ClientSetupError::BadUrl {
+                url: config.base_url,
+            });
+        }
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("kiosk/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &config.ca_cert_pem {
+            let pem = std::fs::read(path).map_err(|source| ClientSetupError::CaRead {
+                path: path.clone(),
+                source,
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|source| {
+                ClientSetupError::CaParse {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        Ok(Self {
+            http: builder.build().map_err(ClientSetupError::Build)?,
+            base,
+            token: config.token,
+            max_response_bytes: config.max_response_bytes,
+        })
+    }
+
+    /// The base URL calls go to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// `GET /v1/catalog`.
+    pub async fn catalog(&self) -> Result<Catalog> {
+        self.call::<(), _>(Method::GET, "/v1/catalog", None, None)
+            .await
+    }
+
+    /// `POST /v1/identity/reference`: the reference photo of a claimed
+    /// identity (`NotFound` when there is none).
+    pub async fn reference_photo(&self, request: &ReferenceRequest) -> Result<ReferencePhoto> {
+        self.call(Method::POST, "/v1/identity/reference", Some(request), None)
+            .await
+    }
+
+    /// `POST /v1/identity/eid`: verify an electronic-ID QR payload.
+    pub async fn verify_eid(&self, request: &EidRequest) -> Result<EidIdentity> {
+        self.call(Method::POST, "/v1/identity/eid", Some(request), None)
+            .await
+    }
+
+    /// `POST /v1/certificates`.
+    pub async fn certificates(
+        &self,
+        request: &CertificatesRequest,
+    ) -> Result<CertificatesResponse> {
+        self.call(Method::POST, "/v1/certificates", Some(request), None)
+            .await
+    }
+
+    /// `GET /v1/accounts/{no}`.
+    pub async fn account(&self, no: &str) -> Result<Account> {
+        let path = format!("/v1/accounts/{}", path_segment(no));
+        self.call::<(), _>(Method::GET, &path, None, None).await
+    }
+
+    /// `POST /v1/orders` with an `Idempotency-Key`: a replay with the same
+    /// key returns the same order number.
+    pub async fn submit_order(
+        &self,
+        order: &OrderSubmission,
+        idempotency_key: &str,
+    ) -> Result<OrderAccepted> {
+        self.call(
+            Method::POST,
+            "/v1/orders",
+            Some(order),
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    /// `GET /v1/orders/{no}`.
+    pub async fn order_progress(&self, no: &str) -> Result<OrderProgress> {
+        let path = format!("/v1/orders/{}", path_segment(no));
+        self.call::<(), _>(Method::GET, &path, None, None).await
+    }
+
+    /// `POST /v1/payments`: issue a payment QR code.
+    pub async fn create_payment(&self, request: &PaymentRequest) -> Result<Payment> {
+        self.call(Method::POST, "/v1/payments", Some(request), None)
+            .await
+    }
+
+    /// `GET /v1/payments/{id}`.
+    pub async fn payment(&self, id: &str) -> Result<Payment> {
+        let path = format!("/v1/payments/{}", path_segment(id));
+        self.call::<(), _>(Method::GET, &path, None, None).await
+    }
+
+    /// `POST /v1/ratings` with an `Idempotency-Key`.
+    pub async fn submit_rating(
+        &self,
+        rating: &RatingSubmission,
+        idempotency_key: &str,
+    ) -> Result<RatingAccepted> {
+        self.call(
+            Method::POST,
+            "/v1/ratings",
+            Some(rating),
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idempotency_key: Option<&str>,
+    ) -> Result<T> {
+        let url = format!("{}{}", self.base, path);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("Idempotency-Key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let mut response = request.send().await.map_err(|e| transport_error(&url, e))?;
+        let status = response.status();
+        if status.is_server_error()
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS
+        {
+            return Err(CentralError::Server {
+                url,
+                status: status.as_u16(),
+            });
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Err(CentralError::NotFound { url });
+        }
+        let bytes = self.read_body(&url, &mut response).await?;
+        if status.is_client_error() {
+            let (code, message) = match serde_json::from_slice::<ApiErrorBody>(&bytes) {
+                Ok(b) => (b.code, b.message),
+                Err(_) => (format!("http-{}", status.as_u16()), String::new()),
+            };
+            return Err(CentralError::Rejected {
+                url,
+                status: status.as_u16(),
+                code,
+                message,
+            });
+        }
+        if !status.is_success() {
+            return Err(CentralError::Garbage {
+                url,
+                detail: format!("unexpected HTTP status {}", status.as_u16()),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| CentralError::Garbage {
+            url,
+            // serde_json's message names the line, column and expected
+            // shape, never the offending value.
+            detail: format!("not the expected JSON ({})", e.classify_str()),
+        })
+    }
+
+    /// Reads the body chunk by chunk, giving up as soon as it passes the
+    /// size limit (a declared `Content-Length` over it fails at once).
+    async fn read_body(&self, url: &str, response: &mut reqwest::Response) -> Result<Vec<u8>> {
+        let limit = self.max_response_bytes;
+        let too_big = || CentralError::Garbage {
+            url: url.to_string(),
+            detail: format!("response body larger than {limit} bytes"),
+        };
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_big());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| transport_error(url, e))?
+        {
+            if bytes.len() + chunk.len() > limit {
+                return Err(too_big());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+}
+
+/// Maps a reqwest transport error: the deadline is `Timeout`, anything else
+/// (refused, reset, TLS, a dropped connection) is `Unreachable`.
+fn transport_error(url: &str, e: reqwest::Error) -> CentralError {
+    if e.is_timeout() {
+        CentralError::Timeout {
+            url: url.to_string(),
+        }
+    } else if e.is_decode() {
+        CentralError::Garbage {
+            url: url.to_string(),
+            detail: "undecodable body".to_string(),
+        }
+    } else {
+        CentralError::Unreachable {
+            url: url.to_string(),
+            source: e.without_url(),
+        }
+    }
+}
+
+/// Percent-encodes a path segment (account and order numbers are plain
+/// digits; anything else is escaped so it cannot change the path).
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let dot_ok = b == b'.' && s != "." && s != "..";
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || dot_ok {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A short name for a serde_json error category.
+trait Classify {
+    fn classify_str(&self) -> String;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_str(&self) -> String {
+        let kind = match self.classify() {
+            serde_json::error::Category::Io => "io",
+            serde_json::error::Category::Syntax => "syntax",
+            serde_json::error::Category::Data => "shape",
+            serde_json::error::Category::Eof => "truncated",
+        };
+        format!(
+            "{kind} error at line {} column {}",
+            self.line(),
+            self.column()
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_cannot_escape() {
+        assert_eq!(path_segment("3300012345"), "3300012345");
+        assert_eq!(path_segment("../x"), "..%2Fx");
+        assert_eq!(path_segment(".."), "%2E%2E");
+        assert_eq!(path_segment("a b"), "a%20b");
+    }
+
+    #[test]
+    fn bad_base_url_is_refused() {
+        assert!(matches!(
+            CentralClient::new(ClientConfig::new("ftp://x")),
+            Err(ClientSetupError::BadUrl { .. })
+        ));
+        assert!(CentralClient::new(ClientConfig::new("http://127.0.0.1:1/")).is_ok());
+    }
+}
