@@ -1,0 +1,474 @@
+//! The kiosk's configuration: one TOML file (`/etc/kiosk/kiosk.toml` on the
+//! device), every field defaulted in code and documented in
+//! `docs/configuration.md`; unknown fields are refused so a typo is an error
+//! at start-up, not a silently ignored setting.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::flow::FlowConfig;
+use crate::model::{Business, CapacityPolicy, IdentityMethod};
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why (names the field).
+        source: toml::de::Error,
+    },
+    /// A value is out of its allowed range.
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Device id: prefixes local order ids; unique in the fleet.
+    pub device_id: String,
+    /// Where the store, keys and logs live (`/data` on the device).
+    pub data_dir: PathBuf,
+    /// Status endpoint.
+    pub status: StatusConfig,
+    /// Central service.
+    pub central: CentralConfig,
+    /// Outbox sync.
+    pub sync: SyncConfig,
+    /// Business flow.
+    pub flow: FlowSection,
+    /// Devices.
+    pub devices: DevicesConfig,
+    /// What the receipt says.
+    pub receipt: ReceiptConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            device_id: "K001".into(),
+            data_dir: PathBuf::from("/data"),
+            status: StatusConfig::default(),
+            central: CentralConfig::default(),
+            sync: SyncConfig::default(),
+            flow: FlowSection::default(),
+            devices: DevicesConfig::default(),
+            receipt: ReceiptConfig::default(),
+        }
+    }
+}
+
+/// The status endpoint polled by central servers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusConfig {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Bearer token; `None` leaves `/status` open (only for local tests).
+    pub token: Option<String>,
+    /// File holding the token (first-boot provisioning writes one); used when `token` is unset.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for StatusConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([0, 0, 0, 0], 8700)),
+            token: None,
+            token_file: None,
+        }
+    }
+}
+
+/// The central service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CentralConfig {
+    /// Base URL, e.g. `https://central.example/`; `sim` runs the in-process simulator.
+    pub url: String,
+    /// Device token sent as a bearer token.
+    pub token: Option<String>,
+    /// CA certificate (PEM) that signs the central service's certificate.
+    pub ca_cert: Option<PathBuf>,
+    /// Timeout of one call, milliseconds.
+    pub timeout_ms: u64,
+    /// Largest response body accepted, bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for CentralConfig {
+    fn default() -> Self {
+        Self {
+            url: "sim".into(),
+            token: None,
+            ca_cert: None,
+            timeout_ms: 5_000,
+            max_response_bytes: 1 << 20,
+        }
+    }
+}
+
+/// Outbox sync.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncConfig {
+    /// First retry delay, milliseconds; doubles per failure.
+    pub backoff_base_ms: u64,
+    /// Largest retry delay, seconds.
+    pub backoff_max_secs: u64,
+    /// How long the kiosk waits for central right after acceptance before
+    /// printing "pending sync", milliseconds.
+    pub immediate_timeout_ms: u64,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            backoff_base_ms: 1_000,
+            backoff_max_secs: 300,
+            immediate_timeout_ms: 2_000,
+        }
+    }
+}
+
+/// The business flow's parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowSection {
+    /// Businesses offered.
+    pub businesses: Vec<Business>,
+    /// Identity methods offered.
+    pub identity_methods: Vec<IdentityMethod>,
+    /// Low-voltage limit, kW.
+    pub low_voltage_kw: f64,
+    /// Micro-enterprise park limit, kW.
+    pub micro_park_kw: f64,
+    /// Idle seconds before the timeout warning.
+    pub idle_secs: i64,
+    /// Seconds of the warning before the session is wiped.
+    pub warn_secs: i64,
+    /// Time factor in elderly mode.
+    pub elderly_factor: i64,
+    /// Card read attempts.
+    pub card_attempts: u8,
+    /// Default days for a missing document.
+    pub commitment_days: i64,
+    /// Latest deadline, days.
+    pub commitment_max_days: i64,
+}
+
+impl Default for FlowSection {
+    fn default() -> Self {
+        let f = FlowConfig::default();
+        Self {
+            businesses: f.businesses,
+            identity_methods: f.identity_methods,
+            low_voltage_kw: f.capacity.low_voltage_kw,
+            micro_park_kw: f.capacity.micro_park_kw,
+            idle_secs: f.idle_secs,
+            warn_secs: f.warn_secs,
+            elderly_factor: f.elderly_factor,
+            card_attempts: f.card_attempts,
+            commitment_days: f.commitment_days,
+            commitment_max_days: f.commitment_max_days,
+        }
+    }
+}
+
+impl FlowSection {
+    /// The flow's parameters.
+    pub fn to_flow_config(&self) -> FlowConfig {
+        FlowConfig {
+            businesses: self.businesses.clone(),
+            identity_methods: self.identity_methods.clone(),
+            capacity: CapacityPolicy {
+                low_voltage_kw: self.low_voltage_kw,
+                micro_park_kw: self.micro_park_kw,
+            },
+            idle_secs: self.idle_secs,
+            warn_secs: self.warn_secs,
+            elderly_factor: self.elderly_factor,
+            card_attempts: self.card_attempts,
+            commitment_days: self.commitment_days,
+            commitment_max_days: self.commitment_max_days,
+            ..FlowConfig::default()
+        }
+    }
+}
+
+/// Which implementation drives each device.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesConfig {
+    /// The ID-card reader.
+    pub card_reader: CardReaderConfig,
+    /// The receipt printer.
+    pub printer: PrinterSection,
+}
+
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        Self {
+            card_reader: CardReaderConfig::Sim,
+            printer: PrinterSection::default(),
+        }
+    }
+}
+
+/// The ID-card reader backend.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "kebab-case")]
+pub enum CardReaderConfig {
+    /// The simulated reader on a pseudo-terminal, with the synthetic card.
+    Sim,
+    /// A GA/T 467 reader on a serial port.
+    Serial {
+        /// Device path, e.g. `/dev/ttyUSB0`.
+        path: String,
+        /// Baud rate (115200 by default).
+        #[serde(default = "default_baud")]
+        baud: u32,
+    },
+}
+
+fn default_baud() -> u32 {
+    115_200
+}
+
+/// The receipt printer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrinterSection {
+    /// Where the ESC/POS bytes go.
+    pub sink: PrinterSink,
+    /// Head width in dots: 384 (58 mm) or 576 (80 mm).
+    pub width_dots: u32,
+    /// Font file (TTF/TTC) with CJK glyphs; `None` searches the usual places.
+    pub font: Option<PathBuf>,
+}
+
+impl Default for PrinterSection {
+    fn default() -> Self {
+        Self {
+            sink: PrinterSink::Sim,
+            width_dots: 384,
+            font: None,
+        }
+    }
+}
+
+/// Where the ESC/POS stream goes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, tag = "kind", rename_all = "kebab-case")]
+pub enum PrinterSink {
+    /// The twin: decodes the stream back into an image.
+    Sim,
+    /// A device file such as `/dev/usb/lp0`.
+    File {
+        /// Path.
+        path: PathBuf,
+    },
+    /// A serial port.
+    Serial {
+        /// Path.
+        path: String,
+        /// Baud rate.
+        #[serde(default = "default_baud")]
+        baud: u32,
+    },
+    /// A network printer (port 9100).
+    Tcp {
+        /// Address.
+        addr: SocketAddr,
+    },
+}
+
+/// Fixed texts of the receipt.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptConfig {
+    /// Title line.
+    pub title: String,
+    /// Service phone printed at the bottom.
+    pub service_phone: String,
+    /// Prefix of the progress-query QR code; the order id is appended.
+    pub progress_url: String,
+}
+
+impl Default for ReceiptConfig {
+    fn default() -> Self {
+        Self {
+            title: "供电营业厅自助服务 受理回执".into(),
+            service_phone: "95598".into(),
+            progress_url: "kiosk://progress/".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
+        if self.device_id.is_empty()
+            || !self
+                .device_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return bad("device_id must be non-empty ASCII letters, digits or '-'");
+        }
+        if !matches!(self.devices.printer.width_dots, 384 | 576) {
+            return bad("devices.printer.width_dots must be 384 or 576");
+        }
+        let f = &self.flow;
+        if !(f.low_voltage_kw > 0.0 && f.micro_park_kw >= f.low_voltage_kw) {
+            return bad("flow: need 0 < low_voltage_kw <= micro_park_kw");
+        }
+        if f.idle_secs < 10 || f.warn_secs < 5 || f.elderly_factor < 1 {
+            return bad("flow: idle_secs >= 10, warn_secs >= 5, elderly_factor >= 1");
+        }
+        if f.commitment_days < 1 || f.commitment_max_days < f.commitment_days {
+            return bad("flow: 1 <= commitment_days <= commitment_max_days");
+        }
+        if self.central.timeout_ms == 0 {
+            return bad("central.timeout_ms must be positive");
+        }
+        Ok(())
+    }
+
+    /// The status token: inline, else read from `token_file`.
+    pub fn status_token(&self) -> Result<Option<String>, ConfigError> {
+        if let Some(t) = &self.status.token {
+            return Ok(Some(t.clone()));
+        }
+        match &self.status.token_file {
+            None => Ok(None),
+            Some(p) => std::fs::read_to_string(p)
+                .map(|t| Some(t.trim().to_string()))
+                .map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_the_defaults() {
+        let c: Config = toml::from_str("").expect("parses");
+        assert_eq!(c, Config::default());
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn a_full_device_config_parses() {
+        let c: Config = toml::from_str(
+            r#"
+            device_id = "HZ-XH-007"
+            data_dir = "/data"
+            [status]
+            addr = "0.0.0.0:8700"
+            token_file = "/data/status.token"
+            [central]
+            url = "https://central.example/"
+            ca_cert = "/etc/kiosk/central-ca.pem"
+            [flow]
+            businesses = ["new-connection"]
+            identity_methods = ["id-card"]
+            idle_secs = 120
+            [devices.card_reader]
+            kind = "serial"
+            path = "/dev/ttyUSB0"
+            [devices.printer]
+            width_dots = 576
+            sink = { kind = "file", path = "/dev/usb/lp0" }
+            "#,
+        )
+        .expect("parses");
+        assert!(c.validate().is_ok());
+        assert_eq!(
+            c.devices.card_reader,
+            CardReaderConfig::Serial {
+                path: "/dev/ttyUSB0".into(),
+                baud: 115_200
+            }
+        );
+        assert_eq!(c.flow.to_flow_config().idle_secs, 120);
+        assert_eq!(c.flow.to_flow_config().capacity.low_voltage_kw, 160.0);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name() {
+        let err = toml::from_str::<Config>("[status]\nadress = \"0.0.0.0:1\"\n")
+            .expect_err("typo refused");
+        assert!(err.to_string().contains("adress"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let mut c = Config::default();
+        c.devices.printer.width_dots = 500;
+        assert!(c.validate().is_err());
+        let mut c = Config::default();
+        c.flow.micro_park_kw = 100.0;
+        assert!(c.validate().is_err());
+        let c = Config {
+            device_id: "K 1".into(),
+            ..Config::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn token_file_is_read_and_trimmed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("t");
+        std::fs::write(&p, "secret\n").expect("write");
+        let mut c = Config::default();
+        c.status.token_file = Some(p);
+        assert_eq!(c.status_token().expect("reads").as_deref(), Some("secret"));
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    #[test]
+    fn the_documented_example_parses_and_validates() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/kiosk.example.toml");
+        let c = super::Config::from_file(&path).expect("example is valid");
+        assert_eq!(c.device_id, "HZ-XH-007");
+    }
+}

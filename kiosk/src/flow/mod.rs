@@ -1,0 +1,815 @@
+//! The business flow as a pure state machine.
+//!
+//! [`Flow::step`] takes the current [`State`], an [`Event`] (a touch on the
+//! screen, a device result, a timer) and the time the runtime stamped on it,
+//! and returns the next state and the [`Effect`]s the runtime must carry out
+//! (read the card, fetch certificates, accept the order, print, arm a timer,
+//! wipe). It never touches a device, a clock or the network, so every
+//! transition is tested without them.
+//!
+//! Any event that the current phase does not expect is a typed
+//! [`Disallowed`] error, never a panic, and leaves the state unchanged
+//! (the caller keeps its copy). Matches over `(phase, event)` list every
+//! allowed pair; the fall-through arm is the one place that refuses.
+//!
+//! A session's personal data lives in [`Session`]; it is dropped (and its
+//! personal fields zeroized) when the session ends, whichever way it ends.
+
+mod session;
+#[cfg(test)]
+mod tests;
+
+pub use session::{
+    signature_hash, Accepted, CardIdentity, CardProblem, FetchProblem, FormInput, FormProblem,
+    Problem, Session, Stroke,
+};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::model::{
+    capacity_route, Application, Business, CapacityPolicy, Certificate, CertificateKind,
+    Commitment, IdentityCheck, IdentityMethod, MissingDocument, Order, OrderPersonal, OrderStatus,
+    SupplyRoute,
+};
+
+/// Policy and timing parameters of the flow (from config and the central catalog).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlowConfig {
+    /// Businesses this kiosk offers now.
+    pub businesses: Vec<Business>,
+    /// Identity methods this kiosk offers now (the others are shown but disabled).
+    pub identity_methods: Vec<IdentityMethod>,
+    /// Capacity limits.
+    pub capacity: CapacityPolicy,
+    /// Seconds a citizen may stay idle on a screen before the warning.
+    pub idle_secs: i64,
+    /// Seconds the timeout warning stays before the session is wiped.
+    pub warn_secs: i64,
+    /// Factor applied to both in elderly mode (more time).
+    pub elderly_factor: i64,
+    /// Card read attempts before the citizen is sent back to choose a method.
+    pub card_attempts: u8,
+    /// Default days until a missing document is due.
+    pub commitment_days: i64,
+    /// Latest deadline a citizen may choose, in days.
+    pub commitment_max_days: i64,
+    /// Version of the commitment letter text shown.
+    pub commitment_text_version: String,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        Self {
+            businesses: vec![Business::NewConnection],
+            identity_methods: vec![IdentityMethod::IdCard],
+            capacity: CapacityPolicy::default(),
+            idle_secs: 90,
+            warn_secs: 30,
+            elderly_factor: 2,
+            card_attempts: 3,
+            commitment_days: 30,
+            commitment_max_days: 90,
+            commitment_text_version: "commitment-2026.1".into(),
+        }
+    }
+}
+
+/// Where the citizen is.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Start screen: what the kiosk does, a big "start".
+    Attract,
+    /// Choose the business.
+    ChooseBusiness,
+    /// Choose how to prove identity (face, ID card, e-ID, call staff).
+    ChooseIdentity,
+    /// Waiting for the ID card on the reader.
+    ReadingCard,
+    /// Consent to fetch certificates from the data-sharing platform.
+    ConsentCertificates,
+    /// Certificates being fetched.
+    FetchingCertificates,
+    /// What was found and what is missing.
+    ReviewCertificates,
+    /// Missing documents: commitment letter signed on screen with a deadline.
+    Commitment,
+    /// The business form.
+    Form,
+    /// The capacity rule's outcome, and the high-voltage question.
+    CapacityNotice,
+    /// Review everything and confirm.
+    Review,
+    /// The order is being written (not cancellable).
+    Submitting,
+    /// Order accepted: receipt on screen and on paper.
+    Receipt,
+    /// Satisfaction rating.
+    Rating,
+    /// Something failed that the citizen cannot fix here (store failed).
+    Fault,
+    /// "Do you need more time?"; resumes the phase it interrupted.
+    TimeoutWarning(Box<Phase>),
+}
+
+impl Phase {
+    /// Stable name for transcripts, status and screens.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Attract => "attract",
+            Phase::ChooseBusiness => "choose-business",
+            Phase::ChooseIdentity => "choose-identity",
+            Phase::ReadingCard => "reading-card",
+            Phase::ConsentCertificates => "consent-certificates",
+            Phase::FetchingCertificates => "fetching-certificates",
+            Phase::ReviewCertificates => "review-certificates",
+            Phase::Commitment => "commitment",
+            Phase::Form => "form",
+            Phase::CapacityNotice => "capacity-notice",
+            Phase::Review => "review",
+            Phase::Submitting => "submitting",
+            Phase::Receipt => "receipt",
+            Phase::Rating => "rating",
+            Phase::Fault => "fault",
+            Phase::TimeoutWarning(_) => "timeout-warning",
+        }
+    }
+
+    /// Whether the kiosk is waiting for the citizen here (so a timer runs).
+    fn waits_for_citizen(&self) -> bool {
+        match self {
+            Phase::Attract | Phase::FetchingCertificates | Phase::Submitting => false,
+            Phase::ChooseBusiness
+            | Phase::ChooseIdentity
+            | Phase::ReadingCard
+            | Phase::ConsentCertificates
+            | Phase::ReviewCertificates
+            | Phase::Commitment
+            | Phase::Form
+            | Phase::CapacityNotice
+            | Phase::Review
+            | Phase::Receipt
+            | Phase::Rating
+            | Phase::Fault
+            | Phase::TimeoutWarning(_) => true,
+        }
+    }
+}
+
+/// The whole state: the phase, the session's data, the armed timer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    /// Where the citizen is.
+    pub phase: Phase,
+    /// The session's data; `None` on the attract screen.
+    pub session: Option<Session>,
+    /// Generation of the timer armed last; older timers are ignored.
+    pub timer: u64,
+    /// Elderly mode (larger UI, more time). Kept across the session only.
+    pub elderly: bool,
+}
+
+impl State {
+    /// The attract screen, nothing armed.
+    pub fn new() -> Self {
+        Self {
+            phase: Phase::Attract,
+            session: None,
+            timer: 0,
+            elderly: false,
+        }
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Something that happened: a touch, a device result, a timer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// "Start" on the attract screen.
+    Start,
+    /// Elderly mode switched on or off (any screen).
+    SetElderly(bool),
+    /// A business was chosen.
+    ChooseBusiness(Business),
+    /// An identity method was chosen.
+    ChooseIdentity(IdentityMethod),
+    /// The card reader finished an attempt.
+    CardRead(Result<CardIdentity, CardProblem>),
+    /// Consent to fetch certificates given (`true`) or refused.
+    CertificateConsent(bool),
+    /// The certificate fetch finished.
+    CertificatesFetched(Result<Fetched, FetchProblem>),
+    /// "Continue" on an informational screen.
+    Continue,
+    /// The commitment letter was signed.
+    SignCommitment {
+        /// The signature as touch strokes (only its hash is kept).
+        strokes: Vec<Stroke>,
+        /// The deadline chosen, or the default.
+        deadline: Option<NaiveDate>,
+    },
+    /// The business form was submitted.
+    SubmitForm(FormInput),
+    /// On the capacity notice: insist on high voltage (`true`) or take low voltage.
+    InsistHighVoltage(bool),
+    /// "Confirm and submit" on the review screen.
+    Confirm,
+    /// The order was written and flushed.
+    OrderStored {
+        /// Local order id.
+        local_id: String,
+        /// Central number if the immediate sync succeeded.
+        central_no: Option<String>,
+    },
+    /// The store could not write the order.
+    OrderFailed(String),
+    /// The receipt printer finished (or failed: the order stands anyway).
+    ReceiptPrinted(Result<(), String>),
+    /// A rating (1–5) or `None` to skip.
+    Rate(Option<u8>),
+    /// "Back".
+    Back,
+    /// "Cancel" / "finish": end the session now.
+    Cancel,
+    /// "More time" on the timeout warning.
+    MoreTime,
+    /// A timer fired.
+    Timeout {
+        /// Generation of the timer.
+        timer: u64,
+    },
+}
+
+impl Event {
+    /// Stable name for transcripts: never carries the event's data.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::Start => "start",
+            Event::SetElderly(_) => "set-elderly",
+            Event::ChooseBusiness(_) => "choose-business",
+            Event::ChooseIdentity(_) => "choose-identity",
+            Event::CardRead(Ok(_)) => "card-read",
+            Event::CardRead(Err(_)) => "card-problem",
+            Event::CertificateConsent(true) => "certificate-consent",
+            Event::CertificateConsent(false) => "certificate-consent-refused",
+            Event::CertificatesFetched(Ok(_)) => "certificates-fetched",
+            Event::CertificatesFetched(Err(_)) => "certificates-fetch-failed",
+            Event::Continue => "continue",
+            Event::SignCommitment { .. } => "sign-commitment",
+            Event::SubmitForm(_) => "submit-form",
+            Event::InsistHighVoltage(_) => "insist-high-voltage",
+            Event::Confirm => "confirm",
+            Event::OrderStored { .. } => "order-stored",
+            Event::OrderFailed(_) => "order-failed",
+            Event::ReceiptPrinted(Ok(())) => "receipt-printed",
+            Event::ReceiptPrinted(Err(_)) => "receipt-print-failed",
+            Event::Rate(_) => "rate",
+            Event::Back => "back",
+            Event::Cancel => "cancel",
+            Event::MoreTime => "more-time",
+            Event::Timeout { .. } => "timeout",
+        }
+    }
+}
+
+/// Certificates the central service found, and the kinds it could not find.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    /// Found certificates.
+    pub found: Vec<Certificate>,
+    /// Kinds not found.
+    pub missing: Vec<CertificateKind>,
+}
+
+/// What the runtime must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Arm a timer; when it fires, send `Event::Timeout { timer }`.
+    StartTimer {
+        /// Generation.
+        timer: u64,
+        /// Seconds from now.
+        after_secs: i64,
+    },
+    /// Start reading the ID card (poll until a card or a problem).
+    ReadCard,
+    /// Stop reading the card.
+    StopCardRead,
+    /// Fetch certificates for the subject, with the consent given at `consent_at`.
+    FetchCertificates {
+        /// The kinds this business needs.
+        kinds: Vec<CertificateKind>,
+    },
+    /// Write and flush the order, then answer `OrderStored` or `OrderFailed`.
+    AcceptOrder(Box<Order>),
+    /// Print the receipt of this order, then answer `ReceiptPrinted`.
+    PrintReceipt {
+        /// Local order id.
+        local_id: String,
+    },
+    /// Store and sync a rating.
+    SubmitRating {
+        /// Local order id.
+        local_id: String,
+        /// 1–5.
+        stars: u8,
+    },
+    /// The session ended: its personal data has been dropped; clear devices too.
+    Wipe,
+}
+
+/// An event the current phase does not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Disallowed {
+    /// The event makes no sense in this phase.
+    #[error("event `{event}` is not allowed on screen `{phase}`")]
+    Event {
+        /// Phase name.
+        phase: &'static str,
+        /// Event name.
+        event: &'static str,
+    },
+    /// The business is not offered by this kiosk.
+    #[error("business `{0}` is not offered here")]
+    BusinessNotOffered(&'static str),
+    /// The identity method is not offered by this kiosk (yet).
+    #[error("identity method {0:?} is not offered here")]
+    MethodNotOffered(IdentityMethod),
+    /// A rating outside 1–5.
+    #[error("a rating is 1 to 5 stars, not {0}")]
+    RatingOutOfRange(u8),
+    /// A commitment needs a signature.
+    #[error("the commitment has no signature")]
+    EmptySignature,
+    /// The chosen deadline is in the past or too far.
+    #[error("the deadline must be between tomorrow and {max}")]
+    DeadlineOutOfRange {
+        /// The latest allowed deadline.
+        max: NaiveDate,
+    },
+}
+
+/// The flow with its configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Flow {
+    /// Parameters.
+    pub config: FlowConfig,
+}
+
+type Step = Result<(State, Vec<Effect>), Disallowed>;
+
+impl Flow {
+    /// A flow with these parameters.
+    pub fn new(config: FlowConfig) -> Self {
+        Self { config }
+    }
+
+    /// The documents a business needs (for a resident).
+    pub fn needed_kinds(business: Business) -> Vec<CertificateKind> {
+        match business {
+            Business::NewConnection
+            | Business::NameChange
+            | Business::Transfer
+            | Business::Closure => {
+                vec![
+                    CertificateKind::SubjectProof,
+                    CertificateKind::PropertyProof,
+                ]
+            }
+            Business::CapacityIncrease => vec![CertificateKind::SubjectProof],
+            Business::PayBill | Business::ProgressQuery => vec![],
+        }
+    }
+
+    /// One step. On `Err` the caller keeps the state it had.
+    pub fn step(&self, state: State, event: Event, now: DateTime<Utc>) -> Step {
+        let State {
+            phase,
+            session,
+            timer,
+            elderly,
+        } = state;
+        let mut t = Transition {
+            flow: self,
+            now,
+            timer,
+            elderly,
+            effects: Vec::new(),
+        };
+        // Events allowed everywhere.
+        match (&phase, &event) {
+            (_, Event::SetElderly(on)) => {
+                t.elderly = *on;
+                let rearm = phase.waits_for_citizen();
+                return Ok(t.finish(phase, session, rearm));
+            }
+            (_, Event::Timeout { timer: fired }) => {
+                if *fired != timer || !phase.waits_for_citizen() {
+                    // A timer from an earlier screen: ignore it.
+                    return Ok(t.finish(phase, session, false));
+                }
+                return Ok(match phase {
+                    Phase::TimeoutWarning(_) => t.wipe(),
+                    other => {
+                        let warn = Phase::TimeoutWarning(Box::new(other));
+                        t.arm(self.scaled(self.config.warn_secs, elderly));
+                        t.finish(warn, session, false)
+                    }
+                });
+            }
+            (Phase::TimeoutWarning(_), Event::MoreTime) => {
+                let Phase::TimeoutWarning(resume) = phase else {
+                    unreachable!("matched above")
+                };
+                return Ok(t.finish(*resume, session, true));
+            }
+            (Phase::Submitting, Event::Cancel) => {
+                return Err(disallowed(&phase, &event));
+            }
+            (Phase::Attract, Event::Cancel) => {}
+            (_, Event::Cancel) => return Ok(t.wipe()),
+            _ => {}
+        }
+        let Some(mut s) = session else {
+            // Only the attract screen has no session.
+            return match (&phase, &event) {
+                (Phase::Attract, Event::Start) => {
+                    Ok(t.finish(Phase::ChooseBusiness, Some(Session::default()), true))
+                }
+                _ => Err(disallowed(&phase, &event)),
+            };
+        };
+        s.problem = None;
+        let next = match (&phase, event) {
+            (Phase::ChooseBusiness, Event::ChooseBusiness(b)) => {
+                if !self.config.businesses.contains(&b) {
+                    return Err(Disallowed::BusinessNotOffered(b.code()));
+                }
+                s.business = Some(b);
+                Phase::ChooseIdentity
+            }
+            (Phase::ChooseBusiness, Event::Back) => return Ok(t.wipe()),
+            (Phase::ChooseIdentity, Event::ChooseIdentity(m)) => {
+                if !self.config.identity_methods.contains(&m) {
+                    return Err(Disallowed::MethodNotOffered(m));
+                }
+                match m {
+                    IdentityMethod::IdCard => {
+                        s.card_attempts = 0;
+                        t.effects.push(Effect::ReadCard);
+                        Phase::ReadingCard
+                    }
+                    IdentityMethod::Face | IdentityMethod::Eid | IdentityMethod::CallStaff => {
+                        // Offered only once their issues land; config keeps them off.
+                        return Err(Disallowed::MethodNotOffered(m));
+                    }
+                }
+            }
+            (Phase::ChooseIdentity, Event::Back) => {
+                s.business = None;
+                Phase::ChooseBusiness
+            }
+            (Phase::ReadingCard, Event::CardRead(result)) => self.card_read(&mut t, &mut s, result),
+            (Phase::ReadingCard, Event::Back) => {
+                t.effects.push(Effect::StopCardRead);
+                Phase::ChooseIdentity
+            }
+            (Phase::ConsentCertificates, Event::CertificateConsent(true)) => {
+                s.certificate_consent_at = Some(t.now);
+                let kinds = Self::needed_kinds(s.business_or_default());
+                t.effects.push(Effect::FetchCertificates { kinds });
+                Phase::FetchingCertificates
+            }
+            (Phase::ConsentCertificates, Event::CertificateConsent(false)) => {
+                // Without consent nothing is fetched: what the card proves
+                // stands, the rest is supplied later against a commitment.
+                s.certificates.clear();
+                s.missing = self.missing_after_fetch(&s, &[]);
+                s.fetch_failed = false;
+                Phase::ReviewCertificates
+            }
+            (Phase::FetchingCertificates, Event::CertificatesFetched(result)) => {
+                match result {
+                    Ok(f) => {
+                        s.missing = self.missing_after_fetch(&s, &f.found);
+                        s.certificates = f.found;
+                        s.fetch_failed = false;
+                    }
+                    Err(p) => {
+                        // Central unreachable never blocks the citizen: go on
+                        // as if nothing was found, against a commitment.
+                        s.certificates.clear();
+                        s.missing = self.missing_after_fetch(&s, &[]);
+                        s.fetch_failed = true;
+                        s.problem = Some(session::Problem::Fetch(p));
+                    }
+                }
+                Phase::ReviewCertificates
+            }
+            (Phase::ReviewCertificates, Event::Continue) => {
+                if s.missing.is_empty() {
+                    Phase::Form
+                } else {
+                    Phase::Commitment
+                }
+            }
+            (Phase::Commitment, Event::SignCommitment { strokes, deadline }) => {
+                let today = t.now.date_naive();
+                let max = today + Duration::days(self.config.commitment_max_days);
+                let deadline =
+                    deadline.unwrap_or(today + Duration::days(self.config.commitment_days));
+                if deadline <= today || deadline > max {
+                    return Err(Disallowed::DeadlineOutOfRange { max });
+                }
+                let hash = session::signature_hash(&strokes).ok_or(Disallowed::EmptySignature)?;
+                s.commitment = Some(Commitment {
+                    signature_sha256: hash,
+                    deadline,
+                    text_version: self.config.commitment_text_version.clone(),
+                });
+                Phase::Form
+            }
+            (Phase::Commitment, Event::Back) => Phase::ReviewCertificates,
+            (Phase::Form, Event::SubmitForm(form)) => match form.validate() {
+                Err(p) => {
+                    s.problem = Some(session::Problem::Form(p));
+                    Phase::Form
+                }
+                Ok(()) => {
+                    let park = s.park_of(&form.address);
+                    let route = capacity_route(
+                        &self.config.capacity,
+                        form.capacity_kw,
+                        park.is_some(),
+                        false,
+                    );
+                    let wants_hv = form.wants_high_voltage;
+                    s.form = Some(form);
+                    s.micro_park = park;
+                    s.route = Some(route);
+                    s.low_voltage_declined = false;
+                    if route == SupplyRoute::LowVoltage && !wants_hv {
+                        Phase::Review
+                    } else {
+                        Phase::CapacityNotice
+                    }
+                }
+            },
+            (Phase::Form, Event::Back) => Phase::ReviewCertificates,
+            (Phase::CapacityNotice, Event::Continue) => Phase::Review,
+            (Phase::CapacityNotice, Event::InsistHighVoltage(insist)) => {
+                match s.route {
+                    Some(SupplyRoute::HighVoltage) => {
+                        // Above the limit there is no low-voltage option to decline.
+                    }
+                    Some(_) if insist => {
+                        s.route = Some(SupplyRoute::HighVoltageByChoice);
+                        s.low_voltage_declined = true;
+                    }
+                    Some(_) => {
+                        let park = s.micro_park.is_some();
+                        let kw = s.form.as_ref().map_or(0.0, |f| f.capacity_kw);
+                        s.route = Some(capacity_route(&self.config.capacity, kw, park, false));
+                        s.low_voltage_declined = false;
+                        if let Some(f) = s.form.as_mut() {
+                            f.wants_high_voltage = false;
+                        }
+                    }
+                    None => return Err(disallowed(&phase, &Event::InsistHighVoltage(insist))),
+                }
+                Phase::Review
+            }
+            (Phase::CapacityNotice, Event::Back) => Phase::Form,
+            (Phase::Review, Event::Confirm) => {
+                let order = self.build_order(&s, t.now);
+                t.effects.push(Effect::AcceptOrder(Box::new(order)));
+                Phase::Submitting
+            }
+            (Phase::Review, Event::Back) => Phase::Form,
+            (
+                Phase::Submitting,
+                Event::OrderStored {
+                    local_id,
+                    central_no,
+                },
+            ) => {
+                t.effects.push(Effect::PrintReceipt {
+                    local_id: local_id.clone(),
+                });
+                s.order = Some(session::Accepted {
+                    local_id,
+                    central_no,
+                    printed: None,
+                });
+                Phase::Receipt
+            }
+            (Phase::Submitting, Event::OrderFailed(reason)) => {
+                s.problem = Some(session::Problem::Store(reason));
+                Phase::Fault
+            }
+            (Phase::Receipt, Event::ReceiptPrinted(result)) => {
+                if let Some(o) = s.order.as_mut() {
+                    o.printed = Some(result.is_ok());
+                }
+                if let Err(reason) = result {
+                    s.problem = Some(session::Problem::Printer(reason));
+                }
+                Phase::Receipt
+            }
+            (Phase::Receipt, Event::Continue) => Phase::Rating,
+            (Phase::Rating, Event::Rate(stars)) => {
+                if let Some(n) = stars {
+                    if !(1..=5).contains(&n) {
+                        return Err(Disallowed::RatingOutOfRange(n));
+                    }
+                    if let Some(o) = &s.order {
+                        t.effects.push(Effect::SubmitRating {
+                            local_id: o.local_id.clone(),
+                            stars: n,
+                        });
+                    }
+                }
+                return Ok(t.wipe());
+            }
+            (Phase::Fault, Event::Continue) => return Ok(t.wipe()),
+            (phase, event) => return Err(disallowed(phase, &event)),
+        };
+        let rearm = next.waits_for_citizen();
+        Ok(t.finish(next, Some(s), rearm))
+    }
+
+    fn card_read(
+        &self,
+        t: &mut Transition<'_>,
+        s: &mut Session,
+        result: Result<CardIdentity, CardProblem>,
+    ) -> Phase {
+        match result {
+            Ok(card) => {
+                if !card.number_valid {
+                    // Reported, not trusted: this card cannot establish identity.
+                    s.problem = Some(session::Problem::Card(CardProblem::NumberInvalid));
+                    return Phase::ChooseIdentity;
+                }
+                if card.expired_on(t.now.date_naive()) {
+                    s.problem = Some(session::Problem::Card(CardProblem::Expired));
+                    return Phase::ChooseIdentity;
+                }
+                s.identity_check = Some(IdentityCheck {
+                    method: IdentityMethod::IdCard,
+                    number_valid: card.number_valid,
+                    verified_at: t.now,
+                });
+                s.card = Some(card);
+                Phase::ConsentCertificates
+            }
+            Err(problem) => {
+                s.card_attempts = s.card_attempts.saturating_add(1);
+                let retry = problem.retryable() && s.card_attempts < self.config.card_attempts;
+                s.problem = Some(session::Problem::Card(problem));
+                if retry {
+                    t.effects.push(Effect::ReadCard);
+                    Phase::ReadingCard
+                } else {
+                    Phase::ChooseIdentity
+                }
+            }
+        }
+    }
+
+    fn missing_after_fetch(&self, s: &Session, found: &[Certificate]) -> Vec<CertificateKind> {
+        Self::needed_kinds(s.business_or_default())
+            .into_iter()
+            .filter(|k| !found.iter().any(|c| c.kind == *k))
+            // The chip of an ID card read on this kiosk is itself a subject proof.
+            .filter(|k| !(*k == CertificateKind::SubjectProof && s.card.is_some()))
+            .collect()
+    }
+
+    fn build_order(&self, s: &Session, now: DateTime<Utc>) -> Order {
+        let form = s.form.clone().unwrap_or_default();
+        let card = s.card.clone();
+        let route = s.route.unwrap_or(SupplyRoute::LowVoltage);
+        let deadline = s.commitment.as_ref().map(|c| c.deadline);
+        Order {
+            local_id: String::new(),
+            central_no: None,
+            business: s.business_or_default(),
+            accepted_at: now,
+            identity: s.identity_check.clone().unwrap_or(IdentityCheck {
+                method: IdentityMethod::IdCard,
+                number_valid: false,
+                verified_at: now,
+            }),
+            application: Application {
+                capacity_kw: form.capacity_kw,
+                residential: form.residential,
+                route,
+                low_voltage_offered_and_declined: s.low_voltage_declined,
+                account_manager_booked: route.needs_account_manager(),
+                micro_park: s.micro_park.clone(),
+            },
+            certificates: s.certificates.iter().map(|c| c.number.clone()).collect(),
+            missing: s
+                .missing
+                .iter()
+                .filter_map(|k| {
+                    deadline.map(|d| MissingDocument {
+                        kind: *k,
+                        deadline: d,
+                    })
+                })
+                .collect(),
+            commitment: s.commitment.clone(),
+            rating: None,
+            status: OrderStatus::PendingSync,
+            personal: OrderPersonal {
+                name: card.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+                id_number: card
+                    .as_ref()
+                    .map(|c| c.id_number.clone())
+                    .unwrap_or_else(|| kiosk_drivers::pii::IdNumber::unchecked("")),
+                address: form.address.clone(),
+                phone: form.phone.clone(),
+            },
+        }
+    }
+
+    fn scaled(&self, secs: i64, elderly: bool) -> i64 {
+        if elderly {
+            secs * self.config.elderly_factor
+        } else {
+            secs
+        }
+    }
+}
+
+fn disallowed(phase: &Phase, event: &Event) -> Disallowed {
+    Disallowed::Event {
+        phase: phase.name(),
+        event: event.name(),
+    }
+}
+
+/// The pieces of a transition being built.
+struct Transition<'a> {
+    flow: &'a Flow,
+    now: DateTime<Utc>,
+    timer: u64,
+    elderly: bool,
+    effects: Vec<Effect>,
+}
+
+impl Transition<'_> {
+    fn arm(&mut self, after_secs: i64) {
+        self.timer += 1;
+        self.effects.push(Effect::StartTimer {
+            timer: self.timer,
+            after_secs,
+        });
+    }
+
+    fn finish(
+        mut self,
+        phase: Phase,
+        session: Option<Session>,
+        rearm: bool,
+    ) -> (State, Vec<Effect>) {
+        if rearm {
+            let idle = self.flow.scaled(self.flow.config.idle_secs, self.elderly);
+            self.arm(idle);
+        }
+        (
+            State {
+                phase,
+                session,
+                timer: self.timer,
+                elderly: self.elderly,
+            },
+            self.effects,
+        )
+    }
+
+    /// Ends the session: personal data dropped (zeroized), back to attract.
+    fn wipe(mut self) -> (State, Vec<Effect>) {
+        self.effects.push(Effect::StopCardRead);
+        self.effects.push(Effect::Wipe);
+        // Bump the generation so any armed timer is stale.
+        self.timer += 1;
+        (
+            State {
+                phase: Phase::Attract,
+                session: None,
+                timer: self.timer,
+                elderly: false,
+            },
+            self.effects,
+        )
+    }
+}

@@ -1,0 +1,235 @@
+//! A session's data: what the citizen told the kiosk and what it found.
+//!
+//! Personal values are held in `kiosk_drivers::pii` types, which mask
+//! themselves in `Debug` and zeroize on drop: dropping the `Session` is the
+//! wipe. Problems are kept as typed values the screen turns into hints.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kiosk_drivers::pii::{IdNumber, Personal};
+use sha2::{Digest, Sha256};
+
+use crate::model::{
+    Business, Certificate, CertificateKind, Commitment, IdentityCheck, SupplyRoute,
+};
+
+/// What the flow needs from a card the reader returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardIdentity {
+    /// Name on the card.
+    pub name: Personal,
+    /// Number on the card.
+    pub id_number: IdNumber,
+    /// Whether the number passed GB 11643.
+    pub number_valid: bool,
+    /// Last day of validity; `None` for 长期 (no expiry).
+    pub valid_to: Option<NaiveDate>,
+    /// Address on the card (prefills the form).
+    pub address: Option<Personal>,
+}
+
+impl CardIdentity {
+    /// Whether the card has expired by `today`.
+    pub fn expired_on(&self, today: NaiveDate) -> bool {
+        self.valid_to.is_some_and(|d| d < today)
+    }
+}
+
+/// Why a card read gave no usable card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardProblem {
+    /// No card was placed in time.
+    NoCard,
+    /// The card was pulled while it was being read.
+    Removed,
+    /// The reader answered garbage or nothing.
+    ReaderFault,
+    /// The card's number fails the GB 11643 check: not trusted.
+    NumberInvalid,
+    /// The card has expired.
+    Expired,
+}
+
+impl CardProblem {
+    /// Whether reading again may help.
+    pub fn retryable(&self) -> bool {
+        match self {
+            CardProblem::NoCard | CardProblem::Removed => true,
+            CardProblem::ReaderFault | CardProblem::NumberInvalid | CardProblem::Expired => false,
+        }
+    }
+}
+
+/// Why certificates could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchProblem {
+    /// Central unreachable or failing: try later, go on with a commitment.
+    Unavailable,
+    /// Central refused the request.
+    Refused(String),
+}
+
+/// Why a submitted form was sent back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormProblem {
+    /// No address.
+    AddressMissing,
+    /// Capacity not a positive number in range.
+    CapacityOutOfRange,
+    /// Phone not a plausible Chinese mobile or landline number.
+    PhoneInvalid,
+}
+
+/// The problem the current screen shows, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// From the card reader.
+    Card(CardProblem),
+    /// From the certificate fetch.
+    Fetch(FetchProblem),
+    /// From the form.
+    Form(FormProblem),
+    /// The store failed to accept the order.
+    Store(String),
+    /// The printer failed: the order stands, the receipt can be reprinted.
+    Printer(String),
+}
+
+/// One touch stroke of a signature: points `(x, y, t_ms)`.
+pub type Stroke = Vec<(u16, u16, u32)>;
+
+/// SHA-256 (hex) over a canonical encoding of the strokes; `None` if the
+/// signature has no point at all.
+pub fn signature_hash(strokes: &[Stroke]) -> Option<String> {
+    if strokes.iter().all(|s| s.is_empty()) {
+        return None;
+    }
+    let mut h = Sha256::new();
+    h.update(b"kiosk-signature-v1");
+    for stroke in strokes {
+        h.update((stroke.len() as u32).to_be_bytes());
+        for (x, y, t) in stroke {
+            h.update(x.to_be_bytes());
+            h.update(y.to_be_bytes());
+            h.update(t.to_be_bytes());
+        }
+    }
+    Some(hex::encode(h.finalize()))
+}
+
+/// The business form for a new connection.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FormInput {
+    /// Supply address.
+    pub address: Personal,
+    /// Requested capacity, kW.
+    pub capacity_kw: f64,
+    /// Residential or not.
+    pub residential: bool,
+    /// Contact phone.
+    pub phone: Personal,
+    /// The customer asks for high-voltage supply.
+    pub wants_high_voltage: bool,
+}
+
+impl FormInput {
+    /// Checks the fields a person typed.
+    pub fn validate(&self) -> Result<(), FormProblem> {
+        if self.address.expose().trim().is_empty() {
+            return Err(FormProblem::AddressMissing);
+        }
+        if !(self.capacity_kw.is_finite()
+            && self.capacity_kw > 0.0
+            && self.capacity_kw <= 100_000.0)
+        {
+            return Err(FormProblem::CapacityOutOfRange);
+        }
+        let phone: String = self
+            .phone
+            .expose()
+            .chars()
+            .filter(|c| *c != '-' && *c != ' ')
+            .collect();
+        let mobile = phone.len() == 11 && phone.starts_with('1');
+        let landline = (10..=12).contains(&phone.len()) && phone.starts_with('0');
+        if !phone.bytes().all(|b| b.is_ascii_digit()) || !(mobile || landline) {
+            return Err(FormProblem::PhoneInvalid);
+        }
+        Ok(())
+    }
+}
+
+/// The order once accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    /// Local id.
+    pub local_id: String,
+    /// Central number if already synced.
+    pub central_no: Option<String>,
+    /// Whether the receipt printed (`None` while printing).
+    pub printed: Option<bool>,
+}
+
+/// Everything a session collected. Dropping it wipes the personal fields.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Session {
+    /// The business chosen.
+    pub business: Option<Business>,
+    /// The card read, if identity came from a card.
+    pub card: Option<CardIdentity>,
+    /// How identity was established.
+    pub identity_check: Option<IdentityCheck>,
+    /// Card read attempts so far.
+    pub card_attempts: u8,
+    /// When the citizen consented to the certificate fetch.
+    pub certificate_consent_at: Option<DateTime<Utc>>,
+    /// Certificates found.
+    pub certificates: Vec<Certificate>,
+    /// Kinds still missing.
+    pub missing: Vec<CertificateKind>,
+    /// The fetch failed (central unavailable).
+    pub fetch_failed: bool,
+    /// The signed commitment for the missing kinds.
+    pub commitment: Option<Commitment>,
+    /// The form.
+    pub form: Option<FormInput>,
+    /// The park of the supply address, if any.
+    pub micro_park: Option<String>,
+    /// The route decided.
+    pub route: Option<SupplyRoute>,
+    /// The customer declined the low-voltage option.
+    pub low_voltage_declined: bool,
+    /// The accepted order.
+    pub order: Option<Accepted>,
+    /// The problem the current screen shows.
+    pub problem: Option<Problem>,
+}
+
+impl Session {
+    /// The business chosen (new connection until one is chosen).
+    pub fn business_or_default(&self) -> Business {
+        self.business.unwrap_or(Business::NewConnection)
+    }
+
+    /// The micro-enterprise park of the supply address, from the property
+    /// certificate registered for exactly that address.
+    pub fn park_of(&self, address: &Personal) -> Option<String> {
+        self.certificates
+            .iter()
+            .filter(|c| c.kind == CertificateKind::PropertyProof)
+            .find(|c| {
+                c.address
+                    .as_ref()
+                    .is_some_and(|a| a.expose().trim() == address.expose().trim())
+            })
+            .and_then(|c| c.micro_park.clone())
+    }
+
+    /// The address to prefill the form with: the property certificate's,
+    /// else the card's.
+    pub fn suggested_address(&self) -> Option<&Personal> {
+        self.certificates
+            .iter()
+            .find_map(|c| c.address.as_ref())
+            .or_else(|| self.card.as_ref().and_then(|c| c.address.as_ref()))
+    }
+}
