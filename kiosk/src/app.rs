@@ -1,0 +1,261 @@
+//! Wiring: builds the parts from the config and runs them together.
+//!
+//! `kiosk run` calls [`run`]; the demo reuses [`spawn_status`]. The status
+//! endpoint reads a snapshot assembled here once a second from the store,
+//! the sync task, the device actors' health and the runner's counters; it
+//! never touches a device.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use kiosk_drivers::Health;
+use tokio::sync::{watch, Notify};
+use tracing::info;
+
+use crate::central::client::{CentralClient, ClientConfig};
+use crate::config::Config;
+use crate::flow::Flow;
+use crate::runtime::sync::{self, Backoff, SyncStatus};
+use crate::runtime::{devices, Counters, Runner, Screen, Services};
+use crate::status::Snapshot;
+use crate::store::Store;
+
+/// Where the status snapshot comes from.
+pub struct StatusSources {
+    /// The store (outbox, size).
+    pub store: Arc<Store>,
+    /// The sync task.
+    pub sync: watch::Receiver<SyncStatus>,
+    /// The flow's screen (state name only).
+    pub screen: watch::Receiver<Screen>,
+    /// Session and order counters.
+    pub counters: Arc<Counters>,
+    /// Device health, by device name.
+    pub devices: Vec<(String, watch::Receiver<Health>)>,
+}
+
+impl StatusSources {
+    fn snapshot(&self, started_at: chrono::DateTime<Utc>) -> Snapshot {
+        let now = Utc::now();
+        let sync = self.sync.borrow().clone();
+        let mut alarms = Vec::new();
+        let parked = self.store.parked_count().unwrap_or(0);
+        if parked > 0 {
+            alarms.push(format!(
+                "{parked} outbox entries rejected by central and parked"
+            ));
+        }
+        let devices: BTreeMap<String, Health> = self
+            .devices
+            .iter()
+            .map(|(n, h)| (n.clone(), h.borrow().clone()))
+            .collect();
+        for (n, h) in &devices {
+            if let Health::Fault(why) = h {
+                alarms.push(format!("{n}: {why}"));
+            }
+        }
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started_at,
+            uptime_s: 0,
+            devices,
+            outbox_depth: self.store.outbox_depth().unwrap_or(0) as u64,
+            outbox_oldest_age_s: self
+                .store
+                .oldest_pending_age(now)
+                .ok()
+                .flatten()
+                .map(|d| d.num_seconds().max(0) as u64),
+            parked: parked as u64,
+            last_sync_ok: sync.last_ok,
+            store_bytes: self.store.size_on_disk().unwrap_or(0),
+            orders_accepted_total: self.counters.orders.load(Ordering::Relaxed),
+            sessions_total: self.counters.sessions.load(Ordering::Relaxed),
+            flow_state: self.screen.borrow().phase.to_string(),
+            alarms,
+        }
+    }
+}
+
+/// A running status endpoint.
+pub struct StatusServer {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+}
+
+/// Binds the status endpoint and keeps its snapshot fresh until `shutdown`.
+pub async fn spawn_status(
+    addr: SocketAddr,
+    token: Option<String>,
+    sources: StatusSources,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<StatusServer> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let started_at = Utc::now();
+    let (tx, rx) = watch::channel(sources.snapshot(started_at));
+    let mut stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tx.send_replace(sources.snapshot(started_at));
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        if let Err(e) = crate::status::serve(listener, rx, token, stopped).await {
+            tracing::warn!("status endpoint stopped: {e}");
+        }
+    });
+    Ok(StatusServer { addr })
+}
+
+/// `GET /status` with the token, as a central server would poll it.
+pub async fn fetch_status(addr: SocketAddr, token: &str) -> Result<String, reqwest::Error> {
+    reqwest::Client::new()
+        .get(format!("http://{addr}/status"))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await
+}
+
+/// Why `kiosk run` stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Config problem.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A part failed to start.
+    #[error("cannot start {what}: {detail}")]
+    Start {
+        /// Which part.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+}
+
+fn start(what: &'static str) -> impl FnOnce(String) -> AppError {
+    move |detail| AppError::Start { what, detail }
+}
+
+/// `kiosk run`: the kiosk on the devices and central service the config names,
+/// until `shutdown` resolves.
+pub async fn run(
+    config: Config,
+    status_addr: Option<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<(), AppError> {
+    config.validate()?;
+    let token = config.status_token()?;
+    let store =
+        Arc::new(Store::open(&config.data_dir).map_err(|e| start("the store")(e.to_string()))?);
+
+    // `url = "sim"` runs the central simulator in-process (twin set-ups, boot tests).
+    let mut sim = None;
+    let url = if config.central.url == "sim" {
+        let s = crate::central::sim::SimCentral::start(7)
+            .await
+            .map_err(|e| start("the central simulator")(e.to_string()))?;
+        let url = s.url();
+        sim = Some(s);
+        url
+    } else {
+        config.central.url.clone()
+    };
+    let mut cc = ClientConfig::new(url);
+    cc.token = config.central.token.clone();
+    cc.timeout = Duration::from_millis(config.central.timeout_ms);
+    cc.max_response_bytes = config.central.max_response_bytes;
+    cc.ca_cert_pem = config.central.ca_cert.clone();
+    let central =
+        Arc::new(CentralClient::new(cc).map_err(|e| start("the central client")(e.to_string()))?);
+
+    let mut flow_cfg = config.flow.to_flow_config();
+    if let Ok(catalog) = central.catalog().await {
+        flow_cfg.capacity = catalog.policy;
+    }
+
+    let reader = devices::spawn_reader(&config.devices.card_reader)
+        .await
+        .map_err(|e| start("the card reader")(e.to_string()))?;
+    let printer = devices::spawn_printer(&config.devices.printer, None)
+        .await
+        .map_err(|e| start("the printer")(e.to_string()))?;
+
+    let sync_wake = Arc::new(Notify::new());
+    let runner = Runner::new(Services {
+        flow: Flow::new(flow_cfg),
+        store: store.clone(),
+        central: central.clone(),
+        device_id: config.device_id.clone(),
+        receipt: config.receipt.clone(),
+        immediate_sync: Duration::from_millis(config.sync.immediate_timeout_ms),
+        sync_wake: sync_wake.clone(),
+        reader: reader.commands.clone(),
+        printer: printer.commands.clone(),
+        transcript: None,
+    });
+    reader.connect(runner.events());
+    printer.connect(runner.events());
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
+    let sync_task = tokio::spawn(sync::run(
+        store.clone(),
+        central.clone(),
+        Backoff {
+            base: Duration::from_millis(config.sync.backoff_base_ms),
+            max: Duration::from_secs(config.sync.backoff_max_secs),
+        },
+        sync_wake,
+        sync_tx,
+        shutdown_rx.clone(),
+    ));
+    let status = spawn_status(
+        status_addr.unwrap_or(config.status.addr),
+        token,
+        StatusSources {
+            store: store.clone(),
+            sync: sync_rx,
+            screen: runner.screen(),
+            counters: runner.counters(),
+            devices: vec![
+                ("card_reader".into(), reader.health.clone()),
+                ("printer".into(), printer.health.clone()),
+            ],
+        },
+        shutdown_rx.clone(),
+    )
+    .await
+    .map_err(|e| start("the status endpoint")(e.to_string()))?;
+    info!(addr = %status.addr, "status endpoint listening");
+
+    let mut stop = shutdown_rx.clone();
+    let runner_task = tokio::spawn(runner.run(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    shutdown.await;
+    info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let _ = runner_task.await;
+    let _ = sync_task.await;
+    if let Some(s) = sim {
+        s.shutdown().await;
+    }
+    Ok(())
+}

@@ -1,0 +1,462 @@
+//! `kiosk demo`: the kiosk's main job on simulated devices and the
+//! in-process central simulator, with a scripted citizen.
+//!
+//! Everything below the citizen is the real thing: the card-reader driver
+//! talks GA/T 467 over a pseudo-terminal to the reader twin, the printer
+//! driver sends ESC/POS to the printer twin (which decodes it back into an
+//! image), the central client speaks HTTP to the simulator on a loopback
+//! port, the store is sled on disk, the status endpoint answers on loopback.
+//! The scripted citizen only sends the events a touchscreen would send.
+//!
+//! Outputs in `--out`: `transcript.jsonl` (one line per flow step, no
+//! personal data), `receipts/<order>.escpos` and `<order>.png`,
+//! `summary.json` (one entry per order, no personal data) and
+//! `status.json` (what `/status` answered at the end).
+
+pub mod scenarios;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{watch, Notify};
+
+use crate::central::client::{CentralClient, ClientConfig};
+use crate::central::sim::{Mode, SimCentral};
+use crate::config::Config;
+use crate::flow::{Event, Flow};
+use crate::model::{CertificateKind, Order, OrderStatus, SupplyRoute};
+use crate::runtime::sync::{self, Backoff, SyncStatus};
+use crate::runtime::{devices, Runner, Screen, Services};
+use crate::store::Store;
+pub use scenarios::{Act, CentralFault, Scenario};
+
+/// Options of `kiosk demo`.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Scenario name.
+    pub scenario: String,
+    /// Output folder.
+    pub out: PathBuf,
+    /// Data folder (store, keys); a fresh temporary folder when `None`.
+    pub data: Option<PathBuf>,
+}
+
+/// Why the demo could not run (as opposed to running and failing its check).
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// No scenario of that name.
+    #[error("no scenario named `{0}` (see --list-scenarios)")]
+    UnknownScenario(String),
+    /// Output or data folder problem.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A part failed to start.
+    #[error("cannot start {what}: {detail}")]
+    Start {
+        /// Which part.
+        what: &'static str,
+        /// Why.
+        detail: String,
+    },
+}
+
+/// One order in `summary.json`: no personal data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SummaryOrder {
+    /// Local id.
+    pub local_id: String,
+    /// Central number, or null while pending.
+    pub central_no: Option<String>,
+    /// Business code.
+    pub business: &'static str,
+    /// Status.
+    pub status: OrderStatus,
+    /// Route of the capacity rule.
+    pub route: SupplyRoute,
+    /// Missing documents.
+    pub missing: Vec<CertificateKind>,
+    /// Deadline of the missing documents.
+    pub deadline: Option<chrono::NaiveDate>,
+    /// The low-voltage option was offered and declined.
+    pub low_voltage_offered_and_declined: bool,
+    /// Acceptance time.
+    pub accepted_at: chrono::DateTime<chrono::Utc>,
+    /// Rating given.
+    pub rating: Option<u8>,
+}
+
+impl SummaryOrder {
+    fn of(o: &Order) -> Self {
+        Self {
+            local_id: o.local_id.clone(),
+            central_no: o.central_no.clone(),
+            business: o.business.code(),
+            status: o.status,
+            route: o.application.route,
+            missing: o.missing.iter().map(|m| m.kind).collect(),
+            deadline: o.missing.first().map(|m| m.deadline),
+            low_voltage_offered_and_declined: o.application.low_voltage_offered_and_declined,
+            accepted_at: o.accepted_at,
+            rating: o.rating,
+        }
+    }
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Scenario name.
+    pub scenario: String,
+    /// Whether the expected outcome happened.
+    pub passed: bool,
+    /// What did not happen as expected.
+    pub failures: Vec<String>,
+    /// Orders in the store.
+    pub orders: Vec<SummaryOrder>,
+    /// How many orders central holds for each key (exactly-once check).
+    pub central_orders: usize,
+}
+
+fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> DemoError + 'a {
+    move |source| DemoError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Runs one scenario; `Ok(summary)` says whether its outcome happened.
+pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
+    let scenario = scenarios::by_name(&opts.scenario)
+        .ok_or_else(|| DemoError::UnknownScenario(opts.scenario.clone()))?;
+    let receipts = opts.out.join("receipts");
+    std::fs::create_dir_all(&receipts).map_err(io("cannot create", &receipts))?;
+    let transcript = opts.out.join("transcript.jsonl");
+    // A fresh transcript per run.
+    let _ = std::fs::remove_file(&transcript);
+    let tmp;
+    let data = match &opts.data {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir()
+                .map_err(io("cannot create a temp dir in", &std::env::temp_dir()))?;
+            tmp.path().to_owned()
+        }
+    };
+    std::fs::create_dir_all(&data).map_err(io("cannot create", &data))?;
+
+    let config = Config::default();
+    let sim = SimCentral::start(7).await.map_err(|e| DemoError::Start {
+        what: "the central simulator",
+        detail: e.to_string(),
+    })?;
+    let mut client_cfg = ClientConfig::new(sim.url());
+    client_cfg.timeout = Duration::from_millis(1_500);
+    let central = Arc::new(
+        CentralClient::new(client_cfg).map_err(|e| DemoError::Start {
+            what: "the central client",
+            detail: e.to_string(),
+        })?,
+    );
+    let store = Arc::new(Store::open(&data).map_err(|e| DemoError::Start {
+        what: "the store",
+        detail: e.to_string(),
+    })?);
+
+    let mut flow_cfg = config.flow.to_flow_config();
+    if let Ok(catalog) = central.catalog().await {
+        flow_cfg.capacity = catalog.policy;
+    }
+
+    let (name, id, address) = scenario.citizen.identity();
+    let reader = devices::spawn_sim_reader(name, id, address, &scenario.card)
+        .await
+        .map_err(|e| DemoError::Start {
+            what: "the card reader twin",
+            detail: e.to_string(),
+        })?;
+    let printer =
+        devices::spawn_sim_printer(&config.devices.printer, receipts.clone()).map_err(|e| {
+            DemoError::Start {
+                what: "the printer twin",
+                detail: e.to_string(),
+            }
+        })?;
+
+    let sync_wake = Arc::new(Notify::new());
+    let runner = Runner::new(Services {
+        flow: Flow::new(flow_cfg),
+        store: store.clone(),
+        central: central.clone(),
+        device_id: config.device_id.clone(),
+        receipt: config.receipt.clone(),
+        immediate_sync: Duration::from_millis(config.sync.immediate_timeout_ms),
+        sync_wake: sync_wake.clone(),
+        reader: reader.commands.clone(),
+        printer: printer.commands.clone(),
+        transcript: Some(transcript.clone()),
+    });
+    reader.connect(runner.events());
+    printer.connect(runner.events());
+    let events = runner.events();
+    let mut screen = runner.screen();
+    let counters = runner.counters();
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (sync_status_tx, sync_status) = watch::channel(SyncStatus::default());
+    let sync_task = tokio::spawn(sync::run(
+        store.clone(),
+        central.clone(),
+        Backoff {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        },
+        sync_wake.clone(),
+        sync_status_tx,
+        shutdown_rx.clone(),
+    ));
+
+    // The status endpoint, as a central server would poll it.
+    let token = format!("demo-{}", rand::random::<u64>());
+    let status = crate::app::spawn_status(
+        "127.0.0.1:0".parse().map_err(|_| DemoError::Start {
+            what: "the status endpoint",
+            detail: "bad address".into(),
+        })?,
+        Some(token.clone()),
+        crate::app::StatusSources {
+            store: store.clone(),
+            sync: sync_status,
+            screen: runner.screen(),
+            counters: counters.clone(),
+            devices: vec![
+                ("card_reader".into(), reader.health.clone()),
+                ("printer".into(), printer.health.clone()),
+            ],
+        },
+        shutdown_rx.clone(),
+    )
+    .await
+    .map_err(|e| DemoError::Start {
+        what: "the status endpoint",
+        detail: e.to_string(),
+    })?;
+
+    let mut stop_runner = shutdown_rx.clone();
+    let runner_task = tokio::spawn(runner.run(async move {
+        let _ = stop_runner.wait_for(|s| *s).await;
+    }));
+
+    let mut failures = Vec::new();
+    let mut pending_at_receipt = None;
+    let script = play(
+        &scenario,
+        &events,
+        &mut screen,
+        &sim,
+        &mut pending_at_receipt,
+    );
+    match tokio::time::timeout(Duration::from_secs(60), script).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => failures.push(e),
+        Err(_) => failures.push(format!(
+            "the scripted citizen got stuck on screen `{}`",
+            screen.borrow().phase
+        )),
+    }
+
+    // Central is back (if it was down): the outbox must drain, exactly once.
+    sim.control.set_mode(Mode::Normal);
+    let drained = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            sync_wake.notify_one();
+            if store.outbox_depth().unwrap_or(1) == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        failures.push("the outbox did not drain after central came back".into());
+    }
+
+    let status_json = crate::app::fetch_status(status.addr, &token).await;
+    match &status_json {
+        Ok(body) => {
+            let path = opts.out.join("status.json");
+            std::fs::write(&path, body).map_err(io("cannot write", &path))?;
+        }
+        Err(e) => failures.push(format!("/status did not answer: {e}")),
+    }
+
+    let _ = shutdown_tx.send(true);
+    let _ = runner_task.await;
+    let _ = sync_task.await;
+
+    let orders = store.orders().map_err(|e| DemoError::Start {
+        what: "reading the store",
+        detail: e.to_string(),
+    })?;
+    let received = sim.control.orders_received();
+    check(
+        &scenario,
+        &orders,
+        &received,
+        pending_at_receipt,
+        &transcript,
+        &mut failures,
+    );
+
+    let summary = Summary {
+        scenario: scenario.name.to_string(),
+        passed: failures.is_empty(),
+        failures,
+        orders: orders.iter().map(SummaryOrder::of).collect(),
+        central_orders: received.len(),
+    };
+    let path = opts.out.join("summary.json");
+    let body = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    std::fs::write(&path, body).map_err(io("cannot write", &path))?;
+    sim.shutdown().await;
+    Ok(summary)
+}
+
+/// Plays the citizen's script against the screen.
+async fn play(
+    scenario: &Scenario,
+    events: &tokio::sync::mpsc::Sender<Event>,
+    screen: &mut watch::Receiver<Screen>,
+    sim: &crate::central::sim::SimHandle,
+    pending_at_receipt: &mut Option<bool>,
+) -> Result<(), String> {
+    let mut acted_at = None;
+    for act in &scenario.acts {
+        let event = match act {
+            Act::Central(fault) => {
+                sim.control.set_mode(match fault {
+                    CentralFault::Normal => Mode::Normal,
+                    CentralFault::Down => Mode::Unavailable,
+                });
+                continue;
+            }
+            Act::On(phase, event) => {
+                let s = wait(screen, acted_at, |s| s.phase == *phase).await?;
+                acted_at = Some(s.seq);
+                event.clone()
+            }
+            Act::AfterReceipt(event) => {
+                let s = wait(screen, acted_at, |s| {
+                    s.phase == "receipt" && s.printed.is_some()
+                })
+                .await?;
+                *pending_at_receipt = Some(s.central_no.is_none());
+                acted_at = Some(s.seq);
+                event.clone()
+            }
+        };
+        events
+            .send(event)
+            .await
+            .map_err(|_| "the kiosk stopped taking events".to_string())?;
+    }
+    wait(screen, acted_at, |s| s.phase == "attract").await?;
+    Ok(())
+}
+
+/// Waits for a screen newer than `after` that satisfies `pred`.
+async fn wait(
+    screen: &mut watch::Receiver<Screen>,
+    after: Option<u64>,
+    pred: impl Fn(&Screen) -> bool,
+) -> Result<Screen, String> {
+    let s = screen
+        .wait_for(|s| after.is_none_or(|a| s.seq > a) && pred(s))
+        .await
+        .map_err(|_| "the kiosk stopped".to_string())?;
+    Ok(s.clone())
+}
+
+fn check(
+    scenario: &Scenario,
+    orders: &[Order],
+    received: &[(String, String)],
+    pending_at_receipt: Option<bool>,
+    transcript: &Path,
+    failures: &mut Vec<String>,
+) {
+    let e = &scenario.expect;
+    let [order] = orders else {
+        failures.push(format!(
+            "expected one accepted order, the store has {}",
+            orders.len()
+        ));
+        return;
+    };
+    if order.application.route != e.route {
+        failures.push(format!(
+            "route {:?}, expected {:?}",
+            order.application.route, e.route
+        ));
+    }
+    let missing: Vec<_> = order.missing.iter().map(|m| m.kind).collect();
+    if missing != e.missing {
+        failures.push(format!("missing {missing:?}, expected {:?}", e.missing));
+    }
+    if !e.missing.is_empty() && order.commitment.is_none() {
+        failures.push("documents missing but no signed commitment".into());
+    }
+    if order.application.low_voltage_offered_and_declined != e.low_voltage_declined {
+        failures.push("the low-voltage offer was not recorded as expected".into());
+    }
+    if order.status != OrderStatus::Synced || order.central_no.is_none() {
+        failures.push(format!("order not synced in the end ({:?})", order.status));
+    }
+    let copies = received
+        .iter()
+        .filter(|(k, _)| *k == order.local_id)
+        .count();
+    if copies != 1 {
+        failures.push(format!(
+            "central holds {copies} copies of the order, expected exactly 1"
+        ));
+    }
+    match pending_at_receipt {
+        None => failures.push("no receipt was printed".into()),
+        Some(p) if p != e.receipt_pending => failures.push(format!(
+            "receipt said {}, expected {}",
+            if p {
+                "pending sync"
+            } else {
+                "a central number"
+            },
+            if e.receipt_pending {
+                "pending sync"
+            } else {
+                "a central number"
+            }
+        )),
+        Some(_) => {}
+    }
+    if order.rating != Some(5) {
+        failures.push("the rating was not stored".into());
+    }
+    let text = std::fs::read_to_string(transcript).unwrap_or_default();
+    if let Some(ev) = e.card_problem {
+        if !text.contains(&format!("\"event\":\"{ev}\"")) {
+            failures.push(format!("the transcript shows no `{ev}`"));
+        }
+    }
+    if text.contains("\"refused\"") {
+        failures.push("an event was refused during the scenario (see transcript)".into());
+    }
+}

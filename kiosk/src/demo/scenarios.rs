@@ -1,0 +1,279 @@
+//! The demo's scenarios, as data: what the card reader twin will do, what
+//! the scripted citizen does on each screen, what goes wrong with central,
+//! and the outcome that must happen for the scenario to pass.
+
+use kiosk_drivers::pii::Personal;
+
+use crate::flow::{Event, FormInput, Stroke};
+use crate::model::{Business, CertificateKind, IdentityMethod, SupplyRoute};
+
+/// The synthetic citizens of the simulator the demo uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Citizen {
+    /// 张伟: everything on record.
+    ZhangWei,
+    /// 李娜: no property record (property proof missing).
+    LiNa,
+    /// 王芳: property inside a micro-enterprise park.
+    WangFang,
+}
+
+impl Citizen {
+    /// Name, ID number and card address.
+    pub fn identity(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Citizen::ZhangWei => (
+                "张伟",
+                "330106199001010026",
+                "浙江省杭州市西湖区文三路100号",
+            ),
+            Citizen::LiNa => ("李娜", "330106198503121231", "浙江省杭州市上城区解放路25号"),
+            Citizen::WangFang => ("王芳", "440305197011204562", "浙江省杭州市余杭区创业路8号"),
+        }
+    }
+}
+
+/// What the card-reader twin does on each read attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardStep {
+    /// No card on the reader yet.
+    NoCard,
+    /// The citizen's card is read.
+    Card,
+    /// The card is pulled half way through the read.
+    PulledMidRead,
+}
+
+/// A fault of the central service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CentralFault {
+    /// Central answers normally.
+    Normal,
+    /// Central is down (503).
+    Down,
+}
+
+/// One action of the scripted citizen.
+#[derive(Debug, Clone)]
+pub enum Act {
+    /// When this screen shows, send this event.
+    On(&'static str, Event),
+    /// When the receipt has printed (or failed), send this event.
+    AfterReceipt(Event),
+    /// Switch central's behaviour now.
+    Central(CentralFault),
+}
+
+/// What must have happened for the scenario to pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    /// The route of the one accepted order.
+    pub route: SupplyRoute,
+    /// Missing kinds of the order.
+    pub missing: Vec<CertificateKind>,
+    /// The receipt said "pending sync" (no central number at print time).
+    pub receipt_pending: bool,
+    /// The transcript shows a card problem that was overcome.
+    pub card_problem: Option<&'static str>,
+    /// The low-voltage option was offered and declined.
+    pub low_voltage_declined: bool,
+}
+
+/// A scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// Name for `--scenario`.
+    pub name: &'static str,
+    /// One line for `--list-scenarios`.
+    pub description: &'static str,
+    /// Whose card is on the reader.
+    pub citizen: Citizen,
+    /// The reader twin's behaviour, attempt by attempt (then no card).
+    pub card: Vec<CardStep>,
+    /// The citizen's actions.
+    pub acts: Vec<Act>,
+    /// The outcome.
+    pub expect: Expect,
+}
+
+fn signature() -> Vec<Stroke> {
+    // A short scribble: two strokes, points every 16 ms.
+    let a: Stroke = (0..24u16)
+        .map(|i| (40 + i * 9, 120 + (i % 5) * 7, u32::from(i) * 16))
+        .collect();
+    let b: Stroke = (0..12u16)
+        .map(|i| (90 + i * 5, 100 + i * 6, 500 + u32::from(i) * 16))
+        .collect();
+    vec![a, b]
+}
+
+fn form(citizen: Citizen, kw: f64, residential: bool, hv: bool) -> FormInput {
+    FormInput {
+        address: Personal::new(citizen.identity().2),
+        capacity_kw: kw,
+        residential,
+        phone: Personal::new("13812345678"),
+        wants_high_voltage: hv,
+    }
+}
+
+/// The common path up to the form; `commitment` when a document is missing.
+fn to_form(commitment: bool) -> Vec<Act> {
+    let mut acts = vec![
+        Act::On("attract", Event::Start),
+        Act::On(
+            "choose-business",
+            Event::ChooseBusiness(Business::NewConnection),
+        ),
+        Act::On(
+            "choose-identity",
+            Event::ChooseIdentity(IdentityMethod::IdCard),
+        ),
+        Act::On("consent-certificates", Event::CertificateConsent(true)),
+        Act::On("review-certificates", Event::Continue),
+    ];
+    if commitment {
+        acts.push(Act::On(
+            "commitment",
+            Event::SignCommitment {
+                strokes: signature(),
+                deadline: None,
+            },
+        ));
+    }
+    acts
+}
+
+fn finish(mut acts: Vec<Act>, after_form: Vec<Act>) -> Vec<Act> {
+    acts.extend(after_form);
+    acts.push(Act::On("review", Event::Confirm));
+    acts.push(Act::AfterReceipt(Event::Continue));
+    acts.push(Act::On("rating", Event::Rate(Some(5))));
+    acts
+}
+
+fn plain(route: SupplyRoute) -> Expect {
+    Expect {
+        route,
+        missing: vec![],
+        receipt_pending: false,
+        card_problem: None,
+        low_voltage_declined: false,
+    }
+}
+
+/// Every scenario, the default first.
+pub fn all() -> Vec<Scenario> {
+    let z = Citizen::ZhangWei;
+    vec![
+        Scenario {
+            name: "new-connection-idcard",
+            description: "a resident does a new 8 kW low-voltage connection with an ID card, zero certificates",
+            citizen: z,
+            card: vec![CardStep::NoCard, CardStep::Card],
+            acts: finish(
+                to_form(false),
+                vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
+            ),
+            expect: plain(SupplyRoute::LowVoltage),
+        },
+        Scenario {
+            name: "missing-documents",
+            description: "no property record: accepted against a commitment signed on screen, with a deadline",
+            citizen: Citizen::LiNa,
+            card: vec![CardStep::Card],
+            acts: finish(
+                to_form(true),
+                vec![Act::On("form", Event::SubmitForm(form(Citizen::LiNa, 10.0, true, false)))],
+            ),
+            expect: Expect {
+                missing: vec![CertificateKind::PropertyProof],
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        },
+        Scenario {
+            name: "over-capacity",
+            description: "a shop asks for 200 kW outside a park: routed to high voltage, account manager booked",
+            citizen: z,
+            card: vec![CardStep::Card],
+            acts: finish(
+                to_form(false),
+                vec![
+                    Act::On("form", Event::SubmitForm(form(z, 200.0, false, false))),
+                    Act::On("capacity-notice", Event::Continue),
+                ],
+            ),
+            expect: plain(SupplyRoute::HighVoltage),
+        },
+        Scenario {
+            name: "insists-high-voltage",
+            description: "50 kW but the customer insists on high voltage: the low-voltage offer is recorded",
+            citizen: z,
+            card: vec![CardStep::Card],
+            acts: finish(
+                to_form(false),
+                vec![
+                    Act::On("form", Event::SubmitForm(form(z, 50.0, false, true))),
+                    Act::On("capacity-notice", Event::InsistHighVoltage(true)),
+                ],
+            ),
+            expect: Expect {
+                low_voltage_declined: true,
+                ..plain(SupplyRoute::HighVoltageByChoice)
+            },
+        },
+        Scenario {
+            name: "micro-park",
+            description: "250 kW inside a registered micro-enterprise park: low voltage pending a site check",
+            citizen: Citizen::WangFang,
+            card: vec![CardStep::Card],
+            acts: finish(
+                to_form(false),
+                vec![
+                    Act::On(
+                        "form",
+                        Event::SubmitForm(form(Citizen::WangFang, 250.0, false, false)),
+                    ),
+                    Act::On("capacity-notice", Event::Continue),
+                ],
+            ),
+            expect: plain(SupplyRoute::LowVoltageParkAssessment),
+        },
+        Scenario {
+            name: "card-pulled",
+            description: "the card is pulled half way through the read; placed again, it reads",
+            citizen: z,
+            card: vec![CardStep::PulledMidRead, CardStep::Card],
+            acts: finish(
+                to_form(false),
+                vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
+            ),
+            expect: Expect {
+                card_problem: Some("card-problem"),
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        },
+        Scenario {
+            name: "offline",
+            description: "central goes down mid-transaction: accepted locally, receipt says pending, delivered once later",
+            citizen: z,
+            card: vec![CardStep::Card],
+            acts: finish(
+                to_form(false),
+                vec![
+                    Act::Central(CentralFault::Down),
+                    Act::On("form", Event::SubmitForm(form(z, 8.0, true, false))),
+                ],
+            ),
+            expect: Expect {
+                receipt_pending: true,
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        },
+    ]
+}
+
+/// The scenario of that name.
+pub fn by_name(name: &str) -> Option<Scenario> {
+    all().into_iter().find(|s| s.name == name)
+}

@@ -1,0 +1,527 @@
+//! The runtime: carries out the flow's effects.
+//!
+//! [`Runner`] owns the flow state. Events arrive on one channel from the
+//! touchscreen (or a scripted citizen), the device actors, the central
+//! client and the timers; each is stamped with the time it arrived, stepped
+//! through [`Flow::step`], written to the transcript (names only, never
+//! data), and the resulting effects are sent to whoever carries them out.
+//! Device actors own their devices ([`devices`]); the runner only talks to
+//! them over channels. The screen state is published on a `watch` channel
+//! for the UI and the status snapshot.
+
+pub mod devices;
+pub mod sync;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{mpsc, watch, Notify};
+use tracing::{info, warn};
+
+use crate::central::client::CentralClient;
+use crate::central::CertificatesRequest;
+use crate::flow::{Effect, Event, FetchProblem, Flow, Phase, Problem, State};
+use crate::model::Order;
+use crate::store::Store;
+
+/// Commands to the card-reader actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderCmd {
+    /// Poll for a card until one is read or the attempt fails.
+    Read,
+    /// Stop polling.
+    Stop,
+}
+
+/// Commands to the printer actor.
+#[derive(Debug)]
+pub enum PrinterCmd {
+    /// Print this receipt for this order.
+    Print {
+        /// Local order id.
+        local_id: String,
+        /// The receipt (already masked).
+        receipt: Box<kiosk_drivers::printer::Receipt>,
+    },
+}
+
+/// What the screen shows now, without any personal data: enough for a UI
+/// controller or a scripted citizen to act on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Screen {
+    /// Increases with every step.
+    pub seq: u64,
+    /// Phase name.
+    pub phase: &'static str,
+    /// The phase a timeout warning interrupted.
+    pub resumes: Option<&'static str>,
+    /// Problem shown, as a stable code.
+    pub problem: Option<String>,
+    /// The accepted order's local id (receipt screen).
+    pub order: Option<String>,
+    /// Central number, if synced at acceptance.
+    pub central_no: Option<String>,
+    /// Whether the receipt printed (`None` while printing or before).
+    pub printed: Option<bool>,
+    /// Elderly mode.
+    pub elderly: bool,
+}
+
+impl Screen {
+    fn of(seq: u64, s: &State) -> Self {
+        let session = s.session.as_ref();
+        let order = session.and_then(|x| x.order.as_ref());
+        Self {
+            seq,
+            phase: s.phase.name(),
+            resumes: match &s.phase {
+                Phase::TimeoutWarning(p) => Some(p.name()),
+                _ => None,
+            },
+            problem: session.and_then(|x| x.problem.as_ref()).map(problem_code),
+            order: order.map(|o| o.local_id.clone()),
+            central_no: order.and_then(|o| o.central_no.clone()),
+            printed: order.and_then(|o| o.printed),
+            elderly: s.elderly,
+        }
+    }
+}
+
+/// A stable, non-personal code for a problem.
+pub fn problem_code(p: &Problem) -> String {
+    use crate::flow::{CardProblem as C, FetchProblem as F, FormProblem as P};
+    let s = match p {
+        Problem::Card(C::NoCard) => "card-none",
+        Problem::Card(C::Removed) => "card-removed",
+        Problem::Card(C::ReaderFault) => "card-reader-fault",
+        Problem::Card(C::NumberInvalid) => "card-number-invalid",
+        Problem::Card(C::Expired) => "card-expired",
+        Problem::Fetch(F::Unavailable) => "central-unavailable",
+        Problem::Fetch(F::Refused(_)) => "central-refused",
+        Problem::Form(P::AddressMissing) => "form-address-missing",
+        Problem::Form(P::CapacityOutOfRange) => "form-capacity-out-of-range",
+        Problem::Form(P::PhoneInvalid) => "form-phone-invalid",
+        Problem::Store(_) => "store-failed",
+        Problem::Printer(_) => "printer-failed",
+    };
+    s.to_string()
+}
+
+/// One line of the transcript: time, event, the state before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranscriptLine {
+    /// When the event arrived.
+    pub t: DateTime<Utc>,
+    /// Event name.
+    pub event: &'static str,
+    /// Phase before.
+    pub from: &'static str,
+    /// Phase after.
+    pub state: &'static str,
+    /// Why the event was refused, if it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+}
+
+/// What the runner needs around it.
+pub struct Services {
+    /// The flow.
+    pub flow: Flow,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The central client.
+    pub central: Arc<CentralClient>,
+    /// Device id (prefix of local order ids).
+    pub device_id: String,
+    /// Receipt texts.
+    pub receipt: crate::config::ReceiptConfig,
+    /// How long to wait for central right after acceptance.
+    pub immediate_sync: Duration,
+    /// Wakes the sync task when something new is in the outbox.
+    pub sync_wake: Arc<Notify>,
+    /// Card reader actor.
+    pub reader: mpsc::Sender<ReaderCmd>,
+    /// Printer actor.
+    pub printer: mpsc::Sender<PrinterCmd>,
+    /// Transcript file (JSON lines), if one is kept.
+    pub transcript: Option<PathBuf>,
+}
+
+/// Counters the status snapshot reads.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Sessions started.
+    pub sessions: std::sync::atomic::AtomicU64,
+    /// Orders accepted.
+    pub orders: std::sync::atomic::AtomicU64,
+}
+
+/// Runs the flow: owns the state, steps events, carries out effects.
+pub struct Runner {
+    services: Services,
+    state: State,
+    seq: u64,
+    events_tx: mpsc::Sender<Event>,
+    events_rx: mpsc::Receiver<Event>,
+    screen: watch::Sender<Screen>,
+    transcript: Option<tokio::fs::File>,
+    timers: Vec<tokio::task::JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+/// Why the runner stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The transcript could not be written.
+    #[error("cannot write the transcript {path}: {source}")]
+    Transcript {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Runner {
+    /// A runner on the attract screen.
+    pub fn new(services: Services) -> Self {
+        let (events_tx, events_rx) = mpsc::channel(64);
+        let state = State::new();
+        let (screen, _) = watch::channel(Screen::of(0, &state));
+        Self {
+            services,
+            state,
+            seq: 0,
+            events_tx,
+            events_rx,
+            screen,
+            transcript: None,
+            timers: Vec::new(),
+            counters: Arc::default(),
+        }
+    }
+
+    /// Where the UI, devices and timers send events.
+    pub fn events(&self) -> mpsc::Sender<Event> {
+        self.events_tx.clone()
+    }
+
+    /// The screen state, for a UI or a scripted citizen.
+    pub fn screen(&self) -> watch::Receiver<Screen> {
+        self.screen.subscribe()
+    }
+
+    /// Session and order counters.
+    pub fn counters(&self) -> Arc<Counters> {
+        self.counters.clone()
+    }
+
+    /// Steps events until `shutdown` resolves.
+    pub async fn run(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), RunError> {
+        if let Some(path) = &self.services.transcript {
+            let file = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .await
+                .map_err(|source| RunError::Transcript {
+                    path: path.clone(),
+                    source,
+                })?;
+            self.transcript = Some(file);
+        }
+        tokio::pin!(shutdown);
+        loop {
+            let event = tokio::select! {
+                _ = &mut shutdown => break,
+                e = self.events_rx.recv() => match e {
+                    Some(e) => e,
+                    None => break,
+                },
+            };
+            self.handle(event).await?;
+        }
+        for t in self.timers.drain(..) {
+            t.abort();
+        }
+        if let Some(f) = self.transcript.as_mut() {
+            let _ = f.flush().await;
+        }
+        Ok(())
+    }
+
+    /// Steps one event and carries out its effects.
+    pub async fn handle(&mut self, event: Event) -> Result<(), RunError> {
+        let now = Utc::now();
+        let from = self.state.phase.name();
+        let name = event.name();
+        if matches!(event, Event::Start) {
+            self.counters
+                .sessions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        let line = match self.services.flow.step(self.state.clone(), event, now) {
+            Ok((next, effects)) => {
+                self.state = next;
+                self.seq += 1;
+                self.screen.send_replace(Screen::of(self.seq, &self.state));
+                for fx in effects {
+                    self.execute(fx).await;
+                }
+                TranscriptLine {
+                    t: now,
+                    event: name,
+                    from,
+                    state: self.state.phase.name(),
+                    refused: None,
+                }
+            }
+            Err(d) => {
+                warn!(event = name, screen = from, "event refused: {d}");
+                TranscriptLine {
+                    t: now,
+                    event: name,
+                    from,
+                    state: from,
+                    refused: Some(d.to_string()),
+                }
+            }
+        };
+        self.write_transcript(&line).await
+    }
+
+    async fn write_transcript(&mut self, line: &TranscriptLine) -> Result<(), RunError> {
+        let (Some(f), Some(path)) = (self.transcript.as_mut(), &self.services.transcript) else {
+            return Ok(());
+        };
+        let mut bytes = serde_json::to_vec(line).unwrap_or_default();
+        bytes.push(b'\n');
+        f.write_all(&bytes)
+            .await
+            .map_err(|source| RunError::Transcript {
+                path: path.clone(),
+                source,
+            })
+    }
+
+    async fn execute(&mut self, effect: Effect) {
+        match effect {
+            Effect::StartTimer { timer, after_secs } => {
+                let tx = self.events_tx.clone();
+                let secs = u64::try_from(after_secs).unwrap_or(0);
+                self.timers.retain(|t| !t.is_finished());
+                self.timers.push(tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(secs)).await;
+                    let _ = tx.send(Event::Timeout { timer }).await;
+                }));
+            }
+            Effect::ReadCard => self.send_reader(ReaderCmd::Read).await,
+            Effect::StopCardRead => self.send_reader(ReaderCmd::Stop).await,
+            Effect::FetchCertificates { kinds } => {
+                let subject = self
+                    .state
+                    .session
+                    .as_ref()
+                    .and_then(|s| s.card.as_ref())
+                    .map(|c| c.id_number.clone());
+                let tx = self.events_tx.clone();
+                let central = self.services.central.clone();
+                let consent_id = format!("consent-{}-{}", self.services.device_id, self.seq);
+                tokio::spawn(async move {
+                    let result = match subject {
+                        None => Err(FetchProblem::Refused("no subject".into())),
+                        Some(subject) => {
+                            let req = CertificatesRequest {
+                                subject: kiosk_drivers::pii::Personal::new(subject.expose()),
+                                address: None,
+                                kinds,
+                                consent_id,
+                            };
+                            central
+                                .certificates(&req)
+                                .await
+                                .map_err(|e| {
+                                    if e.retry_later() {
+                                        FetchProblem::Unavailable
+                                    } else {
+                                        FetchProblem::Refused(e.to_string())
+                                    }
+                                })
+                                .map(|r| crate::flow::Fetched {
+                                    found: r.found,
+                                    missing: r.missing,
+                                })
+                        }
+                    };
+                    let _ = tx.send(Event::CertificatesFetched(result)).await;
+                });
+            }
+            Effect::AcceptOrder(order) => self.accept(*order).await,
+            Effect::PrintReceipt { local_id } => {
+                let receipt = match self.services.store.order(&local_id) {
+                    Ok(Some(order)) => Box::new(receipt_for(&order, &self.services.receipt)),
+                    Ok(None) | Err(_) => {
+                        let _ = self
+                            .events_tx
+                            .send(Event::ReceiptPrinted(
+                                Err("order not found in store".into()),
+                            ))
+                            .await;
+                        return;
+                    }
+                };
+                if self
+                    .services
+                    .printer
+                    .send(PrinterCmd::Print { local_id, receipt })
+                    .await
+                    .is_err()
+                {
+                    let _ = self
+                        .events_tx
+                        .send(Event::ReceiptPrinted(Err("printer actor stopped".into())))
+                        .await;
+                }
+            }
+            Effect::SubmitRating { local_id, stars } => {
+                let store = self.services.store.clone();
+                let res =
+                    tokio::task::spawn_blocking(move || store.enqueue_rating(&local_id, stars))
+                        .await;
+                match res {
+                    Ok(Ok(())) => self.services.sync_wake.notify_one(),
+                    Ok(Err(e)) => warn!("rating not stored: {e}"),
+                    Err(e) => warn!("rating task failed: {e}"),
+                }
+            }
+            Effect::Wipe => {
+                // The flow dropped the session (its personal fields zeroize
+                // on drop); nothing else in the runner holds personal data.
+                for t in self.timers.drain(..) {
+                    t.abort();
+                }
+                info!("session ended and wiped");
+            }
+        }
+    }
+
+    async fn send_reader(&self, cmd: ReaderCmd) {
+        if self.services.reader.send(cmd).await.is_err() && cmd == ReaderCmd::Read {
+            let _ = self
+                .events_tx
+                .send(Event::CardRead(Err(crate::flow::CardProblem::ReaderFault)))
+                .await;
+        }
+    }
+
+    /// Writes and flushes the order, tries central once briefly, then tells
+    /// the flow. The citizen hears "accepted" only after the flush.
+    async fn accept(&mut self, mut order: Order) {
+        let store = self.services.store.clone();
+        let device = self.services.device_id.clone();
+        let today = chrono::Local::now().date_naive();
+        let written = tokio::task::spawn_blocking(move || {
+            let id = store.next_local_id(&device, today)?;
+            order.local_id = id;
+            store.accept(&order)?;
+            Ok::<Order, crate::store::StoreError>(order)
+        })
+        .await;
+        let order = match written {
+            Ok(Ok(o)) => o,
+            Ok(Err(e)) => {
+                warn!("order not accepted: {e}");
+                let _ = self.events_tx.send(Event::OrderFailed(e.to_string())).await;
+                return;
+            }
+            Err(e) => {
+                let _ = self.events_tx.send(Event::OrderFailed(e.to_string())).await;
+                return;
+            }
+        };
+        self.counters
+            .orders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let local_id = order.local_id.clone();
+        let central_no = tokio::time::timeout(
+            self.services.immediate_sync,
+            sync::deliver_order(&self.services.store, &self.services.central, &order),
+        )
+        .await
+        .ok()
+        .and_then(|r| r.ok());
+        // Whatever happened, the sync task owns delivery from here on.
+        self.services.sync_wake.notify_one();
+        let _ = self
+            .events_tx
+            .send(Event::OrderStored {
+                local_id,
+                central_no,
+            })
+            .await;
+    }
+}
+
+/// The receipt of an order: every personal value masked.
+pub fn receipt_for(
+    order: &Order,
+    cfg: &crate::config::ReceiptConfig,
+) -> kiosk_drivers::printer::Receipt {
+    use crate::model::SupplyRoute;
+    let local = order.accepted_at.with_timezone(&chrono::Local);
+    let mut accepted = vec![format!(
+        "申请容量 {} kW（{}）",
+        order.application.capacity_kw,
+        if order.application.residential {
+            "居民"
+        } else {
+            "非居民"
+        }
+    )];
+    accepted.push(
+        match order.application.route {
+            SupplyRoute::LowVoltage => "低压接入，零投资",
+            SupplyRoute::LowVoltageParkAssessment => {
+                "小微企业园区低压接入，待现场勘察及技术经济比较"
+            }
+            SupplyRoute::HighVoltage => "超出低压接入容量，转高压办理，客户经理将联系您",
+            SupplyRoute::HighVoltageByChoice => {
+                "已告知低压接入方案，客户选择高压，客户经理将联系您"
+            }
+        }
+        .to_string(),
+    );
+    if !order.certificates.is_empty() {
+        accepted.push(format!("已调取电子证照 {} 份", order.certificates.len()));
+    }
+    kiosk_drivers::printer::Receipt {
+        title: cfg.title.clone(),
+        business: order.business.title_zh().to_string(),
+        local_id: order.local_id.clone(),
+        central_no: order.central_no.clone(),
+        accepted_at: local.format("%Y-%m-%d %H:%M:%S").to_string(),
+        masked_name: order.personal.name.masked_name(),
+        masked_id: order.personal.id_number.masked(),
+        accepted,
+        missing: order
+            .missing
+            .iter()
+            .map(|m| {
+                (
+                    m.kind.title_zh().to_string(),
+                    m.deadline.format("%Y-%m-%d").to_string(),
+                )
+            })
+            .collect(),
+        qr_payload: format!("{}{}", cfg.progress_url, order.local_id),
+        service_phone: cfg.service_phone.clone(),
+        footer: vec!["订单受理时间以本回执为准".to_string()],
+    }
+}

@@ -1,0 +1,230 @@
+//! Sync: drains the outbox to the central service.
+//!
+//! At-least-once delivery with idempotency keys (the order's local id), so
+//! central stores each order exactly once however often a reply is lost.
+//! A failure that central may get over (unreachable, timeout, 5xx, garbage)
+//! is retried with exponential backoff and jitter, capped; a rejection (4xx)
+//! parks the entry so it never blocks the rest, and raises an alarm in
+//! `/status`. State lives in the store, so a restart resumes where it was.
+//! Nothing here ever blocks a citizen: the session runner only wakes this
+//! task.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio::sync::{watch, Notify};
+use tracing::{info, warn};
+
+use crate::central::client::CentralClient;
+use crate::central::{CentralError, OrderSubmission, RatingSubmission};
+use crate::model::Order;
+use crate::store::{OutboxEntry, OutboxKind, Store, StoreError};
+
+/// Backoff parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// First delay.
+    pub base: Duration,
+    /// Largest delay.
+    pub max: Duration,
+}
+
+impl Backoff {
+    /// Delay before attempt `attempts + 1`: `base · 2^attempts`, capped, with
+    /// ±25 % jitter from `jitter` in `[0, 1)` (so a fleet does not retry in
+    /// step after an outage).
+    pub fn delay(&self, attempts: u32, jitter: f64) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32.checked_shl(attempts.min(30)).unwrap_or(u32::MAX));
+        let capped = exp.min(self.max);
+        let factor = 0.75 + 0.5 * jitter.clamp(0.0, 1.0);
+        capped.mul_f64(factor).min(self.max)
+    }
+}
+
+/// Why one delivery failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// Central failed; see [`CentralError::retry_later`].
+    #[error(transparent)]
+    Central(#[from] CentralError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A rating whose order has no central number yet.
+    #[error("order {0} is not synced yet")]
+    OrderNotSynced(String),
+    /// A blocking store task panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(String),
+    /// The outbox names an order the store does not have.
+    #[error("order {0} is not in the store")]
+    UnknownOrder(String),
+}
+
+/// Sends one order and records the central number. Used by the sync task
+/// and, once, right after acceptance.
+pub async fn deliver_order(
+    store: &Arc<Store>,
+    central: &CentralClient,
+    order: &Order,
+) -> Result<String, SyncError> {
+    let submission = OrderSubmission::from_order(order);
+    let accepted = central.submit_order(&submission, &order.local_id).await?;
+    let store = store.clone();
+    let id = order.local_id.clone();
+    let no = accepted.order_no.clone();
+    tokio::task::spawn_blocking(move || store.mark_synced(&id, &no))
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))??;
+    Ok(accepted.order_no)
+}
+
+async fn deliver(
+    store: &Arc<Store>,
+    central: &CentralClient,
+    entry: &OutboxEntry,
+) -> Result<(), SyncError> {
+    let order = store
+        .order(&entry.local_id)?
+        .ok_or_else(|| SyncError::UnknownOrder(entry.local_id.clone()))?;
+    match entry.kind {
+        OutboxKind::Order => {
+            if order.central_no.is_none() {
+                deliver_order(store, central, &order).await?;
+            } else {
+                // Delivered by the immediate attempt; the entry is stale.
+                store.mark_synced(
+                    &order.local_id,
+                    order.central_no.as_deref().unwrap_or_default(),
+                )?;
+            }
+            Ok(())
+        }
+        OutboxKind::Rating => {
+            let order_no = order
+                .central_no
+                .clone()
+                .ok_or_else(|| SyncError::OrderNotSynced(order.local_id.clone()))?;
+            let stars = order.rating.unwrap_or_default();
+            central
+                .submit_rating(
+                    &RatingSubmission {
+                        order_no,
+                        stars,
+                        comment: None,
+                    },
+                    &entry.key,
+                )
+                .await?;
+            store.outbox_done(&entry.key)?;
+            Ok(())
+        }
+    }
+}
+
+/// What the sync task reports to the status snapshot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncStatus {
+    /// Last time a delivery succeeded.
+    pub last_ok: Option<DateTime<Utc>>,
+    /// Last failure, non-personal.
+    pub last_error: Option<String>,
+}
+
+/// Drains the outbox once: every due entry is tried; returns how many were delivered.
+pub async fn drain_once(
+    store: &Arc<Store>,
+    central: &CentralClient,
+    backoff: Backoff,
+    status: &watch::Sender<SyncStatus>,
+) -> Result<usize, StoreError> {
+    let now = Utc::now();
+    let mut delivered = 0;
+    for entry in store.outbox_due(now)? {
+        match deliver(store, central, &entry).await {
+            Ok(()) => {
+                delivered += 1;
+                info!(entry = %entry.key, "delivered");
+                status.send_modify(|s| {
+                    s.last_ok = Some(Utc::now());
+                    s.last_error = None;
+                });
+            }
+            Err(SyncError::Central(e)) if !e.retry_later() => {
+                warn!(entry = %entry.key, "central rejected it, parked: {e}");
+                store.park(&entry.key, &e.to_string())?;
+                status.send_modify(|s| s.last_error = Some(e.to_string()));
+            }
+            Err(SyncError::Store(e)) => return Err(e),
+            Err(e) => {
+                let jitter = rand::thread_rng().gen::<f64>();
+                let delay = backoff.delay(entry.attempts, jitter);
+                let next = Utc::now()
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
+                warn!(entry = %entry.key, attempts = entry.attempts + 1, ?delay, "delivery failed, will retry: {e}");
+                store.record_failure(&entry.key, &e.to_string(), next)?;
+                status.send_modify(|s| s.last_error = Some(e.to_string()));
+            }
+        }
+    }
+    Ok(delivered)
+}
+
+/// The sync task: drains whenever woken or when the next retry is due,
+/// until `shutdown` turns true.
+pub async fn run(
+    store: Arc<Store>,
+    central: Arc<CentralClient>,
+    backoff: Backoff,
+    wake: Arc<Notify>,
+    status: watch::Sender<SyncStatus>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        if let Err(e) = drain_once(&store, &central, backoff, &status).await {
+            warn!("sync: store error: {e}");
+        }
+        let wait = match store.next_attempt_at() {
+            Ok(Some(at)) => (at - Utc::now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_millis(50)),
+            Ok(None) | Err(_) => backoff.max,
+        };
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters_within_a_quarter() {
+        let b = Backoff {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(300),
+        };
+        assert_eq!(b.delay(0, 0.5), Duration::from_secs(1));
+        assert_eq!(b.delay(3, 0.5), Duration::from_secs(8));
+        assert_eq!(b.delay(20, 0.5), Duration::from_secs(300));
+        assert_eq!(b.delay(u32::MAX, 0.5), Duration::from_secs(300));
+        assert_eq!(b.delay(2, 0.0), Duration::from_secs(3));
+        assert_eq!(b.delay(2, 1.0), Duration::from_secs(5));
+        assert!(
+            b.delay(20, 1.0) <= Duration::from_secs(300),
+            "jitter never exceeds the cap"
+        );
+    }
+}

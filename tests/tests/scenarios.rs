@@ -1,0 +1,129 @@
+//! Every demo scenario end to end: the pty card-reader twin, the ESC/POS
+//! printer twin, the central simulator over loopback HTTP, the sled store on
+//! disk and the status endpoint; then the outputs and the store are checked.
+
+use std::path::Path;
+
+use kiosk::demo::{self, DemoOptions, Summary};
+use kiosk_testbed::personal_data_in;
+
+async fn run(name: &str) -> (Summary, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let summary = demo::run(DemoOptions {
+        scenario: name.to_string(),
+        out: dir.path().join("out"),
+        data: Some(dir.path().join("data")),
+    })
+    .await
+    .expect("the demo runs");
+    (summary, dir)
+}
+
+fn check_outputs(summary: &Summary, dir: &Path) {
+    assert!(
+        summary.passed,
+        "{}: {:?}",
+        summary.scenario, summary.failures
+    );
+    let out = dir.join("out");
+    for o in &summary.orders {
+        let escpos = std::fs::read(out.join("receipts").join(format!("{}.escpos", o.local_id)))
+            .expect("escpos written");
+        assert_eq!(&escpos[..2], &[0x1B, 0x40], "starts with ESC @");
+        assert!(
+            escpos.windows(3).any(|w| w == [0x1D, 0x76, 0x30]),
+            "contains a GS v 0 raster"
+        );
+        assert!(
+            escpos.windows(2).any(|w| w == [0x1D, 0x56]),
+            "contains a cut"
+        );
+        let png = std::fs::read(out.join("receipts").join(format!("{}.png", o.local_id)))
+            .expect("png written");
+        assert_eq!(&png[1..4], b"PNG");
+    }
+    let transcript = std::fs::read_to_string(out.join("transcript.jsonl")).expect("transcript");
+    let lines: Vec<serde_json::Value> = transcript
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert!(lines.len() > 10, "one line per step");
+    for l in &lines {
+        for k in ["t", "event", "from", "state"] {
+            assert!(l.get(k).is_some(), "{k} in {l}");
+        }
+    }
+    let summary_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary"))
+            .expect("json");
+    assert_eq!(summary_json["passed"], true);
+    let status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("status.json")).expect("status"))
+            .expect("json");
+    assert_eq!(status["outbox_depth"], 0);
+    // Nothing personal in clear: not in the outputs (the receipt PNG is an
+    // image; its text is masked by construction), not in the store's files.
+    assert_eq!(personal_data_in(&out), vec![], "outputs");
+    assert_eq!(personal_data_in(&dir.join("data")), vec![], "store files");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connection_idcard() {
+    let (s, dir) = run("new-connection-idcard").await;
+    check_outputs(&s, dir.path());
+    let o = &s.orders[0];
+    assert!(o.central_no.is_some());
+    assert_eq!(o.rating, Some(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_documents() {
+    let (s, dir) = run("missing-documents").await;
+    check_outputs(&s, dir.path());
+    assert!(s.orders[0].deadline.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_capacity() {
+    let (s, dir) = run("over-capacity").await;
+    check_outputs(&s, dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insists_high_voltage() {
+    let (s, dir) = run("insists-high-voltage").await;
+    check_outputs(&s, dir.path());
+    assert!(s.orders[0].low_voltage_offered_and_declined);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn micro_park() {
+    let (s, dir) = run("micro-park").await;
+    check_outputs(&s, dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn card_pulled() {
+    let (s, dir) = run("card-pulled").await;
+    check_outputs(&s, dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_is_accepted_locally_and_delivered_exactly_once() {
+    let (s, dir) = run("offline").await;
+    check_outputs(&s, dir.path());
+    assert_eq!(s.central_orders, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_scenario_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = demo::run(DemoOptions {
+        scenario: "no-such".into(),
+        out: dir.path().to_path_buf(),
+        data: None,
+    })
+    .await
+    .expect_err("refused");
+    assert!(err.to_string().contains("no-such"));
+}
