@@ -26,7 +26,8 @@ fn check_outputs(summary: &Summary, dir: &Path) {
         summary.scenario, summary.failures
     );
     let out = dir.join("out");
-    for o in &summary.orders {
+    let printed = demo::scenarios::by_name(&summary.scenario).is_some_and(|s| s.expect.printed);
+    for o in summary.orders.iter().filter(|_| printed) {
         let escpos = std::fs::read(out.join("receipts").join(format!("{}.escpos", o.local_id)))
             .expect("escpos written");
         assert_eq!(&escpos[..2], &[0x1B, 0x40], "starts with ESC @");
@@ -113,6 +114,23 @@ async fn offline_is_accepted_locally_and_delivered_exactly_once() {
     let (s, dir) = run("offline").await;
     check_outputs(&s, dir.path());
     assert_eq!(s.central_orders, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printer_out_of_paper_keeps_the_order_and_prints_nothing() {
+    let (s, dir) = run("printer-out-of-paper").await;
+    check_outputs(&s, dir.path());
+    assert_eq!(s.orders.len(), 1);
+    assert!(
+        s.orders[0].central_no.is_some(),
+        "the order stands and syncs"
+    );
+    let receipts = dir.path().join("out/receipts");
+    assert_eq!(
+        std::fs::read_dir(receipts).expect("dir").count(),
+        0,
+        "nothing printed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,7 +30,7 @@ use crate::model::{CertificateKind, Order, OrderStatus, SupplyRoute};
 use crate::runtime::sync::{self, Backoff, SyncStatus};
 use crate::runtime::{devices, Runner, Screen, Services};
 use crate::store::Store;
-pub use scenarios::{Act, CentralFault, Scenario};
+pub use scenarios::{Act, CentralFault, PrinterFault, Scenario};
 
 /// Options of `kiosk demo`.
 #[derive(Debug, Clone)]
@@ -184,13 +184,16 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             what: "the card reader twin",
             detail: e.to_string(),
         })?;
-    let printer =
+    let (printer, printer_controls) =
         devices::spawn_sim_printer(&config.devices.printer, receipts.clone()).map_err(|e| {
             DemoError::Start {
                 what: "the printer twin",
                 detail: e.to_string(),
             }
         })?;
+    if scenario.printer == PrinterFault::PaperOut {
+        printer_controls.set_paper(kiosk_drivers::printer::sim::PaperState::Out);
+    }
 
     let sync_wake = Arc::new(Notify::new());
     let runner = Runner::new(Services {
@@ -257,14 +260,8 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
     }));
 
     let mut failures = Vec::new();
-    let mut pending_at_receipt = None;
-    let script = play(
-        &scenario,
-        &events,
-        &mut screen,
-        &sim,
-        &mut pending_at_receipt,
-    );
+    let mut receipt_seen = None;
+    let script = play(&scenario, &events, &mut screen, &sim, &mut receipt_seen);
     match tokio::time::timeout(Duration::from_secs(60), script).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => failures.push(e),
@@ -312,7 +309,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         &scenario,
         &orders,
         &received,
-        pending_at_receipt,
+        receipt_seen,
         &transcript,
         &mut failures,
     );
@@ -337,7 +334,7 @@ async fn play(
     events: &tokio::sync::mpsc::Sender<Event>,
     screen: &mut watch::Receiver<Screen>,
     sim: &crate::central::sim::SimHandle,
-    pending_at_receipt: &mut Option<bool>,
+    receipt_seen: &mut Option<Screen>,
 ) -> Result<(), String> {
     let mut acted_at = None;
     for act in &scenario.acts {
@@ -359,7 +356,7 @@ async fn play(
                     s.phase == "receipt" && s.printed.is_some()
                 })
                 .await?;
-                *pending_at_receipt = Some(s.central_no.is_none());
+                *receipt_seen = Some(s.clone());
                 acted_at = Some(s.seq);
                 event.clone()
             }
@@ -390,7 +387,7 @@ fn check(
     scenario: &Scenario,
     orders: &[Order],
     received: &[(String, String)],
-    pending_at_receipt: Option<bool>,
+    receipt: Option<Screen>,
     transcript: &Path,
     failures: &mut Vec<String>,
 ) {
@@ -430,22 +427,31 @@ fn check(
             "central holds {copies} copies of the order, expected exactly 1"
         ));
     }
-    match pending_at_receipt {
-        None => failures.push("no receipt was printed".into()),
-        Some(p) if p != e.receipt_pending => failures.push(format!(
-            "receipt said {}, expected {}",
-            if p {
-                "pending sync"
-            } else {
-                "a central number"
-            },
-            if e.receipt_pending {
-                "pending sync"
-            } else {
-                "a central number"
+    match receipt {
+        None => failures.push("the receipt screen never showed".into()),
+        Some(r) => {
+            let pending = r.central_no.is_none();
+            if pending != e.receipt_pending {
+                let say = |p: bool| {
+                    if p {
+                        "pending sync"
+                    } else {
+                        "a central number"
+                    }
+                };
+                failures.push(format!(
+                    "receipt said {}, expected {}",
+                    say(pending),
+                    say(e.receipt_pending)
+                ));
             }
-        )),
-        Some(_) => {}
+            if r.printed != Some(e.printed) {
+                failures.push(format!("printed {:?}, expected {}", r.printed, e.printed));
+            }
+            if !e.printed && r.problem.as_deref() != Some("printer-failed") {
+                failures.push("the screen did not say the printer failed".into());
+            }
+        }
     }
     if order.rating != Some(5) {
         failures.push("the rating was not stored".into());

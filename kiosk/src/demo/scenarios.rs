@@ -53,6 +53,15 @@ pub enum CentralFault {
     Down,
 }
 
+/// A fault of the receipt printer, set before the session starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrinterFault {
+    /// The printer works.
+    None,
+    /// The paper roll is empty.
+    PaperOut,
+}
+
 /// One action of the scripted citizen.
 #[derive(Debug, Clone)]
 pub enum Act {
@@ -77,6 +86,8 @@ pub struct Expect {
     pub card_problem: Option<&'static str>,
     /// The low-voltage option was offered and declined.
     pub low_voltage_declined: bool,
+    /// The receipt came out of the printer (else the screen said why).
+    pub printed: bool,
 }
 
 /// A scenario.
@@ -92,6 +103,8 @@ pub struct Scenario {
     pub card: Vec<CardStep>,
     /// The citizen's actions.
     pub acts: Vec<Act>,
+    /// The printer's state.
+    pub printer: PrinterFault,
     /// The outcome.
     pub expect: Expect,
 }
@@ -159,6 +172,7 @@ fn plain(route: SupplyRoute) -> Expect {
         receipt_pending: false,
         card_problem: None,
         low_voltage_declined: false,
+        printed: true,
     }
 }
 
@@ -175,6 +189,7 @@ pub fn all() -> Vec<Scenario> {
                 to_form(false),
                 vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
             ),
+            printer: PrinterFault::None,
             expect: plain(SupplyRoute::LowVoltage),
         },
         Scenario {
@@ -186,6 +201,7 @@ pub fn all() -> Vec<Scenario> {
                 to_form(true),
                 vec![Act::On("form", Event::SubmitForm(form(Citizen::LiNa, 10.0, true, false)))],
             ),
+            printer: PrinterFault::None,
             expect: Expect {
                 missing: vec![CertificateKind::PropertyProof],
                 ..plain(SupplyRoute::LowVoltage)
@@ -203,6 +219,7 @@ pub fn all() -> Vec<Scenario> {
                     Act::On("capacity-notice", Event::Continue),
                 ],
             ),
+            printer: PrinterFault::None,
             expect: plain(SupplyRoute::HighVoltage),
         },
         Scenario {
@@ -217,6 +234,7 @@ pub fn all() -> Vec<Scenario> {
                     Act::On("capacity-notice", Event::InsistHighVoltage(true)),
                 ],
             ),
+            printer: PrinterFault::None,
             expect: Expect {
                 low_voltage_declined: true,
                 ..plain(SupplyRoute::HighVoltageByChoice)
@@ -237,6 +255,7 @@ pub fn all() -> Vec<Scenario> {
                     Act::On("capacity-notice", Event::Continue),
                 ],
             ),
+            printer: PrinterFault::None,
             expect: plain(SupplyRoute::LowVoltageParkAssessment),
         },
         Scenario {
@@ -248,6 +267,7 @@ pub fn all() -> Vec<Scenario> {
                 to_form(false),
                 vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
             ),
+            printer: PrinterFault::None,
             expect: Expect {
                 card_problem: Some("card-problem"),
                 ..plain(SupplyRoute::LowVoltage)
@@ -265,8 +285,24 @@ pub fn all() -> Vec<Scenario> {
                     Act::On("form", Event::SubmitForm(form(z, 8.0, true, false))),
                 ],
             ),
+            printer: PrinterFault::None,
             expect: Expect {
                 receipt_pending: true,
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        },
+        Scenario {
+            name: "printer-out-of-paper",
+            description: "the printer has no paper: the order stands, the screen says so, nothing is lost",
+            citizen: z,
+            card: vec![CardStep::Card],
+            acts: finish(
+                to_form(false),
+                vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
+            ),
+            printer: PrinterFault::PaperOut,
+            expect: Expect {
+                printed: false,
                 ..plain(SupplyRoute::LowVoltage)
             },
         },

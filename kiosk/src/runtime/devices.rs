@@ -222,7 +222,7 @@ fn printer_config(section: &PrinterSection) -> printer::PrinterConfig {
     }
 }
 
-/// Called with an order id after its receipt job was sent.
+/// Called with an order id after its receipt printed.
 pub type AfterPrint = Box<dyn Fn(&str) + Send>;
 
 /// Spawns the printer actor around any printer; `after_print` sees each
@@ -240,7 +240,7 @@ pub fn spawn_printer_actor<P: ReceiptPrinter + 'static>(
         while let Some(PrinterCmd::Print { local_id, receipt }) = rx.recv().await {
             let result = printer.print(&receipt).await;
             health_tx.send_replace(printer.health());
-            if let Some(f) = &after_print {
+            if let (Ok(_), Some(f)) = (&result, &after_print) {
                 f(&local_id);
             }
             let event = match result {
@@ -270,7 +270,9 @@ pub async fn spawn_printer(
 ) -> Result<DeviceHandle<PrinterCmd>, DeviceError> {
     let cfg = printer_config(section);
     match &section.sink {
-        PrinterSink::Sim => spawn_sim_printer(section, receipts.unwrap_or_else(std::env::temp_dir)),
+        PrinterSink::Sim => {
+            spawn_sim_printer(section, receipts.unwrap_or_else(std::env::temp_dir)).map(|(h, _)| h)
+        }
         PrinterSink::File { path } => {
             let sink = printer::FileSink::open(path)?;
             Ok(spawn_printer_actor(
@@ -296,14 +298,17 @@ pub async fn spawn_printer(
 }
 
 /// Spawns the printer twin; each job's ESC/POS stream and its decoded image
-/// are written to `receipts/<order>.escpos` and `.png`.
+/// are written to `receipts/<order>.escpos` and `.png`. The controls inject
+/// faults (paper out, cover open).
 pub fn spawn_sim_printer(
     section: &PrinterSection,
     receipts: PathBuf,
-) -> Result<DeviceHandle<PrinterCmd>, DeviceError> {
+) -> Result<(DeviceHandle<PrinterCmd>, printer::sim::SimControls), DeviceError> {
     let sim = printer::sim::SimPrinter::new(&printer_config(section))?;
     let controls = sim.controls();
+    let jobs = controls.clone();
     let save = move |local_id: &str| {
+        let controls = &jobs;
         let (Some(raw), Some(bitmap)) = (controls.jobs_raw().pop(), controls.printed().pop())
         else {
             return;
@@ -311,5 +316,5 @@ pub fn spawn_sim_printer(
         let _ = std::fs::write(receipts.join(format!("{local_id}.escpos")), raw);
         let _ = std::fs::write(receipts.join(format!("{local_id}.png")), bitmap.to_png());
     };
-    Ok(spawn_printer_actor(sim, Some(Box::new(save))))
+    Ok((spawn_printer_actor(sim, Some(Box::new(save))), controls))
 }

@@ -303,12 +303,16 @@ impl Runner {
         };
         let mut bytes = serde_json::to_vec(line).unwrap_or_default();
         bytes.push(b'\n');
-        f.write_all(&bytes)
-            .await
-            .map_err(|source| RunError::Transcript {
-                path: path.clone(),
-                source,
-            })
+        let written = match f.write_all(&bytes).await {
+            // tokio's File hands writes to a blocking thread: flush so each
+            // line is on disk before the next step, even if we are killed.
+            Ok(()) => f.flush().await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|source| RunError::Transcript {
+            path: path.clone(),
+            source,
+        })
     }
 
     async fn execute(&mut self, effect: Effect) {
@@ -523,5 +527,109 @@ pub fn receipt_for(
         qr_payload: format!("{}{}", cfg.progress_url, order.local_id),
         service_phone: cfg.service_phone.clone(),
         footer: vec!["订单受理时间以本回执为准".to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::central::client::ClientConfig;
+    use crate::model::Business;
+
+    /// A runner whose devices are bare channels and whose central service
+    /// is a closed port: enough for everything that needs no device.
+    fn runner(dir: &std::path::Path) -> (Runner, mpsc::Receiver<ReaderCmd>) {
+        let (reader, reader_rx) = mpsc::channel(8);
+        let (printer, _printer_rx) = mpsc::channel(8);
+        let store = Arc::new(Store::open(dir).expect("store"));
+        let central =
+            Arc::new(CentralClient::new(ClientConfig::new("http://127.0.0.1:9")).expect("client"));
+        let services = Services {
+            flow: Flow::default(),
+            store,
+            central,
+            device_id: "T1".into(),
+            receipt: crate::config::ReceiptConfig::default(),
+            immediate_sync: Duration::from_millis(100),
+            sync_wake: Arc::new(Notify::new()),
+            reader,
+            printer,
+            transcript: None,
+        };
+        (Runner::new(services), reader_rx)
+    }
+
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_screen_warns_then_wipes_back_to_attract() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (runner, mut reader) = runner(dir.path());
+        let events = runner.events();
+        let screen = runner.screen();
+        let task = tokio::spawn(runner.run(std::future::pending()));
+        events.send(Event::Start).await.expect("send");
+        events
+            .send(Event::ChooseBusiness(Business::NewConnection))
+            .await
+            .expect("send");
+        events
+            .send(Event::ChooseIdentity(crate::model::IdentityMethod::IdCard))
+            .await
+            .expect("send");
+        settle().await;
+        assert_eq!(screen.borrow().phase, "reading-card");
+        assert_eq!(reader.recv().await, Some(ReaderCmd::Read));
+
+        tokio::time::sleep(Duration::from_secs(89)).await;
+        settle().await;
+        assert_eq!(screen.borrow().phase, "reading-card", "not yet");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        settle().await;
+        assert_eq!(screen.borrow().phase, "timeout-warning");
+        assert_eq!(screen.borrow().resumes, Some("reading-card"));
+
+        events.send(Event::MoreTime).await.expect("send");
+        settle().await;
+        assert_eq!(screen.borrow().phase, "reading-card", "more time resumes");
+
+        tokio::time::sleep(Duration::from_secs(91)).await;
+        settle().await;
+        assert_eq!(screen.borrow().phase, "timeout-warning");
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        settle().await;
+        assert_eq!(screen.borrow().phase, "attract", "wiped");
+        assert_eq!(reader.recv().await, Some(ReaderCmd::Stop), "reader stopped");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_refused_event_is_reported_and_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let t = dir.path().join("t.jsonl");
+        let (mut runner, _reader) = runner(dir.path());
+        runner.services.transcript = Some(t.clone());
+        let events = runner.events();
+        let screen = runner.screen();
+        let task = tokio::spawn(runner.run(std::future::pending()));
+        events.send(Event::Confirm).await.expect("send");
+        events.send(Event::Start).await.expect("send");
+        for _ in 0..100 {
+            if screen.borrow().phase == "choose-business" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        task.abort();
+        let text = std::fs::read_to_string(&t).expect("transcript");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("\"refused\""), "{}", lines[0]);
+        assert!(lines[0].contains("\"state\":\"attract\""));
+        assert!(lines[1].contains("\"state\":\"choose-business\""));
     }
 }

@@ -1,0 +1,245 @@
+//! The `kiosk` binary's interface, as scripts and technicians use it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use kiosk_drivers::id_card::sim::CardFixture;
+
+fn kiosk(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(args)
+        .output()
+        .expect("kiosk runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn card_decode_prints_the_card_masked_unless_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("reply.bin");
+    std::fs::write(&f, CardFixture::resident_example().reply_frame()).expect("write");
+    let path = f.to_str().expect("utf-8 path");
+
+    let out = kiosk(&["card", "decode", path]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let s = json.to_string();
+    assert!(s.contains("3301**********0026"), "{s}");
+    assert!(
+        !s.contains("330106199001010026"),
+        "clear number leaked: {s}"
+    );
+
+    let out = kiosk(&["card", "decode", path, "--unmasked"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("330106199001010026"));
+}
+
+fn decode_fails(bytes: &[u8], reason: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("reply.bin");
+    std::fs::write(&f, bytes).expect("write");
+    let out = kiosk(&["card", "decode", f.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2), "{reason}");
+    let err = text(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(err.to_lowercase().contains(reason), "{reason} in {err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn card_decode_exits_2_with_a_reason_on_bad_replies() {
+    let good = CardFixture::resident_example().reply_frame();
+    let mut bad_sum = good.clone();
+    let last = bad_sum.len() - 1;
+    bad_sum[last] ^= 0x55;
+    decode_fails(&bad_sum, "checksum");
+    decode_fails(&good[..700], "truncated");
+    let mut f = CardFixture::resident_example();
+    f.id_number = "330106199001010021".into();
+    decode_fails(&f.reply_frame(), "check");
+    // "No card" (status 80) is a reply, but not a card.
+    decode_fails(
+        &[
+            0xAA, 0xAA, 0xAA, 0x96, 0x69, 0x00, 0x04, 0x00, 0x00, 0x80, 0x84,
+        ],
+        "status",
+    );
+}
+
+#[test]
+fn card_decode_of_a_missing_file_is_an_error() {
+    let out = kiosk(&["card", "decode", "/nonexistent/reply.bin"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/reply.bin"));
+}
+
+#[test]
+fn demo_lists_the_required_scenarios() {
+    let out = kiosk(&["demo", "--list-scenarios"]);
+    assert!(out.status.success());
+    let s = text(&out.stdout);
+    for name in [
+        "new-connection-idcard",
+        "missing-documents",
+        "over-capacity",
+        "insists-high-voltage",
+        "card-pulled",
+        "offline",
+    ] {
+        assert!(s.lines().any(|l| l.starts_with(name)), "{name} listed");
+    }
+}
+
+#[test]
+fn demo_with_an_unknown_scenario_fails_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = kiosk(&[
+        "demo",
+        "--headless",
+        "--scenario",
+        "nope",
+        "--out",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("nope"));
+}
+
+fn tamper_first_audit_record(data: &Path) {
+    let db = sled::open(data.join("store")).expect("open sled");
+    let audit = db.open_tree("audit").expect("audit tree");
+    let (k, v) = audit.first().expect("read").expect("a record");
+    let mut rec: serde_json::Value = serde_json::from_slice(&v).expect("JSON record");
+    // Back-date the acceptance by an hour.
+    rec["at"] = serde_json::Value::String("2026-01-01T00:00:00Z".into());
+    audit
+        .insert(k, serde_json::to_vec(&rec).expect("encode"))
+        .expect("write");
+    db.flush().expect("flush");
+}
+
+#[test]
+fn audit_verify_says_ok_then_finds_a_back_dated_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_dir = dir.path().join("out");
+    let data = dir.path().join("data");
+    let out = kiosk(&[
+        "demo",
+        "--headless",
+        "--scenario",
+        "new-connection-idcard",
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+        "--data",
+        data.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = kiosk(&["audit", "verify", "--data", data.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok"), "{}", text(&out.stdout));
+
+    tamper_first_audit_record(&data);
+    let out = kiosk(&["audit", "verify", "--data", data.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("broken at record 1"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// A child process killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn run_answers_status_with_the_token_and_401_without() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let config = dir.path().join("kiosk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "device_id = \"T1\"\ndata_dir = \"{}\"\n[status]\ntoken = \"s3cret\"\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("write config");
+    let addr = format!("127.0.0.1:{port}");
+    let _child = Child(
+        Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args([
+                "run",
+                "--config",
+                config.to_str().expect("utf-8"),
+                "--status-addr",
+                &addr,
+            ])
+            .spawn()
+            .expect("spawn"),
+    );
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/status");
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(r) = client.get(&url).bearer_auth("s3cret").send().await {
+            answer = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = answer.expect("kiosk run answers /status");
+    assert_eq!(r.status(), 200);
+    let json: serde_json::Value = r.json().await.expect("JSON");
+    assert_eq!(json["flow_state"], "attract");
+    assert!(json["devices"].get("card_reader").is_some(), "{json}");
+    assert!(json["devices"].get("printer").is_some(), "{json}");
+    let r = client.get(&url).send().await.expect("answers");
+    assert_eq!(r.status(), 401);
+    let r = client
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(r.status(), 401);
+    let r = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn run_refuses_a_config_with_a_typo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("kiosk.toml");
+    std::fs::write(&config, "[status]\nadress = \"0.0.0.0:1\"\n").expect("write");
+    let out = kiosk(&["run", "--config", config.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("adress"),
+        "{}",
+        text(&out.stderr)
+    );
+}
