@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| "new-connection-idcard".into());
     let rt = tokio::runtime::Runtime::new()?;
     let mut txn_ms = Vec::new();
+    let mut per_state: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     let mut total_ms = Vec::new();
     for _ in 0..n {
         let dir = tempfile::tempdir()?;
@@ -37,9 +38,15 @@ fn main() -> anyhow::Result<()> {
         let text = std::fs::read_to_string(dir.path().join("out/transcript.jsonl"))?;
         let mut start = None;
         let mut printed = None;
+        let mut prev: Option<(String, chrono::DateTime<chrono::FixedOffset>)> = None;
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line)?;
             let t = chrono::DateTime::parse_from_rfc3339(v["t"].as_str().context("t")?)?;
+            if let Some((state, since)) = prev.take() {
+                let ms = (t - since).num_microseconds().unwrap_or(0) as f64 / 1e3;
+                per_state.entry(state).or_default().push(ms);
+            }
+            prev = Some((v["state"].as_str().unwrap_or("?").to_string(), t));
             match v["event"].as_str() {
                 Some("start") if start.is_none() => start = Some(t),
                 Some("receipt-printed") => printed = Some(t),
@@ -60,6 +67,11 @@ fn main() -> anyhow::Result<()> {
         txn_ms[0],
         txn_ms[n - 1]
     );
+    println!("time on each screen until the next event (median per visit, ms):");
+    for (state, v) in &mut per_state {
+        v.sort_by(f64::total_cmp);
+        println!("  {state:<24} {:8.2}", percentile(v, 0.5));
+    }
     println!(
         "whole scenario (incl. set-up, sync drain, /status): median {:.1} ms, max {:.1} ms",
         percentile(&total_ms, 0.5),
