@@ -13,14 +13,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use kiosk_drivers::Health;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tracing::info;
 
 use crate::central::client::{CentralClient, ClientConfig};
 use crate::config::Config;
 use crate::flow::Flow;
+use crate::runtime::devices::{self, DeviceHandle};
 use crate::runtime::sync::{self, Backoff, SyncStatus};
-use crate::runtime::{devices, Counters, Runner, Screen, Services};
+use crate::runtime::{Counters, PrinterCmd, ReaderCmd, Runner, Screen, Services};
 use crate::status::Snapshot;
 use crate::store::Store;
 
@@ -133,6 +134,121 @@ pub async fn fetch_status(addr: SocketAddr, token: &str) -> Result<String, reqwe
         .await
 }
 
+/// What a running kiosk is made of, besides its devices.
+pub struct Parts {
+    /// Flow parameters.
+    pub flow: crate::flow::FlowConfig,
+    /// The store.
+    pub store: Arc<Store>,
+    /// The central client.
+    pub central: Arc<CentralClient>,
+    /// Device id.
+    pub device_id: String,
+    /// Receipt texts.
+    pub receipt: crate::config::ReceiptConfig,
+    /// How long acceptance waits for central.
+    pub immediate_sync: Duration,
+    /// Sync retry delays.
+    pub backoff: Backoff,
+    /// Transcript file, if one is kept.
+    pub transcript: Option<std::path::PathBuf>,
+    /// Status endpoint address.
+    pub status_addr: SocketAddr,
+    /// Status endpoint token.
+    pub status_token: Option<String>,
+}
+
+/// A running kiosk: the runner, the sync task and the status endpoint.
+pub struct Started {
+    /// Where the touchscreen (or a scripted citizen) sends events.
+    pub events: mpsc::Sender<crate::flow::Event>,
+    /// What the screen shows.
+    pub screen: watch::Receiver<Screen>,
+    /// Wakes the sync task.
+    pub sync_wake: Arc<Notify>,
+    /// The status endpoint's address.
+    pub status_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    runner: tokio::task::JoinHandle<Result<(), crate::runtime::RunError>>,
+    sync: tokio::task::JoinHandle<()>,
+}
+
+impl Started {
+    /// Stops the runner, the sync task and the status endpoint, and waits for them.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        if let Ok(Err(e)) = self.runner.await {
+            tracing::warn!("runner stopped: {e}");
+        }
+        let _ = self.sync.await;
+    }
+}
+
+/// Starts the runner, the sync task and the status endpoint around devices
+/// already spawned, and connects the devices to the runner.
+pub async fn start(
+    parts: Parts,
+    reader: &DeviceHandle<ReaderCmd>,
+    printer: &DeviceHandle<PrinterCmd>,
+) -> std::io::Result<Started> {
+    let sync_wake = Arc::new(Notify::new());
+    let runner = Runner::new(Services {
+        flow: Flow::new(parts.flow),
+        store: parts.store.clone(),
+        central: parts.central.clone(),
+        device_id: parts.device_id,
+        receipt: parts.receipt,
+        immediate_sync: parts.immediate_sync,
+        sync_wake: sync_wake.clone(),
+        reader: reader.commands.clone(),
+        printer: printer.commands.clone(),
+        transcript: parts.transcript,
+    });
+    reader.connect(runner.events());
+    printer.connect(runner.events());
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
+    let status = spawn_status(
+        parts.status_addr,
+        parts.status_token,
+        StatusSources {
+            store: parts.store.clone(),
+            sync: sync_rx,
+            screen: runner.screen(),
+            counters: runner.counters(),
+            devices: vec![
+                ("card_reader".into(), reader.health.clone()),
+                ("printer".into(), printer.health.clone()),
+            ],
+        },
+        shutdown_rx.clone(),
+    )
+    .await?;
+    let sync = tokio::spawn(sync::run(
+        parts.store,
+        parts.central,
+        parts.backoff,
+        sync_wake.clone(),
+        sync_tx,
+        shutdown_rx.clone(),
+    ));
+    let events = runner.events();
+    let screen = runner.screen();
+    let mut stop = shutdown_rx;
+    let runner = tokio::spawn(runner.run(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    }));
+    Ok(Started {
+        events,
+        screen,
+        sync_wake,
+        status_addr: status.addr,
+        shutdown,
+        runner,
+        sync,
+    })
+}
+
 /// Why `kiosk run` stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -149,7 +265,7 @@ pub enum AppError {
     },
 }
 
-fn start(what: &'static str) -> impl FnOnce(String) -> AppError {
+fn start_err(what: &'static str) -> impl FnOnce(String) -> AppError {
     move |detail| AppError::Start { what, detail }
 }
 
@@ -163,14 +279,14 @@ pub async fn run(
     config.validate()?;
     let token = config.status_token()?;
     let store =
-        Arc::new(Store::open(&config.data_dir).map_err(|e| start("the store")(e.to_string()))?);
+        Arc::new(Store::open(&config.data_dir).map_err(|e| start_err("the store")(e.to_string()))?);
 
     // `url = "sim"` runs the central simulator in-process (twin set-ups, boot tests).
     let mut sim = None;
     let url = if config.central.url == "sim" {
         let s = crate::central::sim::SimCentral::start(7)
             .await
-            .map_err(|e| start("the central simulator")(e.to_string()))?;
+            .map_err(|e| start_err("the central simulator")(e.to_string()))?;
         let url = s.url();
         sim = Some(s);
         url
@@ -182,78 +298,48 @@ pub async fn run(
     cc.timeout = Duration::from_millis(config.central.timeout_ms);
     cc.max_response_bytes = config.central.max_response_bytes;
     cc.ca_cert_pem = config.central.ca_cert.clone();
-    let central =
-        Arc::new(CentralClient::new(cc).map_err(|e| start("the central client")(e.to_string()))?);
+    let central = Arc::new(
+        CentralClient::new(cc).map_err(|e| start_err("the central client")(e.to_string()))?,
+    );
 
-    let mut flow_cfg = config.flow.to_flow_config();
+    let mut flow_cfg = config.flow.clone();
     if let Ok(catalog) = central.catalog().await {
-        flow_cfg.capacity = catalog.policy;
+        flow_cfg.set_capacity(catalog.policy);
     }
 
     let reader = devices::spawn_reader(&config.devices.card_reader)
         .await
-        .map_err(|e| start("the card reader")(e.to_string()))?;
+        .map_err(|e| start_err("the card reader")(e.to_string()))?;
     let printer = devices::spawn_printer(&config.devices.printer, None)
         .await
-        .map_err(|e| start("the printer")(e.to_string()))?;
+        .map_err(|e| start_err("the printer")(e.to_string()))?;
 
-    let sync_wake = Arc::new(Notify::new());
-    let runner = Runner::new(Services {
-        flow: Flow::new(flow_cfg),
-        store: store.clone(),
-        central: central.clone(),
-        device_id: config.device_id.clone(),
-        receipt: config.receipt.clone(),
-        immediate_sync: Duration::from_millis(config.sync.immediate_timeout_ms),
-        sync_wake: sync_wake.clone(),
-        reader: reader.commands.clone(),
-        printer: printer.commands.clone(),
-        transcript: None,
-    });
-    reader.connect(runner.events());
-    printer.connect(runner.events());
-
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
-    let sync_task = tokio::spawn(sync::run(
-        store.clone(),
-        central.clone(),
-        Backoff {
-            base: Duration::from_millis(config.sync.backoff_base_ms),
-            max: Duration::from_secs(config.sync.backoff_max_secs),
+    let token_status = token;
+    let kiosk = start(
+        Parts {
+            flow: flow_cfg,
+            store,
+            central,
+            device_id: config.device_id.clone(),
+            receipt: config.receipt.clone(),
+            immediate_sync: Duration::from_millis(config.sync.immediate_timeout_ms),
+            backoff: Backoff {
+                base: Duration::from_millis(config.sync.backoff_base_ms),
+                max: Duration::from_secs(config.sync.backoff_max_secs),
+            },
+            transcript: None,
+            status_addr: status_addr.unwrap_or(config.status.addr),
+            status_token: token_status,
         },
-        sync_wake,
-        sync_tx,
-        shutdown_rx.clone(),
-    ));
-    let status = spawn_status(
-        status_addr.unwrap_or(config.status.addr),
-        token,
-        StatusSources {
-            store: store.clone(),
-            sync: sync_rx,
-            screen: runner.screen(),
-            counters: runner.counters(),
-            devices: vec![
-                ("card_reader".into(), reader.health.clone()),
-                ("printer".into(), printer.health.clone()),
-            ],
-        },
-        shutdown_rx.clone(),
+        &reader,
+        &printer,
     )
     .await
-    .map_err(|e| start("the status endpoint")(e.to_string()))?;
-    info!(addr = %status.addr, "status endpoint listening");
-
-    let mut stop = shutdown_rx.clone();
-    let runner_task = tokio::spawn(runner.run(async move {
-        let _ = stop.wait_for(|s| *s).await;
-    }));
+    .map_err(|e| start_err("the status endpoint")(e.to_string()))?;
+    info!(addr = %kiosk.status_addr, "status endpoint listening");
     shutdown.await;
     info!("shutting down");
-    let _ = shutdown_tx.send(true);
-    let _ = runner_task.await;
-    let _ = sync_task.await;
+    kiosk.stop().await;
     if let Some(s) = sim {
         s.shutdown().await;
     }

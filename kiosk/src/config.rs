@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::flow::FlowConfig;
-use crate::model::{Business, CapacityPolicy, IdentityMethod};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +48,8 @@ pub struct Config {
     pub central: CentralConfig,
     /// Outbox sync.
     pub sync: SyncConfig,
-    /// Business flow.
-    pub flow: FlowSection,
+    /// Business flow (`[flow]`): businesses and methods offered, limits, timeouts.
+    pub flow: FlowConfig,
     /// Devices.
     pub devices: DevicesConfig,
     /// What the receipt says.
@@ -65,7 +64,7 @@ impl Default for Config {
             status: StatusConfig::default(),
             central: CentralConfig::default(),
             sync: SyncConfig::default(),
-            flow: FlowSection::default(),
+            flow: FlowConfig::default(),
             devices: DevicesConfig::default(),
             receipt: ReceiptConfig::default(),
         }
@@ -141,71 +140,6 @@ impl Default for SyncConfig {
             backoff_base_ms: 1_000,
             backoff_max_secs: 300,
             immediate_timeout_ms: 2_000,
-        }
-    }
-}
-
-/// The business flow's parameters.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct FlowSection {
-    /// Businesses offered.
-    pub businesses: Vec<Business>,
-    /// Identity methods offered.
-    pub identity_methods: Vec<IdentityMethod>,
-    /// Low-voltage limit, kW.
-    pub low_voltage_kw: f64,
-    /// Micro-enterprise park limit, kW.
-    pub micro_park_kw: f64,
-    /// Idle seconds before the timeout warning.
-    pub idle_secs: i64,
-    /// Seconds of the warning before the session is wiped.
-    pub warn_secs: i64,
-    /// Time factor in elderly mode.
-    pub elderly_factor: i64,
-    /// Card read attempts.
-    pub card_attempts: u8,
-    /// Default days for a missing document.
-    pub commitment_days: i64,
-    /// Latest deadline, days.
-    pub commitment_max_days: i64,
-}
-
-impl Default for FlowSection {
-    fn default() -> Self {
-        let f = FlowConfig::default();
-        Self {
-            businesses: f.businesses,
-            identity_methods: f.identity_methods,
-            low_voltage_kw: f.capacity.low_voltage_kw,
-            micro_park_kw: f.capacity.micro_park_kw,
-            idle_secs: f.idle_secs,
-            warn_secs: f.warn_secs,
-            elderly_factor: f.elderly_factor,
-            card_attempts: f.card_attempts,
-            commitment_days: f.commitment_days,
-            commitment_max_days: f.commitment_max_days,
-        }
-    }
-}
-
-impl FlowSection {
-    /// The flow's parameters.
-    pub fn to_flow_config(&self) -> FlowConfig {
-        FlowConfig {
-            businesses: self.businesses.clone(),
-            identity_methods: self.identity_methods.clone(),
-            capacity: CapacityPolicy {
-                low_voltage_kw: self.low_voltage_kw,
-                micro_park_kw: self.micro_park_kw,
-            },
-            idle_secs: self.idle_secs,
-            warn_secs: self.warn_secs,
-            elderly_factor: self.elderly_factor,
-            card_attempts: self.card_attempts,
-            commitment_days: self.commitment_days,
-            commitment_max_days: self.commitment_max_days,
-            ..FlowConfig::default()
         }
     }
 }
@@ -425,8 +359,8 @@ mod tests {
                 baud: 115_200
             }
         );
-        assert_eq!(c.flow.to_flow_config().idle_secs, 120);
-        assert_eq!(c.flow.to_flow_config().capacity.low_voltage_kw, 160.0);
+        assert_eq!(c.flow.idle_secs, 120);
+        assert_eq!(c.flow.capacity().low_voltage_kw, 160.0);
     }
 
     #[test]

@@ -20,15 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::central::client::{CentralClient, ClientConfig};
 use crate::central::sim::{Mode, SimCentral};
 use crate::config::Config;
-use crate::flow::{Event, Flow};
+use crate::flow::Event;
 use crate::model::{CertificateKind, Order, OrderStatus, SupplyRoute};
-use crate::runtime::sync::{self, Backoff, SyncStatus};
-use crate::runtime::{devices, Runner, Screen, Services};
+use crate::runtime::sync::Backoff;
+use crate::runtime::{devices, Screen};
 use crate::store::Store;
 pub use scenarios::{Act, CentralFault, PrinterFault, Scenario};
 
@@ -172,9 +172,9 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         detail: e.to_string(),
     })?);
 
-    let mut flow_cfg = config.flow.to_flow_config();
+    let mut flow_cfg = config.flow.clone();
     if let Ok(catalog) = central.catalog().await {
-        flow_cfg.capacity = catalog.policy;
+        flow_cfg.set_capacity(catalog.policy);
     }
 
     let (name, id, address) = scenario.citizen.identity();
@@ -195,69 +195,36 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         printer_controls.set_paper(kiosk_drivers::printer::sim::PaperState::Out);
     }
 
-    let sync_wake = Arc::new(Notify::new());
-    let runner = Runner::new(Services {
-        flow: Flow::new(flow_cfg),
-        store: store.clone(),
-        central: central.clone(),
-        device_id: config.device_id.clone(),
-        receipt: config.receipt.clone(),
-        immediate_sync: Duration::from_millis(config.sync.immediate_timeout_ms),
-        sync_wake: sync_wake.clone(),
-        reader: reader.commands.clone(),
-        printer: printer.commands.clone(),
-        transcript: Some(transcript.clone()),
-    });
-    reader.connect(runner.events());
-    printer.connect(runner.events());
-    let events = runner.events();
-    let mut screen = runner.screen();
-    let counters = runner.counters();
-
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (sync_status_tx, sync_status) = watch::channel(SyncStatus::default());
-    let sync_task = tokio::spawn(sync::run(
-        store.clone(),
-        central.clone(),
-        Backoff {
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(2),
-        },
-        sync_wake.clone(),
-        sync_status_tx,
-        shutdown_rx.clone(),
-    ));
-
-    // The status endpoint, as a central server would poll it.
+    // The status endpoint answers on loopback, as a central server would poll it.
     let token = format!("demo-{}", rand::random::<u64>());
-    let status = crate::app::spawn_status(
-        "127.0.0.1:0".parse().map_err(|_| DemoError::Start {
-            what: "the status endpoint",
-            detail: "bad address".into(),
-        })?,
-        Some(token.clone()),
-        crate::app::StatusSources {
+    let kiosk = crate::app::start(
+        crate::app::Parts {
+            flow: flow_cfg,
             store: store.clone(),
-            sync: sync_status,
-            screen: runner.screen(),
-            counters: counters.clone(),
-            devices: vec![
-                ("card_reader".into(), reader.health.clone()),
-                ("printer".into(), printer.health.clone()),
-            ],
+            central: central.clone(),
+            device_id: config.device_id.clone(),
+            receipt: config.receipt.clone(),
+            immediate_sync: Duration::from_millis(config.sync.immediate_timeout_ms),
+            // Short delays so the offline scenario drains quickly once central is back.
+            backoff: Backoff {
+                base: Duration::from_millis(200),
+                max: Duration::from_secs(2),
+            },
+            transcript: Some(transcript.clone()),
+            status_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            status_token: Some(token.clone()),
         },
-        shutdown_rx.clone(),
+        &reader,
+        &printer,
     )
     .await
     .map_err(|e| DemoError::Start {
         what: "the status endpoint",
         detail: e.to_string(),
     })?;
-
-    let mut stop_runner = shutdown_rx.clone();
-    let runner_task = tokio::spawn(runner.run(async move {
-        let _ = stop_runner.wait_for(|s| *s).await;
-    }));
+    let events = kiosk.events.clone();
+    let mut screen = kiosk.screen.clone();
+    let sync_wake = kiosk.sync_wake.clone();
 
     let mut failures = Vec::new();
     let mut receipt_seen = None;
@@ -287,7 +254,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         failures.push("the outbox did not drain after central came back".into());
     }
 
-    let status_json = crate::app::fetch_status(status.addr, &token).await;
+    let status_json = crate::app::fetch_status(kiosk.status_addr, &token).await;
     match &status_json {
         Ok(body) => {
             let path = opts.out.join("status.json");
@@ -296,9 +263,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         Err(e) => failures.push(format!("/status did not answer: {e}")),
     }
 
-    let _ = shutdown_tx.send(true);
-    let _ = runner_task.await;
-    let _ = sync_task.await;
+    kiosk.stop().await;
 
     let orders = store.orders().map_err(|e| DemoError::Start {
         what: "reading the store",

@@ -33,15 +33,19 @@ use crate::model::{
     SupplyRoute,
 };
 
-/// Policy and timing parameters of the flow (from config and the central catalog).
-#[derive(Debug, Clone, PartialEq)]
+/// Policy and timing parameters of the flow: the `[flow]` section of the
+/// config; the central catalog overrides the capacity limits when reachable.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct FlowConfig {
     /// Businesses this kiosk offers now.
     pub businesses: Vec<Business>,
     /// Identity methods this kiosk offers now (the others are shown but disabled).
     pub identity_methods: Vec<IdentityMethod>,
-    /// Capacity limits.
-    pub capacity: CapacityPolicy,
+    /// Low-voltage limit, kW (160).
+    pub low_voltage_kw: f64,
+    /// Limit inside a registered micro-enterprise park, kW (300).
+    pub micro_park_kw: f64,
     /// Seconds a citizen may stay idle on a screen before the warning.
     pub idle_secs: i64,
     /// Seconds the timeout warning stays before the session is wiped.
@@ -58,12 +62,29 @@ pub struct FlowConfig {
     pub commitment_text_version: String,
 }
 
+impl FlowConfig {
+    /// The capacity limits.
+    pub fn capacity(&self) -> CapacityPolicy {
+        CapacityPolicy {
+            low_voltage_kw: self.low_voltage_kw,
+            micro_park_kw: self.micro_park_kw,
+        }
+    }
+
+    /// Takes the capacity limits of the central catalog.
+    pub fn set_capacity(&mut self, policy: CapacityPolicy) {
+        self.low_voltage_kw = policy.low_voltage_kw;
+        self.micro_park_kw = policy.micro_park_kw;
+    }
+}
+
 impl Default for FlowConfig {
     fn default() -> Self {
         Self {
             businesses: vec![Business::NewConnection],
             identity_methods: vec![IdentityMethod::IdCard],
-            capacity: CapacityPolicy::default(),
+            low_voltage_kw: CapacityPolicy::default().low_voltage_kw,
+            micro_park_kw: CapacityPolicy::default().micro_park_kw,
             idle_secs: 90,
             warn_secs: 30,
             elderly_factor: 2,
@@ -544,7 +565,7 @@ impl Flow {
                 Ok(()) => {
                     let park = s.park_of(&form.address);
                     let route = capacity_route(
-                        &self.config.capacity,
+                        &self.config.capacity(),
                         form.capacity_kw,
                         park.is_some(),
                         false,
@@ -575,7 +596,7 @@ impl Flow {
                     Some(_) => {
                         let park = s.micro_park.is_some();
                         let kw = s.form.as_ref().map_or(0.0, |f| f.capacity_kw);
-                        s.route = Some(capacity_route(&self.config.capacity, kw, park, false));
+                        s.route = Some(capacity_route(&self.config.capacity(), kw, park, false));
                         s.low_voltage_declined = false;
                         if let Some(f) = s.form.as_mut() {
                             f.wants_high_voltage = false;
