@@ -20,8 +20,8 @@ mod session;
 mod tests;
 
 pub use session::{
-    signature_hash, Accepted, CardIdentity, CardProblem, FetchProblem, FormInput, FormProblem,
-    Problem, Session, Stroke,
+    signature_hash, Accepted, CardIdentity, CardProblem, FaceFailure, FaceProblem, FetchProblem,
+    FormInput, FormProblem, Problem, ReferenceProblem, Session, Stroke,
 };
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -54,6 +54,10 @@ pub struct FlowConfig {
     pub elderly_factor: i64,
     /// Card read attempts before the citizen is sent back to choose a method.
     pub card_attempts: u8,
+    /// Face check attempts per session (a liveness failure ends the path at once).
+    pub face_attempts: u8,
+    /// Youngest age allowed on the face path.
+    pub face_min_age: u32,
     /// Default days until a missing document is due.
     pub commitment_days: i64,
     /// Latest deadline a citizen may choose, in days.
@@ -89,6 +93,8 @@ impl Default for FlowConfig {
             warn_secs: 30,
             elderly_factor: 2,
             card_attempts: 3,
+            face_attempts: 3,
+            face_min_age: 14,
             commitment_days: 30,
             commitment_max_days: 90,
             commitment_text_version: "commitment-2026.1".into(),
@@ -108,6 +114,14 @@ pub enum Phase {
     ChooseIdentity,
     /// Waiting for the ID card on the reader.
     ReadingCard,
+    /// Separate consent for the face check: purpose, what is captured, that it stays here.
+    FaceConsent,
+    /// Name and ID number typed for the face check.
+    FaceIdentity,
+    /// The reference photo being fetched from the trusted-identity service.
+    FetchingReference,
+    /// Looking at the camera, following the prompts.
+    FaceCapture,
     /// Consent to fetch certificates from the data-sharing platform.
     ConsentCertificates,
     /// Certificates being fetched.
@@ -142,6 +156,10 @@ impl Phase {
             Phase::ChooseBusiness => "choose-business",
             Phase::ChooseIdentity => "choose-identity",
             Phase::ReadingCard => "reading-card",
+            Phase::FaceConsent => "face-consent",
+            Phase::FaceIdentity => "face-identity",
+            Phase::FetchingReference => "fetching-reference",
+            Phase::FaceCapture => "face-capture",
             Phase::ConsentCertificates => "consent-certificates",
             Phase::FetchingCertificates => "fetching-certificates",
             Phase::ReviewCertificates => "review-certificates",
@@ -160,7 +178,11 @@ impl Phase {
     /// Whether the kiosk is waiting for the citizen here (so a timer runs).
     fn waits_for_citizen(&self) -> bool {
         match self {
-            Phase::Attract | Phase::FetchingCertificates | Phase::Submitting => false,
+            Phase::Attract
+            | Phase::FetchingCertificates
+            | Phase::FetchingReference
+            | Phase::Submitting => false,
+            Phase::FaceConsent | Phase::FaceIdentity | Phase::FaceCapture => true,
             Phase::ChooseBusiness
             | Phase::ChooseIdentity
             | Phase::ReadingCard
@@ -222,6 +244,19 @@ pub enum Event {
     ChooseIdentity(IdentityMethod),
     /// The card reader finished an attempt.
     CardRead(Result<CardIdentity, CardProblem>),
+    /// Consent to the face check given (`true`) or refused.
+    FaceConsent(bool),
+    /// Name and ID number typed for the face path.
+    EnterIdentity {
+        /// Name as typed.
+        name: kiosk_drivers::pii::Personal,
+        /// ID number as typed.
+        id_number: kiosk_drivers::pii::Personal,
+    },
+    /// The reference photo was fetched (it goes to the face engine, never into the flow).
+    ReferenceFetched(Result<(), ReferenceProblem>),
+    /// The face engine decided: pass, or why not.
+    FaceDecided(Result<(), FaceFailure>),
     /// Consent to fetch certificates given (`true`) or refused.
     CertificateConsent(bool),
     /// The certificate fetch finished.
@@ -277,6 +312,13 @@ impl Event {
             Event::ChooseIdentity(_) => "choose-identity",
             Event::CardRead(Ok(_)) => "card-read",
             Event::CardRead(Err(_)) => "card-problem",
+            Event::FaceConsent(true) => "face-consent",
+            Event::FaceConsent(false) => "face-consent-refused",
+            Event::EnterIdentity { .. } => "enter-identity",
+            Event::ReferenceFetched(Ok(())) => "reference-fetched",
+            Event::ReferenceFetched(Err(_)) => "reference-problem",
+            Event::FaceDecided(Ok(())) => "face-passed",
+            Event::FaceDecided(Err(_)) => "face-failed",
             Event::CertificateConsent(true) => "certificate-consent",
             Event::CertificateConsent(false) => "certificate-consent-refused",
             Event::CertificatesFetched(Ok(_)) => "certificates-fetched",
@@ -322,6 +364,12 @@ pub enum Effect {
     ReadCard,
     /// Stop reading the card.
     StopCardRead,
+    /// Fetch the reference photo for the claimed identity (kept by the runtime, transient).
+    FetchReference,
+    /// Start (or restart) a face check: camera on, a fresh random challenge.
+    StartFaceCheck,
+    /// Stop the face check: camera light off, frames and reference wiped.
+    StopFaceCheck,
     /// Fetch certificates for the subject, with the consent given at `consent_at`.
     FetchCertificates {
         /// The kinds this business needs.
@@ -486,7 +534,12 @@ impl Flow {
                         t.effects.push(Effect::ReadCard);
                         Phase::ReadingCard
                     }
-                    IdentityMethod::Face | IdentityMethod::Eid | IdentityMethod::CallStaff => {
+                    IdentityMethod::Face if s.face_closed => {
+                        // Declined or ended once: never asked again this session.
+                        return Err(Disallowed::MethodNotOffered(m));
+                    }
+                    IdentityMethod::Face => Phase::FaceConsent,
+                    IdentityMethod::Eid | IdentityMethod::CallStaff => {
                         // Offered only once their issues land; config keeps them off.
                         return Err(Disallowed::MethodNotOffered(m));
                     }
@@ -497,6 +550,39 @@ impl Flow {
                 Phase::ChooseBusiness
             }
             (Phase::ReadingCard, Event::CardRead(result)) => self.card_read(&mut t, &mut s, result),
+            (Phase::FaceConsent, Event::FaceConsent(true)) => Phase::FaceIdentity,
+            (Phase::FaceConsent, Event::FaceConsent(false)) => {
+                s.face_closed = true;
+                Phase::ChooseIdentity
+            }
+            (Phase::FaceConsent | Phase::FaceIdentity, Event::Back) => Phase::ChooseIdentity,
+            (Phase::FaceIdentity, Event::EnterIdentity { name, id_number }) => {
+                self.enter_identity(&mut t, &mut s, name, &id_number)
+            }
+            (Phase::FetchingReference, Event::ReferenceFetched(result)) => match result {
+                Ok(()) => {
+                    s.face_attempts = 0;
+                    t.effects.push(Effect::StartFaceCheck);
+                    Phase::FaceCapture
+                }
+                Err(p) => {
+                    s.claimed = None;
+                    if p == ReferenceProblem::NotFound {
+                        s.face_closed = true;
+                    }
+                    s.problem = Some(Problem::Face(match p {
+                        ReferenceProblem::NotFound => FaceProblem::NoReference,
+                        ReferenceProblem::Unavailable => FaceProblem::ReferenceUnavailable,
+                    }));
+                    Phase::ChooseIdentity
+                }
+            },
+            (Phase::FaceCapture, Event::FaceDecided(result)) => self.face_decided(&mut t, &mut s, result),
+            (Phase::FaceCapture, Event::Back) => {
+                t.effects.push(Effect::StopFaceCheck);
+                s.claimed = None;
+                Phase::ChooseIdentity
+            }
             (Phase::ReadingCard, Event::Back) => {
                 t.effects.push(Effect::StopCardRead);
                 Phase::ChooseIdentity
@@ -665,6 +751,84 @@ impl Flow {
         Ok(t.finish(next, Some(s), rearm))
     }
 
+    fn enter_identity(
+        &self,
+        t: &mut Transition<'_>,
+        s: &mut Session,
+        name: kiosk_drivers::pii::Personal,
+        typed: &kiosk_drivers::pii::Personal,
+    ) -> Phase {
+        let name = kiosk_drivers::pii::Personal::new(name.expose().trim());
+        if name.is_empty() {
+            s.problem = Some(Problem::Face(FaceProblem::NameMissing));
+            return Phase::FaceIdentity;
+        }
+        let Ok(id_number) = kiosk_drivers::pii::IdNumber::parse(typed.expose()) else {
+            s.problem = Some(Problem::Face(FaceProblem::IdNumberInvalid));
+            return Phase::FaceIdentity;
+        };
+        if age_on(&id_number, t.now.date_naive()).is_none_or(|a| a < self.config.face_min_age) {
+            s.face_closed = true;
+            s.problem = Some(Problem::Face(FaceProblem::Under14));
+            return Phase::ChooseIdentity;
+        }
+        s.claimed = Some(CardIdentity {
+            name,
+            id_number,
+            number_valid: true,
+            valid_to: None,
+            address: None,
+        });
+        t.effects.push(Effect::FetchReference);
+        Phase::FetchingReference
+    }
+
+    fn face_decided(
+        &self,
+        t: &mut Transition<'_>,
+        s: &mut Session,
+        result: Result<(), FaceFailure>,
+    ) -> Phase {
+        let fail = match result {
+            Ok(()) => {
+                t.effects.push(Effect::StopFaceCheck);
+                s.applicant = s.claimed.take();
+                s.identity_check = Some(IdentityCheck {
+                    method: IdentityMethod::Face,
+                    number_valid: true,
+                    verified_at: t.now,
+                });
+                return Phase::ConsentCertificates;
+            }
+            Err(f) => f,
+        };
+        s.face_attempts = s.face_attempts.saturating_add(1);
+        let retry = matches!(fail, FaceFailure::Mismatch | FaceFailure::NoFace)
+            && s.face_attempts < self.config.face_attempts;
+        if retry {
+            s.problem = Some(Problem::Face(match fail {
+                FaceFailure::NoFace => FaceProblem::NoFace,
+                FaceFailure::Mismatch | FaceFailure::Liveness | FaceFailure::CameraFault => {
+                    FaceProblem::Mismatch
+                }
+            }));
+            t.effects.push(Effect::StartFaceCheck);
+            return Phase::FaceCapture;
+        }
+        t.effects.push(Effect::StopFaceCheck);
+        s.claimed = None;
+        let problem = match fail {
+            FaceFailure::Liveness => FaceProblem::Liveness,
+            FaceFailure::CameraFault => FaceProblem::CameraFault,
+            FaceFailure::Mismatch | FaceFailure::NoFace => FaceProblem::AttemptsUsed,
+        };
+        // A camera fault leaves the face path open (the camera may come back);
+        // anything else ends it for this session.
+        s.face_closed = fail != FaceFailure::CameraFault;
+        s.problem = Some(Problem::Face(problem));
+        Phase::ChooseIdentity
+    }
+
     fn card_read(
         &self,
         t: &mut Transition<'_>,
@@ -687,7 +851,7 @@ impl Flow {
                     number_valid: card.number_valid,
                     verified_at: t.now,
                 });
-                s.card = Some(card);
+                s.applicant = Some(card);
                 Phase::ConsentCertificates
             }
             Err(problem) => {
@@ -709,13 +873,16 @@ impl Flow {
             .into_iter()
             .filter(|k| !found.iter().any(|c| c.kind == *k))
             // The chip of an ID card read on this kiosk is itself a subject proof.
-            .filter(|k| !(*k == CertificateKind::SubjectProof && s.card.is_some()))
+            .filter(|k| {
+                !(*k == CertificateKind::SubjectProof
+                    && s.identity_check.as_ref().map(|c| c.method) == Some(IdentityMethod::IdCard))
+            })
             .collect()
     }
 
     fn build_order(&self, s: &Session, now: DateTime<Utc>) -> Order {
         let form = s.form.clone().unwrap_or_default();
-        let card = s.card.clone();
+        let card = s.applicant.clone();
         let route = s.route.unwrap_or(SupplyRoute::LowVoltage);
         let deadline = s.commitment.as_ref().map(|c| c.deadline);
         Order {
@@ -771,6 +938,12 @@ impl Flow {
     }
 }
 
+/// Age in whole years on `today` from the birth date in an 18-digit number.
+pub fn age_on(id: &kiosk_drivers::pii::IdNumber, today: NaiveDate) -> Option<u32> {
+    let born = NaiveDate::parse_from_str(id.birth_date()?, "%Y%m%d").ok()?;
+    today.years_since(born)
+}
+
 fn disallowed(phase: &Phase, event: &Event) -> Disallowed {
     Disallowed::Event {
         phase: phase.name(),
@@ -820,6 +993,7 @@ impl Transition<'_> {
     /// Ends the session: personal data dropped (zeroized), back to attract.
     fn wipe(mut self) -> (State, Vec<Effect>) {
         self.effects.push(Effect::StopCardRead);
+        self.effects.push(Effect::StopFaceCheck);
         self.effects.push(Effect::Wipe);
         // Bump the generation so any armed timer is stale.
         self.timer += 1;

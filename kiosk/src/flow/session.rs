@@ -59,6 +59,53 @@ impl CardProblem {
     }
 }
 
+/// Why the face path could not establish identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceFailure {
+    /// The face did not match the reference photo.
+    Mismatch,
+    /// No usable face was seen in time (quality gates never passed).
+    NoFace,
+    /// The liveness check failed: ends the face path.
+    Liveness,
+    /// The camera failed during the check.
+    CameraFault,
+}
+
+/// Why the reference photo could not be had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceProblem {
+    /// The trusted-identity service has no photo for this name and number.
+    NotFound,
+    /// Central unreachable.
+    Unavailable,
+}
+
+/// What the face screens tell the citizen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceProblem {
+    /// The ID number typed fails the check digit or has the wrong form.
+    IdNumberInvalid,
+    /// No name typed.
+    NameMissing,
+    /// Under 14: the face path is not allowed.
+    Under14,
+    /// No reference photo for this identity.
+    NoReference,
+    /// The reference photo could not be fetched now.
+    ReferenceUnavailable,
+    /// Not matched; another attempt follows.
+    Mismatch,
+    /// No usable face was seen; another attempt follows.
+    NoFace,
+    /// Attempts used up.
+    AttemptsUsed,
+    /// Liveness failed.
+    Liveness,
+    /// The camera failed.
+    CameraFault,
+}
+
 /// Why certificates could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FetchProblem {
@@ -88,6 +135,8 @@ pub enum Problem {
     Fetch(FetchProblem),
     /// From the form.
     Form(FormProblem),
+    /// From the face path.
+    Face(FaceProblem),
     /// The store failed to accept the order.
     Store(String),
     /// The printer failed: the order stands, the receipt can be reprinted.
@@ -174,8 +223,16 @@ pub struct Accepted {
 pub struct Session {
     /// The business chosen.
     pub business: Option<Business>,
-    /// The card read, if identity came from a card.
-    pub card: Option<CardIdentity>,
+    /// The applicant whose identity was verified (by card or face).
+    pub applicant: Option<CardIdentity>,
+    /// The identity typed for the face path, until the face check passes.
+    pub claimed: Option<CardIdentity>,
+    /// The citizen declined the face check, or the face path ended
+    /// (liveness failed, attempts used up, under 14): never offered again
+    /// in this session.
+    pub face_closed: bool,
+    /// Face check attempts so far.
+    pub face_attempts: u8,
     /// How identity was established.
     pub identity_check: Option<IdentityCheck>,
     /// Card read attempts so far.
@@ -230,6 +287,6 @@ impl Session {
         self.certificates
             .iter()
             .find_map(|c| c.address.as_ref())
-            .or_else(|| self.card.as_ref().and_then(|c| c.address.as_ref()))
+            .or_else(|| self.applicant.as_ref().and_then(|c| c.address.as_ref()))
     }
 }

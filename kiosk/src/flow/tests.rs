@@ -473,7 +473,7 @@ fn untrusted_or_expired_card_goes_back_to_the_methods() {
         r.session().problem,
         Some(Problem::Card(CardProblem::NumberInvalid))
     );
-    assert!(r.session().card.is_none());
+    assert!(r.session().applicant.is_none());
 
     let mut old = card();
     old.valid_to = NaiveDate::from_ymd_opt(2020, 1, 1);
@@ -506,7 +506,7 @@ fn timeout_warns_then_more_time_resumes_the_same_screen() {
     let t = r.state.timer;
     r.send(Event::Timeout { timer: t });
     assert_eq!(r.phase(), &Phase::TimeoutWarning(Box::new(Phase::Form)));
-    assert!(r.session().card.is_some(), "nothing wiped yet");
+    assert!(r.session().applicant.is_some(), "nothing wiped yet");
     let warn = r.state.timer;
     assert!(r.effects.contains(&Effect::StartTimer {
         timer: warn,
@@ -738,6 +738,13 @@ fn every_unlisted_event_is_disallowed_in_every_phase() {
             Event::Rate(Some(3)),
             Event::Back,
             Event::MoreTime,
+            Event::FaceConsent(true),
+            Event::FaceConsent(false),
+            enter("张伟", "330106199001010026"),
+            Event::ReferenceFetched(Ok(())),
+            Event::ReferenceFetched(Err(ReferenceProblem::NotFound)),
+            Event::FaceDecided(Ok(())),
+            Event::FaceDecided(Err(FaceFailure::Mismatch)),
         ]
     };
     // The allowed (phase, event) pairs; everything else must be refused.
@@ -770,6 +777,16 @@ fn every_unlisted_event_is_disallowed_in_every_phase() {
         ("rating", "rate"),
         ("fault", "continue"),
         ("timeout-warning", "more-time"),
+        ("face-consent", "face-consent"),
+        ("face-consent", "face-consent-refused"),
+        ("face-consent", "back"),
+        ("face-identity", "enter-identity"),
+        ("face-identity", "back"),
+        ("fetching-reference", "reference-fetched"),
+        ("fetching-reference", "reference-problem"),
+        ("face-capture", "face-passed"),
+        ("face-capture", "face-failed"),
+        ("face-capture", "back"),
     ];
     let mut states: Vec<State> = vec![];
     let mut r = Run::new();
@@ -815,6 +832,18 @@ fn every_unlisted_event_is_disallowed_in_every_phase() {
     let mut warn = r.state.clone();
     warn.phase = Phase::TimeoutWarning(Box::new(Phase::Rating));
     states.push(warn);
+    let mut f = Run::with_face();
+    f.send(Event::Start)
+        .send(Event::ChooseBusiness(Business::NewConnection))
+        .send(Event::ChooseIdentity(IdentityMethod::Face));
+    states.push(f.state.clone());
+    f.send(Event::FaceConsent(true));
+    states.push(f.state.clone());
+    f.send(enter("张伟", "330106199001010026"));
+    states.push(f.state.clone());
+    f.send(Event::ReferenceFetched(Ok(())));
+    states.push(f.state.clone());
+    r.flow = face_flow();
 
     let mut refused = 0;
     for state in states {
@@ -846,6 +875,10 @@ fn every_phase_has_a_screen_in_both_languages() {
         Phase::ChooseBusiness,
         Phase::ChooseIdentity,
         Phase::ReadingCard,
+        Phase::FaceConsent,
+        Phase::FaceIdentity,
+        Phase::FetchingReference,
+        Phase::FaceCapture,
         Phase::ConsentCertificates,
         Phase::FetchingCertificates,
         Phase::ReviewCertificates,
@@ -868,4 +901,223 @@ fn every_phase_has_a_screen_in_both_languages() {
             );
         }
     }
+}
+
+// ---- The face path ----
+
+fn face_flow() -> Flow {
+    Flow::new(FlowConfig {
+        identity_methods: vec![IdentityMethod::Face, IdentityMethod::IdCard],
+        ..FlowConfig::default()
+    })
+}
+
+impl Run {
+    fn with_face() -> Self {
+        Self {
+            flow: face_flow(),
+            ..Self::new()
+        }
+    }
+
+    fn goto_face_identity(&mut self) -> &mut Self {
+        self.send(Event::Start)
+            .send(Event::ChooseBusiness(Business::NewConnection))
+            .send(Event::ChooseIdentity(IdentityMethod::Face))
+            .send(Event::FaceConsent(true))
+    }
+
+    fn goto_face_capture(&mut self) -> &mut Self {
+        self.goto_face_identity()
+            .send(enter("张伟", "330106199001010026"))
+            .send(Event::ReferenceFetched(Ok(())))
+    }
+}
+
+fn enter(name: &str, id: &str) -> Event {
+    Event::EnterIdentity {
+        name: Personal::new(name),
+        id_number: Personal::new(id),
+    }
+}
+
+#[test]
+fn face_path_passes_to_certificate_consent() {
+    let mut r = Run::with_face();
+    r.send(Event::Start)
+        .send(Event::ChooseBusiness(Business::NewConnection))
+        .send(Event::ChooseIdentity(IdentityMethod::Face));
+    assert_eq!(r.phase(), &Phase::FaceConsent, "its own consent screen first");
+    r.send(Event::FaceConsent(true));
+    assert_eq!(r.phase(), &Phase::FaceIdentity);
+    r.send(enter(" 张伟 ", " 11010519491231002x"));
+    assert_eq!(r.phase(), &Phase::FetchingReference);
+    assert!(r.effects.contains(&Effect::FetchReference));
+    r.send(Event::ReferenceFetched(Ok(())));
+    assert_eq!(r.phase(), &Phase::FaceCapture);
+    assert!(r.effects.contains(&Effect::StartFaceCheck));
+    r.send(Event::FaceDecided(Ok(())));
+    assert_eq!(r.phase(), &Phase::ConsentCertificates);
+    assert!(r.effects.contains(&Effect::StopFaceCheck), "camera off at once");
+    let s = r.session();
+    assert_eq!(s.identity_check.as_ref().map(|c| c.method), Some(IdentityMethod::Face));
+    assert_eq!(s.applicant.as_ref().map(|a| a.name.expose()), Some("张伟"));
+    assert!(s.claimed.is_none());
+    // A face check is not a certificate: the subject proof must still be fetched.
+    r.send(Event::CertificateConsent(false));
+    assert_eq!(
+        r.session().missing,
+        vec![CertificateKind::SubjectProof, CertificateKind::PropertyProof]
+    );
+}
+
+#[test]
+fn face_path_order_records_the_method_and_never_a_score() {
+    let mut r = Run::with_face();
+    r.goto_face_capture()
+        .send(Event::FaceDecided(Ok(())))
+        .send(Event::CertificateConsent(true))
+        .send(Event::CertificatesFetched(Ok(Fetched {
+            found: vec![subject(), property(ADDR, None)],
+            missing: vec![],
+        })))
+        .send(Event::Continue)
+        .send(Event::SubmitForm(form(8.0, ADDR, false)))
+        .send(Event::Confirm);
+    let o = r.accepted_order();
+    assert_eq!(o.identity.method, IdentityMethod::Face);
+    let json = serde_json::to_string(&o.identity).expect("json");
+    assert!(!json.contains("score") && !json.contains("similar"), "{json}");
+}
+
+#[test]
+fn declining_the_face_check_is_never_asked_again() {
+    let mut r = Run::with_face();
+    r.send(Event::Start)
+        .send(Event::ChooseBusiness(Business::NewConnection))
+        .send(Event::ChooseIdentity(IdentityMethod::Face))
+        .send(Event::FaceConsent(false));
+    assert_eq!(r.phase(), &Phase::ChooseIdentity, "alternatives on the same screen");
+    assert!(r.session().face_closed);
+    assert_eq!(
+        r.refuse(Event::ChooseIdentity(IdentityMethod::Face)),
+        Disallowed::MethodNotOffered(IdentityMethod::Face)
+    );
+    r.send(Event::ChooseIdentity(IdentityMethod::IdCard));
+    assert_eq!(r.phase(), &Phase::ReadingCard, "served another way");
+}
+
+#[test]
+fn face_path_refuses_under_14_from_the_id_number() {
+    // Born 2012-11-24: 13 on 2026-11-23.
+    let mut r = Run::with_face();
+    r.goto_face_identity().send(enter("小明", "310115201211240033"));
+    assert_eq!(r.phase(), &Phase::ChooseIdentity);
+    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::Under14)));
+    assert!(r.session().face_closed);
+    assert!(!r.effects.contains(&Effect::FetchReference), "no reference fetched");
+    // Born 2012-11-23: 14 today, allowed.
+    let mut r = Run::with_face();
+    r.goto_face_identity().send(enter("小红", "310115201211230038"));
+    assert_eq!(r.phase(), &Phase::FetchingReference);
+}
+
+#[test]
+fn face_identity_typos_stay_on_the_screen() {
+    let mut r = Run::with_face();
+    r.goto_face_identity().send(enter("张伟", "330106199001010021"));
+    assert_eq!(r.phase(), &Phase::FaceIdentity);
+    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::IdNumberInvalid)));
+    r.send(enter("  ", "330106199001010026"));
+    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::NameMissing)));
+}
+
+#[test]
+fn three_mismatches_end_the_face_path_and_offer_the_others() {
+    let mut r = Run::with_face();
+    r.goto_face_capture();
+    r.send(Event::FaceDecided(Err(FaceFailure::Mismatch)));
+    assert_eq!(r.phase(), &Phase::FaceCapture);
+    assert!(r.effects.contains(&Effect::StartFaceCheck), "a fresh attempt");
+    r.send(Event::FaceDecided(Err(FaceFailure::NoFace)));
+    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::NoFace)));
+    r.send(Event::FaceDecided(Err(FaceFailure::Mismatch)));
+    assert_eq!(r.phase(), &Phase::ChooseIdentity);
+    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::AttemptsUsed)));
+    assert!(r.effects.contains(&Effect::StopFaceCheck));
+    assert!(r.session().claimed.is_none() && r.session().applicant.is_none());
+    assert_eq!(
+        r.refuse(Event::ChooseIdentity(IdentityMethod::Face)),
+        Disallowed::MethodNotOffered(IdentityMethod::Face)
+    );
+}
+
+#[test]
+fn a_mismatch_then_a_pass_goes_on() {
+    let mut r = Run::with_face();
+    r.goto_face_capture()
+        .send(Event::FaceDecided(Err(FaceFailure::Mismatch)))
+        .send(Event::FaceDecided(Ok(())));
+    assert_eq!(r.phase(), &Phase::ConsentCertificates);
+}
+
+#[test]
+fn a_liveness_failure_ends_the_face_path_at_once() {
+    let mut r = Run::with_face();
+    r.goto_face_capture().send(Event::FaceDecided(Err(FaceFailure::Liveness)));
+    assert_eq!(r.phase(), &Phase::ChooseIdentity);
+    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::Liveness)));
+    assert!(r.session().face_closed);
+}
+
+#[test]
+fn a_camera_fault_offers_the_others_but_leaves_face_open() {
+    let mut r = Run::with_face();
+    r.goto_face_capture().send(Event::FaceDecided(Err(FaceFailure::CameraFault)));
+    assert_eq!(r.phase(), &Phase::ChooseIdentity);
+    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::CameraFault)));
+    assert!(!r.session().face_closed);
+    r.send(Event::ChooseIdentity(IdentityMethod::Face));
+    assert_eq!(r.phase(), &Phase::FaceConsent);
+}
+
+#[test]
+fn no_reference_photo_closes_the_face_path_unavailable_does_not() {
+    let mut r = Run::with_face();
+    r.goto_face_identity()
+        .send(enter("张伟", "330106199001010026"))
+        .send(Event::ReferenceFetched(Err(ReferenceProblem::NotFound)));
+    assert_eq!(r.phase(), &Phase::ChooseIdentity);
+    assert!(r.session().face_closed);
+    let mut r = Run::with_face();
+    r.goto_face_identity()
+        .send(enter("张伟", "330106199001010026"))
+        .send(Event::ReferenceFetched(Err(ReferenceProblem::Unavailable)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::ReferenceUnavailable))
+    );
+    assert!(!r.session().face_closed);
+}
+
+#[test]
+fn cancel_or_timeout_during_capture_stops_the_camera() {
+    let mut r = Run::with_face();
+    r.goto_face_capture().send(Event::Cancel);
+    assert!(r.effects.contains(&Effect::StopFaceCheck));
+    let mut r = Run::with_face();
+    r.goto_face_capture();
+    r.send(Event::Timeout { timer: r.state.timer });
+    r.send(Event::Timeout { timer: r.state.timer });
+    assert_eq!(r.phase(), &Phase::Attract);
+    assert!(r.effects.contains(&Effect::StopFaceCheck));
+}
+
+#[test]
+fn age_is_counted_in_whole_years() {
+    let id = IdNumber::unchecked("310115201211240033");
+    let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+    assert_eq!(age_on(&id, d(2026, 11, 23)), Some(13));
+    assert_eq!(age_on(&id, d(2026, 11, 24)), Some(14));
+    assert_eq!(age_on(&IdNumber::unchecked("bogus"), d(2026, 1, 1)), None);
 }

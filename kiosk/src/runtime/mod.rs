@@ -105,6 +105,18 @@ pub fn problem_code(p: &Problem) -> String {
         Problem::Form(P::AddressMissing) => "form-address-missing",
         Problem::Form(P::CapacityOutOfRange) => "form-capacity-out-of-range",
         Problem::Form(P::PhoneInvalid) => "form-phone-invalid",
+        Problem::Face(f) => match f {
+            crate::flow::FaceProblem::IdNumberInvalid => "face-id-number-invalid",
+            crate::flow::FaceProblem::NameMissing => "face-name-missing",
+            crate::flow::FaceProblem::Under14 => "face-under-14",
+            crate::flow::FaceProblem::NoReference => "face-no-reference",
+            crate::flow::FaceProblem::ReferenceUnavailable => "face-reference-unavailable",
+            crate::flow::FaceProblem::Mismatch => "face-mismatch",
+            crate::flow::FaceProblem::NoFace => "face-no-face",
+            crate::flow::FaceProblem::AttemptsUsed => "face-attempts-used",
+            crate::flow::FaceProblem::Liveness => "face-liveness",
+            crate::flow::FaceProblem::CameraFault => "face-camera-fault",
+        },
         Problem::Store(_) => "store-failed",
         Problem::Printer(_) => "printer-failed",
     };
@@ -326,6 +338,18 @@ impl Runner {
                     let _ = tx.send(Event::Timeout { timer }).await;
                 }));
             }
+            Effect::FetchReference | Effect::StartFaceCheck => {
+                // No face engine on this kiosk yet (config keeps the face
+                // method off until it lands); fail safe if it is reached.
+                let event = match effect {
+                    Effect::FetchReference => {
+                        Event::ReferenceFetched(Err(crate::flow::ReferenceProblem::Unavailable))
+                    }
+                    _ => Event::FaceDecided(Err(crate::flow::FaceFailure::CameraFault)),
+                };
+                let _ = self.events_tx.send(event).await;
+            }
+            Effect::StopFaceCheck => {}
             Effect::ReadCard => self.send_reader(ReaderCmd::Read).await,
             Effect::StopCardRead => self.send_reader(ReaderCmd::Stop).await,
             Effect::FetchCertificates { kinds } => {
@@ -333,7 +357,7 @@ impl Runner {
                     .state
                     .session
                     .as_ref()
-                    .and_then(|s| s.card.as_ref())
+                    .and_then(|s| s.applicant.as_ref())
                     .map(|c| c.id_number.clone());
                 let tx = self.events_tx.clone();
                 let central = self.services.central.clone();
