@@ -1,10 +1,13 @@
 //! Test bed: end-to-end scenarios across the kiosk crates, and helpers they
 //! share (running a scenario into temp dirs, scanning files for personal
-//! data in clear).
+//! data in clear, and [`proxy::FaultProxy`], a fault-injecting HTTP proxy
+//! between the kiosk and the central simulator).
 
 #![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
+
+pub mod proxy;
 
 /// Personal values of the synthetic citizens that must never appear in clear
 /// in logs, transcripts, summaries or the store's files.

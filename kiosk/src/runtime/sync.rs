@@ -54,6 +54,9 @@ pub enum SyncError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A rating whose order central rejected (parked): it can never be delivered.
+    #[error("order {0} was rejected by central and parked")]
+    OrderParked(String),
     /// A rating whose order has no central number yet.
     #[error("order {0} is not synced yet")]
     OrderNotSynced(String),
@@ -105,10 +108,17 @@ async fn deliver(
             Ok(())
         }
         OutboxKind::Rating => {
-            let order_no = order
-                .central_no
-                .clone()
-                .ok_or_else(|| SyncError::OrderNotSynced(order.local_id.clone()))?;
+            let Some(order_no) = order.central_no.clone() else {
+                let parked = store
+                    .outbox_all()?
+                    .iter()
+                    .any(|e| e.kind == OutboxKind::Order && e.local_id == order.local_id && e.parked);
+                return Err(if parked {
+                    SyncError::OrderParked(order.local_id.clone())
+                } else {
+                    SyncError::OrderNotSynced(order.local_id.clone())
+                });
+            };
             let stars = order.rating.unwrap_or_default();
             central
                 .submit_rating(
@@ -156,6 +166,18 @@ pub async fn drain_once(
             }
             Err(SyncError::Central(e)) if !e.retry_later() => {
                 warn!(entry = %entry.key, "central rejected it, parked: {e}");
+                store.park(&entry.key, &e.to_string())?;
+                status.send_modify(|s| s.last_error = Some(e.to_string()));
+            }
+            // The entry's own order record is unreadable (tampered, corrupt)
+            // or gone: poisoned. Retrying cannot help, and returning the
+            // error would stop every drain at this entry, blocking the rest.
+            Err(
+                e @ (SyncError::UnknownOrder(_)
+                | SyncError::OrderParked(_)
+                | SyncError::Store(StoreError::Decrypt { .. } | StoreError::Corrupt { .. })),
+            ) => {
+                warn!(entry = %entry.key, "order record unusable, parked: {e}");
                 store.park(&entry.key, &e.to_string())?;
                 status.send_modify(|s| s.last_error = Some(e.to_string()));
             }
