@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+pub mod camera;
 pub mod id_card;
 pub mod pii;
 pub mod printer;
