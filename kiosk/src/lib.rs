@@ -11,6 +11,7 @@ pub mod app;
 pub mod central;
 pub mod config;
 pub mod demo;
+pub mod face;
 pub mod flow;
 pub mod model;
 pub mod runtime;

