@@ -156,6 +156,8 @@ pub struct Parts {
     pub status_addr: SocketAddr,
     /// Status endpoint token.
     pub status_token: Option<String>,
+    /// The face actor (camera + engine), when the face path is on.
+    pub face: Option<DeviceHandle<crate::runtime::face::FaceCmd>>,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -202,10 +204,21 @@ pub async fn start(
         sync_wake: sync_wake.clone(),
         reader: reader.commands.clone(),
         printer: printer.commands.clone(),
+        face: parts.face.as_ref().map(|f| f.commands.clone()),
         transcript: parts.transcript,
     });
     reader.connect(runner.events());
     printer.connect(runner.events());
+    if let Some(f) = &parts.face {
+        f.connect(runner.events());
+    }
+    let mut devices = vec![
+        ("card_reader".to_string(), reader.health.clone()),
+        ("printer".to_string(), printer.health.clone()),
+    ];
+    if let Some(f) = &parts.face {
+        devices.push(("camera".to_string(), f.health.clone()));
+    }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
     let status = spawn_status(
@@ -216,10 +229,7 @@ pub async fn start(
             sync: sync_rx,
             screen: runner.screen(),
             counters: runner.counters(),
-            devices: vec![
-                ("card_reader".into(), reader.health.clone()),
-                ("printer".into(), printer.health.clone()),
-            ],
+            devices,
         },
         shutdown_rx.clone(),
     )
@@ -330,6 +340,7 @@ pub async fn run(
             transcript: None,
             status_addr: status_addr.unwrap_or(config.status.addr),
             status_token: token_status,
+            face: None,
         },
         &reader,
         &printer,

@@ -213,6 +213,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             transcript: Some(transcript.clone()),
             status_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             status_token: Some(token.clone()),
+            face: None,
         },
         &reader,
         &printer,

@@ -19,9 +19,9 @@ use crate::demo::scenarios::CardStep;
 use crate::flow::{CardIdentity, CardProblem, Event};
 
 /// Where an actor sends its events; set once the runner exists.
-type EventSink = Arc<OnceLock<mpsc::Sender<Event>>>;
+pub(crate) type EventSink = Arc<OnceLock<mpsc::Sender<Event>>>;
 
-async fn emit(sink: &EventSink, event: Event) {
+pub(crate) async fn emit(sink: &EventSink, event: Event) {
     if let Some(tx) = sink.get() {
         let _ = tx.send(event).await;
     }
@@ -37,6 +37,18 @@ pub struct DeviceHandle<C> {
 }
 
 impl<C> DeviceHandle<C> {
+    pub(crate) fn new(
+        commands: mpsc::Sender<C>,
+        health: watch::Receiver<Health>,
+        events: EventSink,
+    ) -> Self {
+        Self {
+            commands,
+            health,
+            events,
+        }
+    }
+
     /// Tells the actor where to send its events.
     pub fn connect(&self, events: mpsc::Sender<Event>) {
         let _ = self.events.set(events);

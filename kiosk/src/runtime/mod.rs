@@ -10,6 +10,7 @@
 //! for the UI and the status snapshot.
 
 pub mod devices;
+pub mod face;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -159,6 +160,8 @@ pub struct Services {
     pub reader: mpsc::Sender<ReaderCmd>,
     /// Printer actor.
     pub printer: mpsc::Sender<PrinterCmd>,
+    /// Face actor (camera + engine), if this kiosk has one.
+    pub face: Option<mpsc::Sender<face::FaceCmd>>,
     /// Transcript file (JSON lines), if one is kept.
     pub transcript: Option<PathBuf>,
 }
@@ -338,18 +341,26 @@ impl Runner {
                     let _ = tx.send(Event::Timeout { timer }).await;
                 }));
             }
-            Effect::FetchReference | Effect::StartFaceCheck => {
-                // No face engine on this kiosk yet (config keeps the face
-                // method off until it lands); fail safe if it is reached.
-                let event = match effect {
-                    Effect::FetchReference => {
-                        Event::ReferenceFetched(Err(crate::flow::ReferenceProblem::Unavailable))
-                    }
-                    _ => Event::FaceDecided(Err(crate::flow::FaceFailure::CameraFault)),
+            Effect::FetchReference => self.fetch_reference(),
+            Effect::StartFaceCheck => {
+                let sent = match &self.services.face {
+                    Some(face) => face.send(face::FaceCmd::Start).await.is_ok(),
+                    None => false,
                 };
-                let _ = self.events_tx.send(event).await;
+                if !sent {
+                    let _ = self
+                        .events_tx
+                        .send(Event::FaceDecided(Err(
+                            crate::flow::FaceFailure::CameraFault,
+                        )))
+                        .await;
+                }
             }
-            Effect::StopFaceCheck => {}
+            Effect::StopFaceCheck => {
+                if let Some(face) = &self.services.face {
+                    let _ = face.send(face::FaceCmd::Stop).await;
+                }
+            }
             Effect::ReadCard => self.send_reader(ReaderCmd::Read).await,
             Effect::StopCardRead => self.send_reader(ReaderCmd::Stop).await,
             Effect::FetchCertificates { kinds } => {
@@ -431,13 +442,53 @@ impl Runner {
             }
             Effect::Wipe => {
                 // The flow dropped the session (its personal fields zeroize
-                // on drop); nothing else in the runner holds personal data.
+                // on drop); nothing else in the runner holds personal data
+                // (the face actor wiped its frames and reference on
+                // StopFaceCheck, which the flow sends with every wipe).
                 for t in self.timers.drain(..) {
                     t.abort();
                 }
                 info!("session ended and wiped");
             }
         }
+    }
+
+    /// Fetches the reference photo for the claimed identity in a task that
+    /// hands it straight to the face actor: the runner never holds it.
+    fn fetch_reference(&self) {
+        use crate::flow::ReferenceProblem;
+        let claimed = self.state.session.as_ref().and_then(|s| s.claimed.as_ref());
+        let request = claimed.map(|c| crate::central::ReferenceRequest {
+            name: c.name.clone(),
+            id_number: c.id_number.clone(),
+            consent_id: format!("face-consent-{}-{}", self.services.device_id, self.seq),
+        });
+        let central = self.services.central.clone();
+        let face = self.services.face.clone();
+        let tx = self.events_tx.clone();
+        tokio::spawn(async move {
+            let result = match (request, face) {
+                (None, _) => Err(ReferenceProblem::NotFound),
+                (Some(_), None) => Err(ReferenceProblem::Unavailable),
+                (Some(req), Some(face)) => match central.reference_photo(&req).await {
+                    Ok(photo) => match photo.jpeg() {
+                        Some(bytes) => face
+                            .send(face::FaceCmd::Reference(zeroize::Zeroizing::new(bytes)))
+                            .await
+                            .map_err(|_| ReferenceProblem::Unavailable),
+                        None => Err(ReferenceProblem::Unavailable),
+                    },
+                    Err(crate::central::CentralError::NotFound { .. }) => {
+                        Err(ReferenceProblem::NotFound)
+                    }
+                    Err(e) => {
+                        warn!("reference photo: {e}");
+                        Err(ReferenceProblem::Unavailable)
+                    }
+                },
+            };
+            let _ = tx.send(Event::ReferenceFetched(result)).await;
+        });
     }
 
     async fn send_reader(&self, cmd: ReaderCmd) {
@@ -578,6 +629,7 @@ mod tests {
             sync_wake: Arc::new(Notify::new()),
             reader,
             printer,
+            face: None,
             transcript: None,
         };
         (Runner::new(services), reader_rx)

@@ -109,10 +109,9 @@ async fn deliver(
         }
         OutboxKind::Rating => {
             let Some(order_no) = order.central_no.clone() else {
-                let parked = store
-                    .outbox_all()?
-                    .iter()
-                    .any(|e| e.kind == OutboxKind::Order && e.local_id == order.local_id && e.parked);
+                let parked = store.outbox_all()?.iter().any(|e| {
+                    e.kind == OutboxKind::Order && e.local_id == order.local_id && e.parked
+                });
                 return Err(if parked {
                     SyncError::OrderParked(order.local_id.clone())
                 } else {

@@ -1,0 +1,276 @@
+//! The face actor: owns the camera and the face engine for the face path.
+//!
+//! On `Start` it begins (or retries) an engine session with the reference
+//! photo and a fresh random challenge, then pulls camera frames and offers
+//! them to the engine (a frame the busy engine cannot take is dropped and
+//! wiped). What the engine says is published on a `watch` for the screen
+//! (prompt, hint, progress: codes only, never a score or a pixel) and its
+//! outcome goes to the flow as `FaceDecided`. `Stop` ends the session: the
+//! engine wipes its frames and embeddings, and the actor drops (zeroizes)
+//! its copy of the reference photo.
+//!
+//! The flow owns the attempt count: a mismatch here is reported as one
+//! failed attempt, and the next `Start` retries with a new challenge.
+
+use std::sync::Arc;
+
+use kiosk_drivers::camera::{Frame as CameraFrame, FrameSource};
+use kiosk_drivers::Health;
+use rand::SeedableRng;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tracing::warn;
+use zeroize::Zeroizing;
+
+use super::devices::DeviceHandle;
+use crate::face::decision::{FailReason, Outcome};
+use crate::face::engine::{Event as EngineEvent, FaceEngineHandle, Frame, Request};
+use crate::face::liveness::Challenge;
+use crate::flow::{Event, FaceFailure};
+
+/// Commands to the face actor.
+#[derive(Debug)]
+pub enum FaceCmd {
+    /// The reference photo for this session (from the trusted-identity service).
+    Reference(Zeroizing<Vec<u8>>),
+    /// Start an attempt (a retry if a session runs).
+    Start,
+    /// End the session and wipe it.
+    Stop,
+}
+
+/// What the face screen shows: codes for the UI's translation tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FacePrompt {
+    /// Increases with every change.
+    pub seq: u64,
+    /// Whether a check is running.
+    pub active: bool,
+    /// The action asked for (`face.prompt.turn_left`, …).
+    pub prompt: Option<&'static str>,
+    /// Why the last frame did not count (`face.hint.too_dark`, …).
+    pub hint: Option<&'static str>,
+    /// Actions done in this attempt.
+    pub done: u8,
+    /// Actions in this attempt.
+    pub total: u8,
+}
+
+/// A running face actor.
+pub struct FaceActor {
+    /// Commands and health.
+    pub handle: DeviceHandle<FaceCmd>,
+    /// What the face screen shows.
+    pub prompt: watch::Receiver<FacePrompt>,
+}
+
+fn failure(reason: FailReason) -> Option<FaceFailure> {
+    match reason {
+        FailReason::Liveness(_) => Some(FaceFailure::Liveness),
+        FailReason::NoMatch => Some(FaceFailure::Mismatch),
+        FailReason::NoUsableFrame => Some(FaceFailure::NoFace),
+        // The trusted photo has no usable face: no attempt here can match.
+        FailReason::NoReferenceFace => Some(FaceFailure::Mismatch),
+        FailReason::Internal => Some(FaceFailure::CameraFault),
+        // We ended it ourselves; nobody is waiting for an answer.
+        FailReason::Cancelled => None,
+    }
+}
+
+/// Spawns the face actor around a camera and a running engine.
+/// `actions` is the number of head movements per challenge.
+pub fn spawn_face_actor<C: FrameSource + 'static>(
+    camera: C,
+    engine: FaceEngineHandle,
+    actions: usize,
+) -> FaceActor {
+    let (tx, rx) = mpsc::channel(8);
+    let (health_tx, health) = watch::channel(camera.health());
+    let (prompt_tx, prompt) = watch::channel(FacePrompt::default());
+    let events = Arc::default();
+    let handle = DeviceHandle::new(tx, health, Arc::clone(&events));
+    tokio::spawn(async move {
+        let mut actor = Actor {
+            camera,
+            engine,
+            actions,
+            cmds: rx,
+            events,
+            health: health_tx,
+            prompt: prompt_tx,
+            reference: None,
+            engine_session: false,
+            capturing: false,
+            rng: rand::rngs::StdRng::from_entropy(),
+        };
+        actor.run().await;
+    });
+    FaceActor { handle, prompt }
+}
+
+struct Actor<C> {
+    camera: C,
+    engine: FaceEngineHandle,
+    actions: usize,
+    cmds: mpsc::Receiver<FaceCmd>,
+    events: super::devices::EventSink,
+    health: watch::Sender<Health>,
+    prompt: watch::Sender<FacePrompt>,
+    reference: Option<Zeroizing<Vec<u8>>>,
+    /// The engine holds a session (reference embedded).
+    engine_session: bool,
+    /// An attempt is running: frames flow.
+    capturing: bool,
+    rng: rand::rngs::StdRng,
+}
+
+impl<C: FrameSource> Actor<C> {
+    async fn run(&mut self) {
+        loop {
+            tokio::select! {
+                cmd = self.cmds.recv() => match cmd {
+                    Some(FaceCmd::Reference(r)) => {
+                        self.end_engine_session();
+                        self.reference = Some(r);
+                    }
+                    Some(FaceCmd::Start) => self.start().await,
+                    Some(FaceCmd::Stop) => self.stop(),
+                    None => {
+                        self.stop();
+                        return;
+                    }
+                },
+                ev = self.engine.events.recv() => match ev {
+                    Some(ev) => self.engine_event(ev).await,
+                    None => {
+                        warn!("face engine stopped");
+                        self.health.send_replace(Health::Fault("face engine stopped".into()));
+                        if self.capturing {
+                            self.decided(Err(FaceFailure::CameraFault)).await;
+                        }
+                        return;
+                    }
+                },
+                frame = self.camera.next_frame(), if self.capturing => {
+                    self.health.send_replace(self.camera.health());
+                    match frame {
+                        Ok(frame) => self.offer(frame),
+                        Err(e) => {
+                            warn!("camera: {e}");
+                            self.end_engine_session();
+                            self.decided(Err(FaceFailure::CameraFault)).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn challenge(&mut self) -> Challenge {
+        Challenge::random(&mut self.rng, self.actions)
+    }
+
+    async fn start(&mut self) {
+        let challenge = self.challenge();
+        let request = if self.engine_session {
+            Request::Retry { challenge }
+        } else {
+            let Some(r) = &self.reference else {
+                warn!("face check started without a reference photo");
+                self.decided(Err(FaceFailure::CameraFault)).await;
+                return;
+            };
+            // The engine wipes its copy after decoding; ours stays (zeroized
+            // on Stop) so a later attempt can begin a fresh session.
+            Request::Begin {
+                reference_jpeg: r.to_vec(),
+                challenge,
+            }
+        };
+        if self.engine.requests.send(request).is_err() {
+            self.health
+                .send_replace(Health::Fault("face engine stopped".into()));
+            return;
+        }
+        self.engine_session = true;
+        self.capturing = true;
+        self.publish(|p| {
+            *p = FacePrompt {
+                active: true,
+                ..FacePrompt::default()
+            }
+        });
+    }
+
+    fn end_engine_session(&mut self) {
+        if self.engine_session {
+            let _ = self.engine.requests.send(Request::End);
+        }
+        self.engine_session = false;
+        self.capturing = false;
+    }
+
+    fn stop(&mut self) {
+        self.end_engine_session();
+        self.reference = None;
+        self.publish(|p| *p = FacePrompt::default());
+    }
+
+    fn offer(&mut self, mut frame: CameraFrame) {
+        let rgb = std::mem::take(&mut frame.rgb);
+        let Some(f) = Frame::new(frame.width, frame.height, rgb, frame.captured_at) else {
+            return;
+        };
+        if self.engine.requests.offer_frame(f).is_err() {
+            self.capturing = false;
+        }
+    }
+
+    async fn engine_event(&mut self, ev: EngineEvent) {
+        match ev {
+            EngineEvent::Prompt(a) => self.publish(|p| {
+                p.prompt = Some(a.code());
+                p.hint = None;
+            }),
+            EngineEvent::FaceTheCamera => {
+                self.publish(|p| p.prompt = Some("face.prompt.face_camera"))
+            }
+            EngineEvent::Hint(h) => self.publish(|p| p.hint = Some(h.code())),
+            EngineEvent::Progress { done, total } => self.publish(|p| {
+                p.done = done;
+                p.total = total;
+            }),
+            EngineEvent::Retry { .. } => {
+                // One failed attempt; the flow decides whether another follows.
+                self.capturing = false;
+                self.decided(Err(FaceFailure::Mismatch)).await;
+            }
+            EngineEvent::Decided(Outcome::Pass) => {
+                self.end_engine_session();
+                self.decided(Ok(())).await;
+            }
+            EngineEvent::Decided(Outcome::Fail(reason)) => {
+                self.end_engine_session();
+                if let Some(f) = failure(reason) {
+                    self.decided(Err(f)).await;
+                }
+            }
+        }
+    }
+
+    async fn decided(&mut self, result: Result<(), FaceFailure>) {
+        self.capturing = false;
+        self.publish(|p| {
+            p.active = false;
+            p.prompt = None;
+        });
+        super::devices::emit(&self.events, Event::FaceDecided(result)).await;
+    }
+
+    fn publish(&self, f: impl FnOnce(&mut FacePrompt)) {
+        self.prompt.send_modify(|p| {
+            f(p);
+            p.seq += 1;
+        });
+    }
+}
