@@ -267,7 +267,7 @@ fn face_engine_wrong_direction_ends_the_face_path() {
     let ev = run_session(
         cfg,
         &r,
-        &[(0.0, 2), (-0.6, 3)],
+        &[(0.0, 3), (-0.6, 3)],
         vec![Action::TurnLeft, Action::TurnRight],
         &p,
     );

@@ -1,6 +1,7 @@
 //! MobileFaceNet embeddings with tract: NHWC N×112×112×3 RGB,
 //! `(x − mean) / std`, 192-d output, L2-normalised; compared by cosine.
-//! Probe and reference go through one batch-2 call.
+//! Probe and reference: one batch-2 call on a fixed-batch (TFLite) model,
+//! two batch-1 runs on the dynamic-batch ONNX one (faster in tract).
 
 use std::fmt;
 use std::path::Path;
@@ -51,8 +52,8 @@ pub(crate) fn cosine(a: &Embedding, b: &Embedding) -> f32 {
     a.0.iter().zip(b.0.iter()).map(|(x, y)| x * y).sum()
 }
 
-/// A loaded embedder with a batch-1 and/or a batch-2 plan (an ONNX model
-/// gets both; a TFLite model has a fixed batch and gets one).
+/// A loaded embedder with a batch-1 or a batch-2 plan (an ONNX model gets
+/// batch 1; a TFLite model has a fixed batch and gets that one).
 pub struct Embedder {
     one: Option<Arc<TypedRunnableModel>>,
     two: Option<Arc<TypedRunnableModel>>,
@@ -98,10 +99,13 @@ impl Embedder {
                 std: cfg.std,
             });
         }
-        let fact = |n: usize| InferenceFact::dt_shape(f32::datum_type(), tvec!(n, s, s, 3));
+        // Batch 1 only: a pair is two batch-1 runs, because tract's batch-2
+        // plan of MobileFaceNet measured ~4.5x one batch-1 run, not 2x
+        // (tests/face-bench, docs/BENCHMARKS.md); same embeddings.
+        let fact = InferenceFact::dt_shape(f32::datum_type(), tvec!(1, s, s, 3));
         Ok(Self {
-            one: Some(load_onnx(path, fact(1))?),
-            two: Some(load_onnx(path, fact(2))?),
+            one: Some(load_onnx(path, fact)?),
+            two: None,
             size: s,
             mean: cfg.mean,
             std: cfg.std,
@@ -117,7 +121,9 @@ impl Embedder {
         })
     }
 
-    /// Embeds two crops in one batch-2 call (probe and reference).
+    /// Embeds two crops (probe and reference): one batch-2 call on a
+    /// fixed-batch model, two batch-1 runs on a dynamic-batch one (faster
+    /// in tract, same embeddings).
     pub fn embed_pair(
         &self,
         a: &AlignedFace,
@@ -164,15 +170,23 @@ impl Embedder {
             reason: tract_reason(&e),
         };
         let s = self.size;
-        let mut input = Vec::with_capacity(faces.len() * s * s * 3);
-        for f in faces {
-            if f.size() as usize != s {
+        // One division per byte value, not per pixel: a 256-entry table.
+        let mut lut = [0f32; 256];
+        for (v, l) in lut.iter_mut().enumerate() {
+            *l = (v as f32 - self.mean) / self.std;
+        }
+        let n = s * s * 3;
+        let mut input = vec![0f32; faces.len() * n];
+        for (f, dst) in faces.iter().zip(input.chunks_exact_mut(n)) {
+            if f.size() as usize != s || f.rgb().len() != n {
                 return Err(FaceError::Inference {
                     stage: "embed",
                     reason: format!("crop is {} px, model wants {s}", f.size()),
                 });
             }
-            input.extend(f.rgb().iter().map(|&p| (p as f32 - self.mean) / self.std));
+            for (d, &p) in dst.iter_mut().zip(f.rgb()) {
+                *d = lut[p as usize];
+            }
         }
         let tensor = Tensor::from_shape(&[faces.len(), s, s, 3], &input).map_err(err)?;
         input.zeroize();
@@ -183,7 +197,10 @@ impl Embedder {
         })?;
         let view = arr.to_plain_array_view::<f32>().map_err(err)?;
         let dim = view.len() / faces.len();
-        let flat: Vec<f32> = view.iter().copied().collect();
+        let flat: Vec<f32> = match view.as_slice() {
+            Some(sl) => sl.to_vec(),
+            None => view.iter().copied().collect(),
+        };
         let res = flat
             .chunks(dim)
             .map(|c| Embedding::normalised(c.to_vec()))

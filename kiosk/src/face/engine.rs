@@ -5,7 +5,7 @@
 //! Per frame: detect → quality gates (hints) → liveness tracker (prompts) →
 //! the sharpest frontal frame of the attempt is kept as the probe (and checked
 //! by the passive anti-spoofing pair when present). When the challenge
-//! passes, probe and reference are embedded in one batch-2 call and the
+//! passes, probe and reference are embedded together (`Embedder::embed_pair`) and the
 //! [`FaceSession`] policy decides. Frames, crops and embeddings are zeroized
 //! when dropped, and everything of a session is dropped when it ends.
 
@@ -67,6 +67,29 @@ impl Pipeline {
         let dets = self.detector.detect(img)?;
         Ok(largest(&dets)
             .and_then(|d| align(img, &d.landmarks, self.cfg.embedder.input_size).map(|c| (*d, c))))
+    }
+}
+
+impl Pipeline {
+    /// Per-frame tracking: the largest face in the region around `prev` (the
+    /// previous frame's face box, see [`Detector::detect_near`]), aligned;
+    /// falls back to the full frame when there is no previous box or the
+    /// face left the region. Only the region is searched, so a second person
+    /// entering elsewhere is seen at the next full-frame detection.
+    pub fn track_face(
+        &self,
+        img: FrameView<'_>,
+        prev: Option<&super::FaceBox>,
+    ) -> Result<Option<(Detection, AlignedFace)>, FaceError> {
+        if let Some(b) = prev {
+            let dets = self.detector.detect_near(img, b)?;
+            if let Some(d) = largest(&dets) {
+                if let Some(c) = align(img, &d.landmarks, self.cfg.embedder.input_size) {
+                    return Ok(Some((*d, c)));
+                }
+            }
+        }
+        self.main_face(img)
     }
 }
 
@@ -447,10 +470,17 @@ impl Session {
         };
         let mut events = Vec::new();
         let main = quality::gate_detections(&dets, &cfg.quality);
+        // The probe must show a neutral face: take it only while the
+        // citizen is settling or back at centre, never mid-action (a turned
+        // or nodding face is a poor match even when it passes the pose gate).
+        let neutral = matches!(
+            self.tracker.status(),
+            Status::Settling | Status::ReturnToCentre | Status::Passed
+        );
         let status = self.tracker.feed(f.t, main.ok().map(|d| &d.landmarks));
         let mut hint = main.err();
         if let Ok(d) = main {
-            if quality::gate_pose(d, &cfg.quality).is_ok() {
+            if neutral && quality::gate_pose(d, &cfg.quality).is_ok() {
                 match align(f.view(), &d.landmarks, cfg.embedder.input_size) {
                     Some(crop) => match quality::gate_crop(&crop, &cfg.quality) {
                         Ok(()) => self.consider_probe(p, f, d, crop),

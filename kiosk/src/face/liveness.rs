@@ -135,6 +135,9 @@ enum Phase {
     Return,
 }
 
+/// How long the head must be still before the neutral baseline is taken.
+pub const SETTLE_WINDOW: Duration = Duration::from_millis(200);
+
 /// Follows one challenge across frames.
 #[derive(Debug, Clone)]
 pub struct Tracker {
@@ -148,6 +151,11 @@ pub struct Tracker {
     baseline_yaw: f32,
     yaw_range: (f32, f32),
     pitch_range: (f32, f32),
+    /// Recent `(t, yaw, pitch)` samples while settling: the baseline is
+    /// taken only once the head has been still for [`SETTLE_WINDOW`] (at
+    /// least three samples agreeing), so a head still moving (for instance
+    /// back from the previous attempt's last action) is not taken as neutral.
+    settle: Vec<(Duration, f32, f32)>,
     verdict: Option<Status>,
 }
 
@@ -165,6 +173,7 @@ impl Tracker {
             baseline_yaw: 0.0,
             yaw_range: (f32::MAX, f32::MIN),
             pitch_range: (f32::MAX, f32::MIN),
+            settle: Vec::new(),
             verdict: if challenge.actions.is_empty() {
                 Some(Status::Passed)
             } else {
@@ -224,7 +233,25 @@ impl Tracker {
         let c = &self.cfg;
         match self.phase {
             Phase::Settling => {
-                if yaw.abs() < c.yaw_threshold {
+                self.settle.push((t, yaw, pitch));
+                let oldest_needed = t.saturating_sub(SETTLE_WINDOW);
+                // Keep one sample at or before the window's start.
+                while self.settle.len() > 3 && self.settle[1].0 <= oldest_needed {
+                    self.settle.remove(0);
+                }
+                let spread = |f: fn(&(Duration, f32, f32)) -> f32| {
+                    let (lo, hi) = self
+                        .settle
+                        .iter()
+                        .map(f)
+                        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
+                    hi - lo
+                };
+                let still = self.settle.len() >= 3
+                    && self.settle[0].0 <= oldest_needed
+                    && spread(|s| s.1) < c.neutral_yaw / 2.0
+                    && spread(|s| s.2) < c.neutral_pitch / 2.0;
+                if still && yaw.abs() < c.yaw_threshold {
                     self.baseline_yaw = yaw;
                     self.baseline_pitch = pitch;
                     self.phase = Phase::Act;
@@ -311,6 +338,33 @@ pub(crate) mod tests {
         last
     }
 
+    /// Regression: the baseline was taken from the first near-frontal
+    /// frame, even one caught mid-movement (the head swinging back from the
+    /// previous attempt's last turn), so the next turn the same way could
+    /// never reach the threshold.
+    #[test]
+    fn baseline_waits_for_a_still_face() {
+        let cfg = LivenessConfig::default();
+        let mut tr = Tracker::new(&Challenge::new(vec![Action::TurnLeft]), &cfg);
+        let mut t = 0;
+        // Swinging back: 0.10, 0.06, 0.02: each frame near frontal, none still.
+        assert_eq!(
+            run(
+                &mut tr,
+                &[(0.10, 0.0, 1), (0.06, 0.0, 1), (0.02, 0.0, 1)],
+                &mut t
+            ),
+            Status::Settling
+        );
+        // Still at 0.0 for 200 ms (frames every 100 ms): the baseline is taken there.
+        assert_eq!(run(&mut tr, &[(0.0, 0.0, 1)], &mut t), Status::Settling);
+        assert_eq!(
+            run(&mut tr, &[(0.0, 0.0, 1)], &mut t),
+            Status::Perform(Action::TurnLeft)
+        );
+        assert_eq!(run(&mut tr, &[(0.13, 0.0, 1)], &mut t), Status::Passed);
+    }
+
     fn challenge() -> Challenge {
         Challenge::new(vec![Action::TurnLeft, Action::Nod, Action::TurnRight])
     }
@@ -357,7 +411,7 @@ pub(crate) mod tests {
         );
         let mut t = 0;
         assert_eq!(
-            run(&mut tr, &[(0.08, 0.0, 2), (0.0, 0.0, 2)], &mut t),
+            run(&mut tr, &[(0.08, 0.0, 3), (0.0, 0.0, 2)], &mut t),
             Status::Perform(Action::TurnRight)
         );
         assert_eq!(
@@ -386,7 +440,7 @@ pub(crate) mod tests {
         let mut t = 0;
         let s = run(
             &mut tr,
-            &[(0.0, 0.0, 2), (-0.2, 0.0, 2), (0.0, 0.0, 2), (0.0, -0.1, 2)],
+            &[(0.0, 0.0, 3), (-0.2, 0.0, 2), (0.0, 0.0, 2), (0.0, -0.1, 2)],
             &mut t,
         );
         assert_eq!(s, Status::Passed);
@@ -408,13 +462,13 @@ pub(crate) mod tests {
         let mut t = 0;
         // Asked to turn left, turns right.
         assert_eq!(
-            run(&mut tr, &[(0.0, 0.0, 2), (-0.2, 0.0, 2)], &mut t),
+            run(&mut tr, &[(0.0, 0.0, 3), (-0.2, 0.0, 2)], &mut t),
             Status::Failed(LivenessFailure::WrongAction)
         );
         // Asked to turn left, nods first.
         let mut tr = Tracker::new(&challenge(), &LivenessConfig::default());
         assert_eq!(
-            run(&mut tr, &[(0.0, 0.0, 2), (0.0, 0.2, 2)], &mut t),
+            run(&mut tr, &[(0.0, 0.0, 3), (0.0, 0.2, 2)], &mut t),
             Status::Failed(LivenessFailure::WrongAction)
         );
         // Asked to nod, turns.
@@ -423,7 +477,7 @@ pub(crate) mod tests {
             &LivenessConfig::default(),
         );
         assert_eq!(
-            run(&mut tr, &[(0.0, 0.0, 2), (0.3, 0.0, 2)], &mut t),
+            run(&mut tr, &[(0.0, 0.0, 3), (0.3, 0.0, 2)], &mut t),
             Status::Failed(LivenessFailure::WrongAction)
         );
     }

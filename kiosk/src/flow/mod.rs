@@ -577,7 +577,9 @@ impl Flow {
                     Phase::ChooseIdentity
                 }
             },
-            (Phase::FaceCapture, Event::FaceDecided(result)) => self.face_decided(&mut t, &mut s, result),
+            (Phase::FaceCapture, Event::FaceDecided(result)) => {
+                self.face_decided(&mut t, &mut s, result)
+            }
             (Phase::FaceCapture, Event::Back) => {
                 t.effects.push(Effect::StopFaceCheck);
                 s.claimed = None;

@@ -947,7 +947,11 @@ fn face_path_passes_to_certificate_consent() {
     r.send(Event::Start)
         .send(Event::ChooseBusiness(Business::NewConnection))
         .send(Event::ChooseIdentity(IdentityMethod::Face));
-    assert_eq!(r.phase(), &Phase::FaceConsent, "its own consent screen first");
+    assert_eq!(
+        r.phase(),
+        &Phase::FaceConsent,
+        "its own consent screen first"
+    );
     r.send(Event::FaceConsent(true));
     assert_eq!(r.phase(), &Phase::FaceIdentity);
     r.send(enter(" 张伟 ", " 11010519491231002x"));
@@ -958,16 +962,25 @@ fn face_path_passes_to_certificate_consent() {
     assert!(r.effects.contains(&Effect::StartFaceCheck));
     r.send(Event::FaceDecided(Ok(())));
     assert_eq!(r.phase(), &Phase::ConsentCertificates);
-    assert!(r.effects.contains(&Effect::StopFaceCheck), "camera off at once");
+    assert!(
+        r.effects.contains(&Effect::StopFaceCheck),
+        "camera off at once"
+    );
     let s = r.session();
-    assert_eq!(s.identity_check.as_ref().map(|c| c.method), Some(IdentityMethod::Face));
+    assert_eq!(
+        s.identity_check.as_ref().map(|c| c.method),
+        Some(IdentityMethod::Face)
+    );
     assert_eq!(s.applicant.as_ref().map(|a| a.name.expose()), Some("张伟"));
     assert!(s.claimed.is_none());
     // A face check is not a certificate: the subject proof must still be fetched.
     r.send(Event::CertificateConsent(false));
     assert_eq!(
         r.session().missing,
-        vec![CertificateKind::SubjectProof, CertificateKind::PropertyProof]
+        vec![
+            CertificateKind::SubjectProof,
+            CertificateKind::PropertyProof
+        ]
     );
 }
 
@@ -987,7 +1000,10 @@ fn face_path_order_records_the_method_and_never_a_score() {
     let o = r.accepted_order();
     assert_eq!(o.identity.method, IdentityMethod::Face);
     let json = serde_json::to_string(&o.identity).expect("json");
-    assert!(!json.contains("score") && !json.contains("similar"), "{json}");
+    assert!(
+        !json.contains("score") && !json.contains("similar"),
+        "{json}"
+    );
 }
 
 #[test]
@@ -997,7 +1013,11 @@ fn declining_the_face_check_is_never_asked_again() {
         .send(Event::ChooseBusiness(Business::NewConnection))
         .send(Event::ChooseIdentity(IdentityMethod::Face))
         .send(Event::FaceConsent(false));
-    assert_eq!(r.phase(), &Phase::ChooseIdentity, "alternatives on the same screen");
+    assert_eq!(
+        r.phase(),
+        &Phase::ChooseIdentity,
+        "alternatives on the same screen"
+    );
     assert!(r.session().face_closed);
     assert_eq!(
         r.refuse(Event::ChooseIdentity(IdentityMethod::Face)),
@@ -1011,25 +1031,40 @@ fn declining_the_face_check_is_never_asked_again() {
 fn face_path_refuses_under_14_from_the_id_number() {
     // Born 2012-11-24: 13 on 2026-11-23.
     let mut r = Run::with_face();
-    r.goto_face_identity().send(enter("小明", "310115201211240033"));
+    r.goto_face_identity()
+        .send(enter("小明", "310115201211240033"));
     assert_eq!(r.phase(), &Phase::ChooseIdentity);
-    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::Under14)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::Under14))
+    );
     assert!(r.session().face_closed);
-    assert!(!r.effects.contains(&Effect::FetchReference), "no reference fetched");
+    assert!(
+        !r.effects.contains(&Effect::FetchReference),
+        "no reference fetched"
+    );
     // Born 2012-11-23: 14 today, allowed.
     let mut r = Run::with_face();
-    r.goto_face_identity().send(enter("小红", "310115201211230038"));
+    r.goto_face_identity()
+        .send(enter("小红", "310115201211230038"));
     assert_eq!(r.phase(), &Phase::FetchingReference);
 }
 
 #[test]
 fn face_identity_typos_stay_on_the_screen() {
     let mut r = Run::with_face();
-    r.goto_face_identity().send(enter("张伟", "330106199001010021"));
+    r.goto_face_identity()
+        .send(enter("张伟", "330106199001010021"));
     assert_eq!(r.phase(), &Phase::FaceIdentity);
-    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::IdNumberInvalid)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::IdNumberInvalid))
+    );
     r.send(enter("  ", "330106199001010026"));
-    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::NameMissing)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::NameMissing))
+    );
 }
 
 #[test]
@@ -1038,12 +1073,21 @@ fn three_mismatches_end_the_face_path_and_offer_the_others() {
     r.goto_face_capture();
     r.send(Event::FaceDecided(Err(FaceFailure::Mismatch)));
     assert_eq!(r.phase(), &Phase::FaceCapture);
-    assert!(r.effects.contains(&Effect::StartFaceCheck), "a fresh attempt");
+    assert!(
+        r.effects.contains(&Effect::StartFaceCheck),
+        "a fresh attempt"
+    );
     r.send(Event::FaceDecided(Err(FaceFailure::NoFace)));
-    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::NoFace)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::NoFace))
+    );
     r.send(Event::FaceDecided(Err(FaceFailure::Mismatch)));
     assert_eq!(r.phase(), &Phase::ChooseIdentity);
-    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::AttemptsUsed)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::AttemptsUsed))
+    );
     assert!(r.effects.contains(&Effect::StopFaceCheck));
     assert!(r.session().claimed.is_none() && r.session().applicant.is_none());
     assert_eq!(
@@ -1064,18 +1108,26 @@ fn a_mismatch_then_a_pass_goes_on() {
 #[test]
 fn a_liveness_failure_ends_the_face_path_at_once() {
     let mut r = Run::with_face();
-    r.goto_face_capture().send(Event::FaceDecided(Err(FaceFailure::Liveness)));
+    r.goto_face_capture()
+        .send(Event::FaceDecided(Err(FaceFailure::Liveness)));
     assert_eq!(r.phase(), &Phase::ChooseIdentity);
-    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::Liveness)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::Liveness))
+    );
     assert!(r.session().face_closed);
 }
 
 #[test]
 fn a_camera_fault_offers_the_others_but_leaves_face_open() {
     let mut r = Run::with_face();
-    r.goto_face_capture().send(Event::FaceDecided(Err(FaceFailure::CameraFault)));
+    r.goto_face_capture()
+        .send(Event::FaceDecided(Err(FaceFailure::CameraFault)));
     assert_eq!(r.phase(), &Phase::ChooseIdentity);
-    assert_eq!(r.session().problem, Some(Problem::Face(FaceProblem::CameraFault)));
+    assert_eq!(
+        r.session().problem,
+        Some(Problem::Face(FaceProblem::CameraFault))
+    );
     assert!(!r.session().face_closed);
     r.send(Event::ChooseIdentity(IdentityMethod::Face));
     assert_eq!(r.phase(), &Phase::FaceConsent);
@@ -1107,8 +1159,12 @@ fn cancel_or_timeout_during_capture_stops_the_camera() {
     assert!(r.effects.contains(&Effect::StopFaceCheck));
     let mut r = Run::with_face();
     r.goto_face_capture();
-    r.send(Event::Timeout { timer: r.state.timer });
-    r.send(Event::Timeout { timer: r.state.timer });
+    r.send(Event::Timeout {
+        timer: r.state.timer,
+    });
+    r.send(Event::Timeout {
+        timer: r.state.timer,
+    });
     assert_eq!(r.phase(), &Phase::Attract);
     assert!(r.effects.contains(&Effect::StopFaceCheck));
 }
