@@ -156,8 +156,6 @@ pub struct Parts {
     pub status_addr: SocketAddr,
     /// Status endpoint token.
     pub status_token: Option<String>,
-    /// The face actor (camera + engine), when the face path is on.
-    pub face: Option<DeviceHandle<crate::runtime::face::FaceCmd>>,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -192,6 +190,7 @@ pub async fn start(
     parts: Parts,
     reader: &DeviceHandle<ReaderCmd>,
     printer: &DeviceHandle<PrinterCmd>,
+    face: Option<&DeviceHandle<crate::runtime::face::FaceCmd>>,
 ) -> std::io::Result<Started> {
     let sync_wake = Arc::new(Notify::new());
     let runner = Runner::new(Services {
@@ -204,19 +203,19 @@ pub async fn start(
         sync_wake: sync_wake.clone(),
         reader: reader.commands.clone(),
         printer: printer.commands.clone(),
-        face: parts.face.as_ref().map(|f| f.commands.clone()),
+        face: face.map(|f| f.commands.clone()),
         transcript: parts.transcript,
     });
     reader.connect(runner.events());
     printer.connect(runner.events());
-    if let Some(f) = &parts.face {
+    if let Some(f) = face {
         f.connect(runner.events());
     }
     let mut devices = vec![
         ("card_reader".to_string(), reader.health.clone()),
         ("printer".to_string(), printer.health.clone()),
     ];
-    if let Some(f) = &parts.face {
+    if let Some(f) = face {
         devices.push(("camera".to_string(), f.health.clone()));
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -340,10 +339,10 @@ pub async fn run(
             transcript: None,
             status_addr: status_addr.unwrap_or(config.status.addr),
             status_token: token_status,
-            face: None,
         },
         &reader,
         &printer,
+        None,
     )
     .await
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;

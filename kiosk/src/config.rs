@@ -54,6 +54,8 @@ pub struct Config {
     pub devices: DevicesConfig,
     /// What the receipt says.
     pub receipt: ReceiptConfig,
+    /// The local face check: models, input sizes, thresholds, liveness.
+    pub face: crate::face::config::FaceConfig,
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             flow: FlowConfig::default(),
             devices: DevicesConfig::default(),
             receipt: ReceiptConfig::default(),
+            face: crate::face::config::FaceConfig::default(),
         }
     }
 }

@@ -32,7 +32,7 @@ enum Command {
         #[arg(long)]
         headless: bool,
         /// Scenario to run.
-        #[arg(long, default_value = "new-connection-idcard")]
+        #[arg(long, default_value = "new-connection-face")]
         scenario: String,
         /// Output folder (transcript, receipts, summary).
         #[arg(long, default_value = "demo-out")]
@@ -54,6 +54,83 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Face check tools for evaluation and technicians.
+    Face {
+        #[command(subcommand)]
+        command: FaceCommand,
+    },
+    /// Face models.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
+    },
+    /// Check the config and every model; exit 0 when the kiosk can run.
+    SelfTest {
+        /// Config file (defaults when absent).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FaceCommand {
+    /// Compare a probe photo with a reference photo: prints `pass` or `fail`.
+    Verify {
+        /// Reference photo.
+        #[arg(long)]
+        reference: PathBuf,
+        /// Probe photo.
+        #[arg(long)]
+        probe: PathBuf,
+        /// Model directory (overrides the config's).
+        #[arg(long)]
+        models: Option<PathBuf>,
+        /// Config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Accuracy and speed on a labelled set: prints JSON.
+    Eval {
+        /// Pairs CSV (or a folder of them).
+        #[arg(long)]
+        pairs: PathBuf,
+        /// Folder of the pairs' images.
+        #[arg(long)]
+        images: PathBuf,
+        /// Folder of one photo per person: every pair is an impostor pair.
+        #[arg(long)]
+        impostors: Option<PathBuf>,
+        /// Model directory (overrides the config's).
+        #[arg(long)]
+        models: Option<PathBuf>,
+        /// Config file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelsCommand {
+    /// Download the registry-shipped models by pinned version and checksum.
+    Fetch {
+        /// Where to put them.
+        #[arg(long, default_value = "/usr/share/kiosk/models")]
+        dir: PathBuf,
+    },
+}
+
+fn face_config(
+    config: Option<&PathBuf>,
+    models: Option<PathBuf>,
+) -> anyhow::Result<kiosk::face::config::FaceConfig> {
+    let mut cfg = match config {
+        Some(p) => kiosk::config::Config::from_file(p)?.face,
+        None => kiosk::face::config::FaceConfig::default(),
+    };
+    if let Some(m) = models {
+        cfg.model_dir = m;
+    }
+    Ok(cfg)
 }
 
 #[derive(Subcommand, Debug)]
@@ -121,6 +198,67 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
             println!("{report}");
             Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Face {
+            command:
+                FaceCommand::Verify {
+                    reference,
+                    probe,
+                    models,
+                    config,
+                },
+        } => {
+            let cfg = face_config(config.as_ref(), models)?;
+            match kiosk::face::cli::verify(&reference, &probe, &cfg) {
+                Ok(pass) => {
+                    println!("{}", if pass { "pass" } else { "fail" });
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("kiosk face verify: {e}");
+                    Ok(ExitCode::from(2))
+                }
+            }
+        }
+        Command::Face {
+            command:
+                FaceCommand::Eval {
+                    pairs,
+                    images,
+                    impostors,
+                    models,
+                    config,
+                },
+        } => {
+            let cfg = face_config(config.as_ref(), models)?;
+            let report = kiosk::face::cli::eval(&pairs, &images, impostors.as_deref(), &cfg)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models {
+            command: ModelsCommand::Fetch { dir },
+        } => {
+            kiosk::face::models_fetch::fetch(&dir)?;
+            println!("models in {}", dir.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SelfTest { config } => {
+            let cfg = match &config {
+                Some(p) => kiosk::config::Config::from_file(p)?,
+                None => kiosk::config::Config::default(),
+            };
+            println!("config: ok");
+            let face = kiosk::face::engine::self_test(&cfg.face);
+            println!("face: {}", face.summary);
+            let face_needed = cfg
+                .flow
+                .identity_methods
+                .contains(&kiosk::model::IdentityMethod::Face);
+            Ok(if face.usable() || !face_needed {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

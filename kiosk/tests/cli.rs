@@ -243,3 +243,100 @@ fn run_refuses_a_config_with_a_typo() {
         text(&out.stderr)
     );
 }
+
+/// Whether a file's first bytes are those of an image format.
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+        || bytes.starts_with(b"\x89PNG")
+        || (bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP")
+        || bytes.starts_with(b"BM")
+        || bytes.starts_with(b"P6")
+}
+
+fn files_below(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_below(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// The face scenario in a child process with its own temp dir, home and
+/// working dir: afterwards no image file exists anywhere it could write
+/// except the receipts it was asked for, and the store holds no face data.
+#[test]
+fn face_scenario_writes_no_image_and_stores_no_face_data() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    if !shared.join("models").is_dir() || !shared.join("faces/pairs").is_dir() {
+        eprintln!("skipped: ../shared models or faces absent");
+        return;
+    }
+    let root = tempfile::tempdir().expect("tempdir");
+    let (tmp, home, cwd) = (
+        root.path().join("tmp"),
+        root.path().join("home"),
+        root.path().join("cwd"),
+    );
+    for d in [&tmp, &home, &cwd] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args([
+            "demo",
+            "--headless",
+            "--scenario",
+            "new-connection-face",
+            "--out",
+            "out",
+            "--data",
+            "data",
+        ])
+        .current_dir(&cwd)
+        .env("TMPDIR", &tmp)
+        .env("HOME", &home)
+        .env("KIOSK_MODELS_DIR", shared.join("models"))
+        .env("KIOSK_DEMO_FACES", shared.join("faces"))
+        .output()
+        .expect("kiosk runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let mut files = Vec::new();
+    files_below(root.path(), &mut files);
+    let receipts = cwd.join("out/receipts");
+    let images: Vec<_> = files
+        .iter()
+        .filter(|f| !f.starts_with(&receipts))
+        .filter(|f| std::fs::read(f).map(|b| is_image(&b)).unwrap_or(false))
+        .collect();
+    assert!(images.is_empty(), "image files written: {images:?}");
+    // No JPEG or PNG signature inside the store's files either (a reference
+    // photo or a frame stored as a blob).
+    let mut store = Vec::new();
+    files_below(&cwd.join("data"), &mut store);
+    assert!(!store.is_empty());
+    for f in store {
+        let b = std::fs::read(&f).expect("read");
+        assert!(
+            // JPEG start-of-image plus an APPn/DQT marker: 4 bytes, so
+            // encrypted records (random bytes) do not match by chance.
+            !b.windows(4)
+                .any(|w| w[..3] == [0xFF, 0xD8, 0xFF] && matches!(w[3], 0xDB | 0xE0..=0xEF))
+                && !b.windows(4).any(|w| w == b"\x89PNG"),
+            "image data inside {}",
+            f.display()
+        );
+    }
+    // The order records the method, never a score.
+    let summary = std::fs::read_to_string(cwd.join("out/summary.json")).expect("summary");
+    assert!(!summary.contains("score") && !summary.contains("similar"));
+}

@@ -133,6 +133,68 @@ async fn printer_out_of_paper_keeps_the_order_and_prints_nothing() {
     );
 }
 
+fn face_material() -> bool {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    let ok = shared.join("models").is_dir() && shared.join("faces/pairs").is_dir();
+    if !ok {
+        eprintln!("skipped: face models and test photos (../shared) absent");
+    }
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_connection_face() {
+    if !face_material() {
+        return;
+    }
+    let (s, dir) = run("new-connection-face").await;
+    check_outputs(&s, dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn face_declined_is_served_by_card() {
+    if !face_material() {
+        return;
+    }
+    let (s, dir) = run("face-declined").await;
+    check_outputs(&s, dir.path());
+    let t = std::fs::read_to_string(dir.path().join("out/transcript.jsonl")).expect("transcript");
+    assert_eq!(
+        t.matches("\"state\":\"face-consent\"").count(),
+        1,
+        "face consent asked once, never again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spoof_photo_fails_liveness() {
+    if !face_material() {
+        return;
+    }
+    let (s, dir) = run("spoof-photo").await;
+    check_outputs(&s, dir.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn face_mismatch_offers_the_card_after_three_attempts() {
+    if !face_material() {
+        return;
+    }
+    let (s, dir) = run("face-mismatch").await;
+    check_outputs(&s, dir.path());
+    let t = std::fs::read_to_string(dir.path().join("out/transcript.jsonl")).expect("transcript");
+    assert_eq!(t.matches("\"event\":\"face-failed\"").count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_unplugged_mid_check() {
+    if !face_material() {
+        return;
+    }
+    let (s, dir) = run("camera-unplugged").await;
+    check_outputs(&s, dir.path());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_scenario_is_a_clear_error() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -13,6 +13,7 @@
 //! `summary.json` (one entry per order, no personal data) and
 //! `status.json` (what `/status` answered at the end).
 
+pub mod face;
 pub mod scenarios;
 
 use std::path::{Path, PathBuf};
@@ -172,7 +173,38 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         detail: e.to_string(),
     })?);
 
+    // The face rig: real models, the camera twin showing a test photo, and
+    // the simulator serving another photo of the same person as reference.
+    let rig = match scenario.face {
+        None => None,
+        Some(setup) => {
+            let start_err = |e: face::RigError| DemoError::Start {
+                what: "the face rig",
+                detail: e.to_string(),
+            };
+            let pairs = face::faces_dir().map_err(start_err)?.join("pairs");
+            let cfg = crate::face::config::FaceConfig::with_model_dir(
+                face::models_dir().map_err(start_err)?,
+            );
+            let reference = pairs.join(setup.reference);
+            let bytes = face::reference_jpeg(&reference).map_err(start_err)?;
+            sim.control
+                .set_reference_photo(scenario.citizen.identity().1, bytes);
+            let rig = face::start(&cfg, &pairs.join(setup.camera)).map_err(start_err)?;
+            if setup.frozen {
+                rig.camera.freeze();
+            }
+            Some(rig)
+        }
+    };
+
     let mut flow_cfg = config.flow.clone();
+    if rig.is_some() {
+        flow_cfg.identity_methods = vec![
+            crate::model::IdentityMethod::Face,
+            crate::model::IdentityMethod::IdCard,
+        ];
+    }
     if let Ok(catalog) = central.catalog().await {
         flow_cfg.set_capacity(catalog.policy);
     }
@@ -213,10 +245,10 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             transcript: Some(transcript.clone()),
             status_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             status_token: Some(token.clone()),
-            face: None,
         },
         &reader,
         &printer,
+        rig.as_ref().map(|r| &r.actor.handle),
     )
     .await
     .map_err(|e| DemoError::Start {
@@ -229,8 +261,17 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
 
     let mut failures = Vec::new();
     let mut receipt_seen = None;
-    let script = play(&scenario, &events, &mut screen, &sim, &mut receipt_seen);
-    match tokio::time::timeout(Duration::from_secs(60), script).await {
+    let camera = rig.as_ref().map(|r| r.camera.clone());
+    let script = play(
+        &scenario,
+        &events,
+        &mut screen,
+        &sim,
+        camera,
+        &mut receipt_seen,
+    );
+    // Generous: the face scenarios run real models in the host profile.
+    match tokio::time::timeout(Duration::from_secs(240), script).await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => failures.push(e),
         Err(_) => failures.push(format!(
@@ -255,7 +296,21 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         failures.push("the outbox did not drain after central came back".into());
     }
 
-    let status_json = crate::app::fetch_status(kiosk.status_addr, &token).await;
+    // The endpoint serves a snapshot refreshed twice a second: poll until it
+    // shows the drained outbox (or give the last answer after ~5 s).
+    let mut status_json = crate::app::fetch_status(kiosk.status_addr, &token).await;
+    for _ in 0..50 {
+        let drained = status_json
+            .as_ref()
+            .ok()
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+            .is_some_and(|v| v["outbox_depth"] == 0);
+        if drained {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status_json = crate::app::fetch_status(kiosk.status_addr, &token).await;
+    }
     match &status_json {
         Ok(body) => {
             let path = opts.out.join("status.json");
@@ -300,11 +355,19 @@ async fn play(
     events: &tokio::sync::mpsc::Sender<Event>,
     screen: &mut watch::Receiver<Screen>,
     sim: &crate::central::sim::SimHandle,
+    camera: Option<kiosk_drivers::camera::sim::SimCameraControl>,
     receipt_seen: &mut Option<Screen>,
 ) -> Result<(), String> {
     let mut acted_at = None;
     for act in &scenario.acts {
         let event = match act {
+            Act::UnplugCameraOn(phase) => {
+                wait(screen, acted_at, |s| s.phase == *phase).await?;
+                if let Some(c) = &camera {
+                    c.unplug();
+                }
+                continue;
+            }
             Act::Central(fault) => {
                 sim.control.set_mode(match fault {
                     CentralFault::Normal => Mode::Normal,
@@ -426,6 +489,17 @@ fn check(
     if let Some(ev) = e.card_problem {
         if !text.contains(&format!("\"event\":\"{ev}\"")) {
             failures.push(format!("the transcript shows no `{ev}`"));
+        }
+    }
+    if order.identity.method != e.method {
+        failures.push(format!(
+            "identity by {:?}, expected {:?}",
+            order.identity.method, e.method
+        ));
+    }
+    if let Some(p) = e.problem {
+        if !text.contains(&format!("\"problem\":\"{p}\"")) {
+            failures.push(format!("the screen never showed `{p}`"));
         }
     }
     if text.contains("\"refused\"") {

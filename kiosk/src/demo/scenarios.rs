@@ -62,6 +62,18 @@ pub enum PrinterFault {
     PaperOut,
 }
 
+/// The face rig of a face scenario: photos from the test set's `pairs/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FaceSetup {
+    /// The reference photo the central simulator serves for the citizen.
+    pub reference: &'static str,
+    /// The photo in front of the camera (another photo of the same person,
+    /// or of someone else).
+    pub camera: &'static str,
+    /// The camera shows the photo frozen: a printed photo held up.
+    pub frozen: bool,
+}
+
 /// One action of the scripted citizen.
 #[derive(Debug, Clone)]
 pub enum Act {
@@ -71,6 +83,8 @@ pub enum Act {
     AfterReceipt(Event),
     /// Switch central's behaviour now.
     Central(CentralFault),
+    /// When this screen shows, pull the camera's cable.
+    UnplugCameraOn(&'static str),
 }
 
 /// What must have happened for the scenario to pass.
@@ -88,6 +102,10 @@ pub struct Expect {
     pub low_voltage_declined: bool,
     /// The receipt came out of the printer (else the screen said why).
     pub printed: bool,
+    /// How identity was established in the end.
+    pub method: IdentityMethod,
+    /// A problem code the screen must have shown on the way.
+    pub problem: Option<&'static str>,
 }
 
 /// A scenario.
@@ -105,6 +123,8 @@ pub struct Scenario {
     pub acts: Vec<Act>,
     /// The printer's state.
     pub printer: PrinterFault,
+    /// The face rig, for face scenarios.
+    pub face: Option<FaceSetup>,
     /// The outcome.
     pub expect: Expect,
 }
@@ -130,21 +150,58 @@ fn form(citizen: Citizen, kw: f64, residential: bool, hv: bool) -> FormInput {
     }
 }
 
-/// The common path up to the form; `commitment` when a document is missing.
+/// The common path up to the form with an ID card; `commitment` when a
+/// document is missing.
 fn to_form(commitment: bool) -> Vec<Act> {
-    let mut acts = vec![
+    let mut acts = start();
+    acts.extend(after_identity(card(), commitment));
+    acts
+}
+
+fn start() -> Vec<Act> {
+    vec![
         Act::On("attract", Event::Start),
         Act::On(
             "choose-business",
             Event::ChooseBusiness(Business::NewConnection),
         ),
+    ]
+}
+
+fn card() -> Vec<Act> {
+    vec![Act::On(
+        "choose-identity",
+        Event::ChooseIdentity(IdentityMethod::IdCard),
+    )]
+}
+
+/// Choosing the face path, consenting and typing name and number.
+fn face(citizen: Citizen) -> Vec<Act> {
+    let (name, id, _) = citizen.identity();
+    vec![
         Act::On(
             "choose-identity",
-            Event::ChooseIdentity(IdentityMethod::IdCard),
+            Event::ChooseIdentity(IdentityMethod::Face),
         ),
-        Act::On("consent-certificates", Event::CertificateConsent(true)),
-        Act::On("review-certificates", Event::Continue),
-    ];
+        Act::On("face-consent", Event::FaceConsent(true)),
+        Act::On(
+            "face-identity",
+            Event::EnterIdentity {
+                name: Personal::new(name),
+                id_number: Personal::new(id),
+            },
+        ),
+    ]
+}
+
+/// From the identity screens to the form.
+fn after_identity(identity: Vec<Act>, commitment: bool) -> Vec<Act> {
+    let mut acts = identity;
+    acts.push(Act::On(
+        "consent-certificates",
+        Event::CertificateConsent(true),
+    ));
+    acts.push(Act::On("review-certificates", Event::Continue));
     if commitment {
         acts.push(Act::On(
             "commitment",
@@ -155,6 +212,111 @@ fn to_form(commitment: bool) -> Vec<Act> {
         ));
     }
     acts
+}
+
+/// A face scenario: `identity` acts (which may end on the ID card), then
+/// an 8 kW residential connection.
+fn face_scenario(
+    name: &'static str,
+    description: &'static str,
+    setup: FaceSetup,
+    identity: Vec<Act>,
+    expect: Expect,
+) -> Scenario {
+    let z = Citizen::ZhangWei;
+    let mut acts = start();
+    acts.extend(after_identity(identity, false));
+    Scenario {
+        name,
+        description,
+        citizen: z,
+        card: vec![CardStep::Card],
+        acts: finish(
+            acts,
+            vec![Act::On(
+                "form",
+                Event::SubmitForm(form(z, 8.0, true, false)),
+            )],
+        ),
+        printer: PrinterFault::None,
+        face: Some(setup),
+        expect,
+    }
+}
+
+/// The face scenarios (they need the face models and test photos).
+fn face_scenarios() -> Vec<Scenario> {
+    let z = Citizen::ZhangWei;
+    // img1 and img2 are two photos of one person; img8 is someone else.
+    let same = FaceSetup {
+        reference: "img1.jpg",
+        camera: "img2.jpg",
+        frozen: false,
+    };
+    let then_card = |mut acts: Vec<Act>| {
+        acts.extend(card());
+        acts
+    };
+    vec![
+        face_scenario(
+            "new-connection-face",
+            "a resident proves identity with the local face check (刷脸办电), then a new 8 kW connection",
+            same,
+            face(z),
+            Expect {
+                method: IdentityMethod::Face,
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        ),
+        face_scenario(
+            "face-declined",
+            "the citizen declines face recognition: served by ID card, never asked again",
+            same,
+            vec![
+                Act::On("choose-identity", Event::ChooseIdentity(IdentityMethod::Face)),
+                Act::On("face-consent", Event::FaceConsent(false)),
+                Act::On("choose-identity", Event::ChooseIdentity(IdentityMethod::IdCard)),
+            ],
+            plain(SupplyRoute::LowVoltage),
+        ),
+        face_scenario(
+            "spoof-photo",
+            "a printed photo is held up: liveness fails, the face path ends, the ID card is offered",
+            FaceSetup { frozen: true, ..same },
+            then_card(face(z)),
+            Expect {
+                problem: Some("face-liveness"),
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        ),
+        face_scenario(
+            "face-mismatch",
+            "someone else faces the camera: three failed attempts, then the ID card",
+            FaceSetup {
+                camera: "img8.jpg",
+                ..same
+            },
+            then_card(face(z)),
+            Expect {
+                problem: Some("face-attempts-used"),
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        ),
+        face_scenario(
+            "camera-unplugged",
+            "the camera is unplugged mid-check: a clear message, the ID card is offered",
+            same,
+            then_card({
+                let mut a = face(z);
+                a.push(Act::UnplugCameraOn("face-capture"));
+                a
+            }),
+            Expect {
+                problem: Some("face-camera-fault"),
+                ..plain(SupplyRoute::LowVoltage)
+            },
+        ),
+    ]
 }
 
 fn finish(mut acts: Vec<Act>, after_form: Vec<Act>) -> Vec<Act> {
@@ -173,11 +335,20 @@ fn plain(route: SupplyRoute) -> Expect {
         card_problem: None,
         low_voltage_declined: false,
         printed: true,
+        method: IdentityMethod::IdCard,
+        problem: None,
     }
 }
 
-/// Every scenario, the default first.
+/// Every scenario, the default (`new-connection-face`) first.
 pub fn all() -> Vec<Scenario> {
+    let mut all = face_scenarios();
+    all.extend(card_scenarios());
+    all
+}
+
+/// The scenarios with an ID card.
+fn card_scenarios() -> Vec<Scenario> {
     let z = Citizen::ZhangWei;
     vec![
         Scenario {
@@ -190,6 +361,7 @@ pub fn all() -> Vec<Scenario> {
                 vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
             ),
             printer: PrinterFault::None,
+            face: None,
             expect: plain(SupplyRoute::LowVoltage),
         },
         Scenario {
@@ -202,6 +374,7 @@ pub fn all() -> Vec<Scenario> {
                 vec![Act::On("form", Event::SubmitForm(form(Citizen::LiNa, 10.0, true, false)))],
             ),
             printer: PrinterFault::None,
+            face: None,
             expect: Expect {
                 missing: vec![CertificateKind::PropertyProof],
                 ..plain(SupplyRoute::LowVoltage)
@@ -220,6 +393,7 @@ pub fn all() -> Vec<Scenario> {
                 ],
             ),
             printer: PrinterFault::None,
+            face: None,
             expect: plain(SupplyRoute::HighVoltage),
         },
         Scenario {
@@ -235,6 +409,7 @@ pub fn all() -> Vec<Scenario> {
                 ],
             ),
             printer: PrinterFault::None,
+            face: None,
             expect: Expect {
                 low_voltage_declined: true,
                 ..plain(SupplyRoute::HighVoltageByChoice)
@@ -256,6 +431,7 @@ pub fn all() -> Vec<Scenario> {
                 ],
             ),
             printer: PrinterFault::None,
+            face: None,
             expect: plain(SupplyRoute::LowVoltageParkAssessment),
         },
         Scenario {
@@ -268,6 +444,7 @@ pub fn all() -> Vec<Scenario> {
                 vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
             ),
             printer: PrinterFault::None,
+            face: None,
             expect: Expect {
                 card_problem: Some("card-problem"),
                 ..plain(SupplyRoute::LowVoltage)
@@ -286,6 +463,7 @@ pub fn all() -> Vec<Scenario> {
                 ],
             ),
             printer: PrinterFault::None,
+            face: None,
             expect: Expect {
                 receipt_pending: true,
                 ..plain(SupplyRoute::LowVoltage)
@@ -301,6 +479,7 @@ pub fn all() -> Vec<Scenario> {
                 vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))],
             ),
             printer: PrinterFault::PaperOut,
+            face: None,
             expect: Expect {
                 printed: false,
                 ..plain(SupplyRoute::LowVoltage)

@@ -227,6 +227,7 @@ impl<C: FrameSource> Actor<C> {
     }
 
     async fn engine_event(&mut self, ev: EngineEvent) {
+        tracing::debug!(?ev, "face engine");
         match ev {
             EngineEvent::Prompt(a) => self.publish(|p| {
                 p.prompt = Some(a.code());
@@ -250,6 +251,7 @@ impl<C: FrameSource> Actor<C> {
                 self.decided(Ok(())).await;
             }
             EngineEvent::Decided(Outcome::Fail(reason)) => {
+                tracing::debug!(reason = reason.code(), "face check failed");
                 self.end_engine_session();
                 if let Some(f) = failure(reason) {
                     self.decided(Err(f)).await;

@@ -138,6 +138,9 @@ pub struct TranscriptLine {
     /// Why the event was refused, if it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// The problem the screen shows after the step (a code, never data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// What the runner needs around it.
@@ -296,6 +299,12 @@ impl Runner {
                     from,
                     state: self.state.phase.name(),
                     refused: None,
+                    problem: self
+                        .state
+                        .session
+                        .as_ref()
+                        .and_then(|s| s.problem.as_ref())
+                        .map(problem_code),
                 }
             }
             Err(d) => {
@@ -306,6 +315,7 @@ impl Runner {
                     from,
                     state: from,
                     refused: Some(d.to_string()),
+                    problem: None,
                 }
             }
         };
@@ -335,7 +345,11 @@ impl Runner {
             Effect::StartTimer { timer, after_secs } => {
                 let tx = self.events_tx.clone();
                 let secs = u64::try_from(after_secs).unwrap_or(0);
-                self.timers.retain(|t| !t.is_finished());
+                // Only the newest timer matters: the flow ignores older
+                // generations, so don't let them fire at all.
+                for t in self.timers.drain(..) {
+                    t.abort();
+                }
                 self.timers.push(tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_secs(secs)).await;
                     let _ = tx.send(Event::Timeout { timer }).await;
