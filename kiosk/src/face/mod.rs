@@ -2,8 +2,9 @@
 //! liveness and the pass/fail decision, all on the device.
 //!
 //! Pipeline: [`detect`] (CenterFace, box + 5 landmarks) → [`align`] (similarity
-//! transform to the 112×112 ArcFace template) → [`embed`] (MobileFaceNet, probe
-//! and reference in one batch-2 call, cosine) → [`decision`] (pass or fail
+//! transform to the 112×112 ArcFace template) → [`embed`] (MobileFaceNet:
+//! probe and reference as two batch-1 runs on ONNX, one batch-2 call on the
+//! fixed-batch TFLite model; cosine) → [`decision`] (pass or fail
 //! only). [`quality`] gates every live frame and maps each failure to a
 //! [`quality::Hint`] for the UI; [`liveness`] runs a random active challenge
 //! on the landmarks; [`antispoof`] adds the optional passive signal.
