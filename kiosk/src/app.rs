@@ -121,6 +121,43 @@ pub async fn spawn_status(
     Ok(StatusServer { addr })
 }
 
+/// The face path on the device: the engine on the configured models and the
+/// V4L2 camera. When either cannot start, the face method is withdrawn (the
+/// other methods serve everyone) and the reason is logged.
+fn start_face(
+    config: &Config,
+    flow: &mut crate::flow::FlowConfig,
+) -> Option<crate::runtime::face::FaceActor> {
+    use crate::model::IdentityMethod;
+    if !flow.identity_methods.contains(&IdentityMethod::Face) {
+        return None;
+    }
+    let started = (|| {
+        let camera_cfg = config
+            .devices
+            .camera
+            .as_ref()
+            .ok_or("no [devices.camera] configured")?;
+        let camera =
+            kiosk_drivers::camera::v4l2::V4l2Camera::open(camera_cfg).map_err(|e| e.to_string())?;
+        let engine = crate::face::engine::FaceEngine::spawn(config.face.clone())
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(crate::runtime::face::spawn_face_actor(
+            camera,
+            engine,
+            usize::from(config.face.liveness.actions),
+        ))
+    })();
+    match started {
+        Ok(actor) => Some(actor),
+        Err(why) => {
+            tracing::error!("face check unavailable, offering the other methods: {why}");
+            flow.identity_methods.retain(|m| *m != IdentityMethod::Face);
+            None
+        }
+    }
+}
+
 /// `GET /status` with the token, as a central server would poll it.
 pub async fn fetch_status(addr: SocketAddr, token: &str) -> Result<String, reqwest::Error> {
     reqwest::Client::new()
@@ -323,6 +360,7 @@ pub async fn run(
         .await
         .map_err(|e| start_err("the printer")(e.to_string()))?;
 
+    let face = start_face(&config, &mut flow_cfg);
     let token_status = token;
     let kiosk = start(
         Parts {
@@ -342,7 +380,7 @@ pub async fn run(
         },
         &reader,
         &printer,
-        None,
+        face.as_ref().map(|f| &f.handle),
     )
     .await
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;

@@ -155,6 +155,8 @@ pub struct DevicesConfig {
     pub card_reader: CardReaderConfig,
     /// The receipt printer.
     pub printer: PrinterSection,
+    /// The camera of the face check (V4L2); needed when `flow.identity_methods` has `face`.
+    pub camera: Option<kiosk_drivers::camera::CameraConfig>,
 }
 
 impl Default for DevicesConfig {
@@ -162,6 +164,7 @@ impl Default for DevicesConfig {
         Self {
             card_reader: CardReaderConfig::Sim,
             printer: PrinterSection::default(),
+            camera: None,
         }
     }
 }

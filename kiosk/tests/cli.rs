@@ -179,7 +179,12 @@ async fn run_answers_status_with_the_token_and_401_without() {
     std::fs::write(
         &config,
         format!(
-            "device_id = \"T1\"\ndata_dir = \"{}\"\n[status]\ntoken = \"s3cret\"\n",
+            // Face offered, but no models installed and no camera: the
+            // kiosk still starts and serves by the other methods.
+            "device_id = \"T1\"\ndata_dir = \"{}\"\n[status]\ntoken = \"s3cret\"\n\
+             [flow]\nidentity_methods = [\"face\", \"id-card\"]\n\
+             [face]\nmodel_dir = \"/nonexistent/models\"\n\
+             [devices.camera]\ndevice = \"/dev/video9\"\n",
             dir.path().join("data").display()
         ),
     )
