@@ -217,12 +217,12 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             detail: e.to_string(),
         })?;
     let (printer, printer_controls) =
-        devices::spawn_sim_printer(&config.devices.printer, receipts.clone()).map_err(|e| {
-            DemoError::Start {
+        devices::spawn_sim_printer(&config.devices.printer, Some(receipts.clone())).map_err(
+            |e| DemoError::Start {
                 what: "the printer twin",
                 detail: e.to_string(),
-            }
-        })?;
+            },
+        )?;
     if scenario.printer == PrinterFault::PaperOut {
         printer_controls.set_paper(kiosk_drivers::printer::sim::PaperState::Out);
     }

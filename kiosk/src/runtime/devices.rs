@@ -282,9 +282,7 @@ pub async fn spawn_printer(
 ) -> Result<DeviceHandle<PrinterCmd>, DeviceError> {
     let cfg = printer_config(section);
     match &section.sink {
-        PrinterSink::Sim => {
-            spawn_sim_printer(section, receipts.unwrap_or_else(std::env::temp_dir)).map(|(h, _)| h)
-        }
+        PrinterSink::Sim => spawn_sim_printer(section, receipts).map(|(h, _)| h),
         PrinterSink::File { path } => {
             let sink = printer::FileSink::open(path)?;
             Ok(spawn_printer_actor(
@@ -309,15 +307,19 @@ pub async fn spawn_printer(
     }
 }
 
-/// Spawns the printer twin; each job's ESC/POS stream and its decoded image
-/// are written to `receipts/<order>.escpos` and `.png`. The controls inject
-/// faults (paper out, cover open).
+/// Spawns the printer twin. With a `receipts` folder, each job's ESC/POS
+/// stream and its decoded image are written to `receipts/<order>.escpos`
+/// and `.png`; without one, jobs stay in the twin's memory. The controls
+/// inject faults (paper out, cover open).
 pub fn spawn_sim_printer(
     section: &PrinterSection,
-    receipts: PathBuf,
+    receipts: Option<PathBuf>,
 ) -> Result<(DeviceHandle<PrinterCmd>, printer::sim::SimControls), DeviceError> {
     let sim = printer::sim::SimPrinter::new(&printer_config(section))?;
     let controls = sim.controls();
+    let Some(receipts) = receipts else {
+        return Ok((spawn_printer_actor(sim, None), controls));
+    };
     let jobs = controls.clone();
     let save = move |local_id: &str| {
         let controls = &jobs;
