@@ -280,13 +280,14 @@ impl Runner {
         let now = Utc::now();
         let from = self.state.phase.name();
         let name = event.name();
-        if matches!(event, Event::Start) {
-            self.counters
-                .sessions
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
+        let starts = matches!(event, Event::Start);
         let line = match self.services.flow.step(self.state.clone(), event, now) {
             Ok((next, effects)) => {
+                if starts {
+                    self.counters
+                        .sessions
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 self.state = next;
                 self.seq += 1;
                 self.screen.send_replace(Screen::of(self.seq, &self.state));

@@ -298,6 +298,19 @@ fn record_object(local_id: &str, raw: &[u8]) -> Result<Map<String, Value>> {
     }
 }
 
+/// An order's record, inside a transaction, as a JSON object to edit.
+fn record_in(
+    orders: &sled::transaction::TransactionalTree,
+    local_id: &str,
+) -> std::result::Result<Map<String, Value>, ConflictableTransactionError<StoreError>> {
+    let raw = orders.get(local_id)?.ok_or_else(|| {
+        abort(StoreError::OrderNotFound {
+            local_id: local_id.to_owned(),
+        })
+    })?;
+    record_object(local_id, &raw).map_err(abort)
+}
+
 fn encode_record(map: Map<String, Value>) -> Result<Vec<u8>> {
     serde_json::to_vec(&Value::Object(map)).map_err(|source| StoreError::Json {
         what: "an order record",
@@ -639,12 +652,7 @@ impl Store {
         let now = (self.clock)();
         (&self.orders, &self.outbox, &self.audit, &self.meta)
             .transaction(|(orders, outbox, audit, meta)| {
-                let raw = orders.get(local_id)?.ok_or_else(|| {
-                    abort(StoreError::OrderNotFound {
-                        local_id: local_id.to_owned(),
-                    })
-                })?;
-                let mut map = record_object(local_id, &raw).map_err(abort)?;
+                let mut map = record_in(orders, local_id)?;
                 let status = record_status(local_id, &map).map_err(abort)?;
                 if status == OrderStatus::Synced {
                     let existing = map.get("central_no").and_then(Value::as_str).unwrap_or("");
@@ -706,12 +714,7 @@ impl Store {
         })?;
         (&self.orders, &self.outbox, &self.audit, &self.meta)
             .transaction(|(orders, outbox, audit, meta)| {
-                let raw = orders.get(local_id)?.ok_or_else(|| {
-                    abort(StoreError::OrderNotFound {
-                        local_id: local_id.to_owned(),
-                    })
-                })?;
-                let mut map = record_object(local_id, &raw).map_err(abort)?;
+                let mut map = record_in(orders, local_id)?;
                 map.insert("rating".into(), Value::from(stars));
                 orders.insert(local_id, encode_record(map).map_err(abort)?)?;
                 outbox.insert(key.as_bytes(), entry_raw.as_slice())?;
