@@ -187,7 +187,8 @@ pub struct Runner {
     events_rx: mpsc::Receiver<Event>,
     screen: watch::Sender<Screen>,
     transcript: Option<tokio::fs::File>,
-    timers: Vec<tokio::task::JoinHandle<()>>,
+    /// The armed timer: only the newest generation matters to the flow.
+    timer: Option<tokio::task::JoinHandle<()>>,
     counters: Arc<Counters>,
 }
 
@@ -218,7 +219,7 @@ impl Runner {
             events_rx,
             screen,
             transcript: None,
-            timers: Vec::new(),
+            timer: None,
             counters: Arc::default(),
         }
     }
@@ -266,9 +267,7 @@ impl Runner {
             };
             self.handle(event).await?;
         }
-        for t in self.timers.drain(..) {
-            t.abort();
-        }
+        self.disarm();
         if let Some(f) = self.transcript.as_mut() {
             let _ = f.flush().await;
         }
@@ -348,10 +347,8 @@ impl Runner {
                 let secs = u64::try_from(after_secs).unwrap_or(0);
                 // Only the newest timer matters: the flow ignores older
                 // generations, so don't let them fire at all.
-                for t in self.timers.drain(..) {
-                    t.abort();
-                }
-                self.timers.push(tokio::spawn(async move {
+                self.disarm();
+                self.timer = Some(tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_secs(secs)).await;
                     let _ = tx.send(Event::Timeout { timer }).await;
                 }));
@@ -460,9 +457,7 @@ impl Runner {
                 // on drop); nothing else in the runner holds personal data
                 // (the face actor wiped its frames and reference on
                 // StopFaceCheck, which the flow sends with every wipe).
-                for t in self.timers.drain(..) {
-                    t.abort();
-                }
+                self.disarm();
                 info!("session ended and wiped");
             }
         }
@@ -504,6 +499,13 @@ impl Runner {
             };
             let _ = tx.send(Event::ReferenceFetched(result)).await;
         });
+    }
+
+    /// Aborts the armed timer, if any.
+    fn disarm(&mut self) {
+        if let Some(t) = self.timer.take() {
+            t.abort();
+        }
     }
 
     async fn send_reader(&self, cmd: ReaderCmd) {
