@@ -193,6 +193,10 @@ pub struct Parts {
     pub status_addr: SocketAddr,
     /// Status endpoint token.
     pub status_token: Option<String>,
+    /// The QR actor (e-ID and receipt scanning), if this kiosk has a camera for it.
+    pub qr: Option<DeviceHandle<crate::runtime::qr::QrCmd>>,
+    /// How bill payments are watched.
+    pub payment: crate::runtime::PaymentTiming,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -241,6 +245,8 @@ pub async fn start(
         reader: reader.commands.clone(),
         printer: printer.commands.clone(),
         face: face.map(|f| f.commands.clone()),
+        qr: parts.qr.as_ref().map(|q| q.commands.clone()),
+        payment: parts.payment,
         transcript: parts.transcript,
     });
     reader.connect(runner.events());
@@ -248,12 +254,18 @@ pub async fn start(
     if let Some(f) = face {
         f.connect(runner.events());
     }
+    if let Some(q) = &parts.qr {
+        q.connect(runner.events());
+    }
     let mut devices = vec![
         ("card_reader".to_string(), reader.health.clone()),
         ("printer".to_string(), printer.health.clone()),
     ];
     if let Some(f) = face {
         devices.push(("camera".to_string(), f.health.clone()));
+    }
+    if let Some(q) = &parts.qr {
+        devices.push(("qr_camera".to_string(), q.health.clone()));
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
@@ -377,6 +389,11 @@ pub async fn run(
             transcript: None,
             status_addr: status_addr.unwrap_or(config.status.addr),
             status_token: token_status,
+            // The camera belongs to the face actor on the device; QR
+            // scanning there waits for the shared camera actor (see
+            // docs/design.md). Typed numbers work without it.
+            qr: None,
+            payment: crate::runtime::PaymentTiming::default(),
         },
         &reader,
         &printer,

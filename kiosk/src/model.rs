@@ -216,6 +216,107 @@ pub fn capacity_route(
     }
 }
 
+/// Who the applicant is for a company customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CompanyRole {
+    /// The legal representative (法定代表人) in person.
+    LegalRepresentative,
+    /// An agent (经办人) acting for the company.
+    Agent,
+}
+
+/// A company customer: identified by its unified social credit code (a
+/// public registry identifier, not personal data).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompanyApplicant {
+    /// Unified social credit code (GB 32100), check character verified.
+    pub credit_code: String,
+    /// Whether the person at the kiosk is the legal representative or an agent.
+    pub role: CompanyRole,
+}
+
+/// Why a unified social credit code is not acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CreditCodeError {
+    /// Not 18 characters.
+    #[error("a unified social credit code has 18 characters, not {0}")]
+    Length(usize),
+    /// A character outside the GB 32100 alphabet (no I, O, S, V, Z).
+    #[error("character {0:?} is not allowed in a unified social credit code")]
+    Character(char),
+    /// The 18th character does not match the check computed over the first 17.
+    #[error("the check character is wrong (expected {expected:?})")]
+    Check {
+        /// What the check character should be.
+        expected: char,
+    },
+}
+
+/// The GB 32100-2015 alphabet: digits and capitals without I, O, S, V, Z.
+const CREDIT_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+/// Weights of positions 1–17 (3^(i) mod 31).
+const CREDIT_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+/// The check character of the first 17 characters of a credit code, or
+/// `None` if one of them is outside the alphabet or there are not 17.
+pub fn credit_code_check_char(first17: &str) -> Option<char> {
+    let bytes = first17.as_bytes();
+    if bytes.len() != 17 {
+        return None;
+    }
+    let mut sum = 0u32;
+    for (b, w) in bytes.iter().zip(CREDIT_WEIGHTS) {
+        let v = CREDIT_ALPHABET.iter().position(|c| c == b)? as u32;
+        sum += v * w;
+    }
+    let check = (31 - sum % 31) % 31;
+    Some(char::from(CREDIT_ALPHABET[check as usize]))
+}
+
+/// Parses a unified social credit code typed or scanned: trims, upper-cases
+/// and checks length, alphabet and check character (GB 32100-2015).
+pub fn parse_credit_code(input: &str) -> Result<String, CreditCodeError> {
+    let code: String = input.trim().to_ascii_uppercase();
+    let n = code.chars().count();
+    if n != 18 {
+        return Err(CreditCodeError::Length(n));
+    }
+    if let Some(bad) = code
+        .chars()
+        .find(|c| !c.is_ascii() || !CREDIT_ALPHABET.contains(&(*c as u8)))
+    {
+        return Err(CreditCodeError::Character(bad));
+    }
+    let expected = credit_code_check_char(&code[..17]).ok_or(CreditCodeError::Length(n))?;
+    if code.as_bytes()[17] != expected as u8 {
+        return Err(CreditCodeError::Check { expected });
+    }
+    Ok(code)
+}
+
+/// The supply contract signed on the touchscreen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractSignature {
+    /// Version of the contract text shown (from the central catalog).
+    pub version: String,
+    /// SHA-256 (hex) of the signature's touch strokes.
+    pub signature_sha256: String,
+    /// When it was signed.
+    pub signed_at: DateTime<Utc>,
+}
+
+/// The parties of an ownership transfer (non-personal part).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferParties {
+    /// The old holder was present and proved their identity here.
+    pub old_holder_present: bool,
+    /// Central confirmed the old holder is the account's holder.
+    pub old_holder_verified: bool,
+}
+
 /// A document that could not be fetched and must be supplied later.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissingDocument {
@@ -259,6 +360,15 @@ pub struct OrderPersonal {
     pub address: Personal,
     /// Contact phone.
     pub phone: Personal,
+    /// Where to mail a document (the closure certificate), if asked for.
+    #[serde(default)]
+    pub mailing_address: Personal,
+    /// The old holder of a transfer, when present and identified here.
+    #[serde(default)]
+    pub old_holder_name: Personal,
+    /// The old holder's ID number (transfer with both parties present).
+    #[serde(default)]
+    pub old_holder_id: Option<IdNumber>,
 }
 
 /// What the citizen asked for on the business form (non-personal part).
@@ -315,15 +425,68 @@ pub struct Order {
     pub commitment: Option<Commitment>,
     /// Satisfaction rating 1–5, if given.
     pub rating: Option<u8>,
+    /// The rating's fixed-phrase comment codes, comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_comment: Option<String>,
     /// Life-cycle status.
     pub status: OrderStatus,
     /// Personal fields (encrypted at rest).
     pub personal: OrderPersonal,
+    /// The electricity account concerned (all but new connections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_no: Option<String>,
+    /// A company customer, when the applicant acts for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<CompanyApplicant>,
+    /// The supply contract signed here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractSignature>,
+    /// The pushed order (started elsewhere) this order confirms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_from: Option<String>,
+    /// Parties of a transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferParties>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credit_codes_are_checked_per_gb32100() {
+        // Two published codes and the simulator's synthetic one.
+        for good in [
+            "91350100M000100Y43",
+            "91110000600037341L",
+            "91330106MA27XY123U",
+        ] {
+            let first = &good[..17];
+            let check = credit_code_check_char(first).expect("alphabet");
+            let fixed = format!("{first}{check}");
+            assert_eq!(parse_credit_code(&fixed.to_lowercase()), Ok(fixed.clone()));
+            // Any other last character fails with the expected one named.
+            let other = if check == '0' { '1' } else { '0' };
+            assert_eq!(
+                parse_credit_code(&format!("{first}{other}")),
+                Err(CreditCodeError::Check { expected: check })
+            );
+        }
+        assert_eq!(credit_code_check_char("91350100M000100Y4"), Some('3'));
+        assert_eq!(credit_code_check_char("91110000600037341"), Some('L'));
+        assert_eq!(
+            parse_credit_code("9135010"),
+            Err(CreditCodeError::Length(7))
+        );
+        assert_eq!(
+            parse_credit_code("91350100M000100I43"),
+            Err(CreditCodeError::Character('I'))
+        );
+        assert_eq!(
+            parse_credit_code("91350100M000100Y4中"),
+            Err(CreditCodeError::Character('中'))
+        );
+    }
 
     #[test]
     fn capacity_rule_boundaries() {

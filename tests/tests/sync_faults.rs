@@ -554,7 +554,7 @@ async fn outbox_entry_without_its_order_is_parked_instead_of_retried_forever() {
 async fn rating_waits_for_its_order_and_reaches_central_once_despite_a_lost_reply() {
     let bed = Bed::new(QUICK).await;
     bed.accept("K-1", 0);
-    bed.store().enqueue_rating("K-1", 5).expect("rated");
+    bed.store().enqueue_rating("K-1", 5, None).expect("rated");
     // The order meets a 503, then passes; the rating's first POST loses its
     // reply.
     bed.proxy
@@ -596,7 +596,7 @@ async fn rating_of_a_rejected_order_is_parked_not_retried_forever() {
     poisoned.accepted_at = epoch();
     poisoned.application.capacity_kw = 0.0;
     bed.store().accept(&poisoned).expect("accepted locally");
-    bed.store().enqueue_rating("K-0", 4).expect("rated");
+    bed.store().enqueue_rating("K-0", 4, None).expect("rated");
 
     bed.drain().await;
     bed.drain_when_due().await;

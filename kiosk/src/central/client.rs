@@ -16,9 +16,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    Account, ApiErrorBody, Catalog, CentralError, CertificatesRequest, CertificatesResponse,
-    EidIdentity, EidRequest, OrderAccepted, OrderProgress, OrderSubmission, Payment,
-    PaymentRequest, RatingAccepted, RatingSubmission, ReferencePhoto, ReferenceRequest, Result,
+    Account, AccountQuery, ApiErrorBody, AssistanceAccepted, AssistanceRequest, Catalog,
+    CentralError, CertificatesRequest, CertificatesResponse, EidIdentity, EidRequest,
+    OrderAccepted, OrderProgress, OrderSubmission, Payment, PaymentRequest, PushedOrders,
+    PushedQuery, RatingAccepted, RatingSubmission, ReferencePhoto, ReferenceRequest, Result,
 };
 
 /// How to reach the central service.
@@ -168,6 +169,28 @@ impl CentralClient {
     pub async fn account(&self, no: &str) -> Result<Account> {
         let path = format!("/v1/accounts/{}", path_segment(no));
         self.call::<(), _>(Method::GET, &path, None, None).await
+    }
+
+    /// `POST /v1/accounts/query`: an account by number or by holder, with
+    /// whether the given holder holds it.
+    pub async fn account_query(&self, query: &AccountQuery) -> Result<Account> {
+        self.call(Method::POST, "/v1/accounts/query", Some(query), None)
+            .await
+    }
+
+    /// `POST /v1/pushed-orders/query`: orders started elsewhere for a person.
+    pub async fn pushed_orders(&self, query: &PushedQuery) -> Result<PushedOrders> {
+        self.call(Method::POST, "/v1/pushed-orders/query", Some(query), None)
+            .await
+    }
+
+    /// `POST /v1/assistance`: ask central to send a member of staff.
+    pub async fn request_assistance(
+        &self,
+        request: &AssistanceRequest,
+    ) -> Result<AssistanceAccepted> {
+        self.call(Method::POST, "/v1/assistance", Some(request), None)
+            .await
     }
 
     /// `POST /v1/orders` with an `Idempotency-Key`: a replay with the same

@@ -62,7 +62,14 @@ fn submission(key: &str, capacity_kw: f64) -> OrderSubmission {
             id_number: IdNumber::unchecked("330106199001010026"),
             address: Personal::new("浙江省杭州市西湖区文三路100号"),
             phone: Personal::new("13800000000"),
+            mailing_address: Personal::default(),
+            old_holder_name: Personal::default(),
+            old_holder_id: None,
         },
+        company: None,
+        contract: None,
+        pushed_from: None,
+        transfer: None,
     }
 }
 

@@ -22,7 +22,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kiosk_drivers::pii::{IdNumber, Personal};
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Application, Commitment, IdentityCheck, MissingDocument, Order, OrderPersonal};
+use crate::model::{
+    Application, Commitment, CompanyApplicant, ContractSignature, IdentityCheck, MissingDocument,
+    Order, OrderPersonal, TransferParties,
+};
 pub use crate::model::{Business, CapacityPolicy, Certificate, CertificateKind};
 
 /// Result of a call to the central service.
@@ -152,6 +155,23 @@ pub struct Catalog {
     pub commitment_text_version: String,
     /// Default days until a missing document is due.
     pub default_commitment_days: u32,
+    /// The supply contract the kiosk shows for signing (absent: the
+    /// kiosk's bundled text is used and its version recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractText>,
+}
+
+/// A supply contract text, shown in pages and signed on the touchscreen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractText {
+    /// Version recorded in the order with the signature.
+    pub version: String,
+    /// Title.
+    pub title: String,
+    /// The text, one entry per screen page.
+    pub pages: Vec<String>,
+    /// Where the citizen can read it again (printed on the receipt).
+    pub url: String,
 }
 
 /// `POST /v1/identity/reference` request.
@@ -240,7 +260,7 @@ pub struct CertificatesResponse {
 }
 
 /// `GET /v1/accounts/{no}` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     /// Account number.
     pub account_no: String,
@@ -250,6 +270,75 @@ pub struct Account {
     pub address: Personal,
     /// Amount due, in fen.
     pub amount_due_fen: i64,
+    /// Contracted capacity, kW (a capacity increase must exceed it).
+    #[serde(default)]
+    pub contracted_kw: f64,
+    /// Whether the holder asked about in an [`AccountQuery`] holds this
+    /// account (`None` when no holder was given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_matches: Option<bool>,
+}
+
+/// `POST /v1/accounts/query`: an account by number, or the first account
+/// of a holder; the holder's ID number travels in the body, never the URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountQuery {
+    /// The account number typed or scanned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_no: Option<String>,
+    /// The person to check as holder (or to look the account up by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder_id_number: Option<IdNumber>,
+}
+
+/// `POST /v1/pushed-orders/query`: orders started elsewhere for a person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushedQuery {
+    /// The verified person.
+    pub id_number: IdNumber,
+}
+
+/// An order started elsewhere, waiting for the citizen's confirmation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushedOrder {
+    /// Central id of the pushed order.
+    pub id: String,
+    /// The business it becomes.
+    pub business: Business,
+    /// Where it came from (e.g. 不动产登记联动过户).
+    pub source: String,
+    /// What the citizen confirms, in one sentence.
+    pub summary: String,
+    /// The account concerned, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_no: Option<String>,
+    /// The supply address (personal).
+    pub address: Personal,
+    /// When central created it.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The answer to a [`PushedQuery`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushedOrders {
+    /// Pending pushed orders, oldest first.
+    pub orders: Vec<PushedOrder>,
+}
+
+/// `POST /v1/assistance`: a citizen asked for a member of staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistanceRequest {
+    /// The kiosk asking.
+    pub device_id: String,
+    /// Why (`call-staff`, a problem code): never personal data.
+    pub reason: String,
+}
+
+/// Central's acknowledgement of an [`AssistanceRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistanceAccepted {
+    /// Central's id of the request.
+    pub request_id: String,
 }
 
 /// Personal fields of a submitted order (the `applicant` object).
@@ -280,6 +369,18 @@ pub struct OrderSubmission {
     pub commitment: Option<Commitment>,
     /// Personal fields.
     pub applicant: Applicant,
+    /// The company, when the applicant acts for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<CompanyApplicant>,
+    /// The supply contract signed at the kiosk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<ContractSignature>,
+    /// The pushed order this confirms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_from: Option<String>,
+    /// Parties of a transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<TransferParties>,
 }
 
 impl OrderSubmission {
@@ -290,13 +391,17 @@ impl OrderSubmission {
             idempotency_key: order.local_id.clone(),
             business: order.business,
             accepted_at: order.accepted_at,
-            account_no: None,
+            account_no: order.account_no.clone(),
             identity: order.identity.clone(),
             application: order.application.clone(),
             certificates: order.certificates.clone(),
             missing: order.missing.clone(),
             commitment: order.commitment.clone(),
             applicant: order.personal.clone(),
+            company: order.company.clone(),
+            contract: order.contract.clone(),
+            pushed_from: order.pushed_from.clone(),
+            transfer: order.transfer,
         }
     }
 }

@@ -10,11 +10,16 @@
 //! | 李娜 | 330106198503121231 | **no property record** (property proof always missing) |
 //! | 王芳 | 440305197011204562 | property 浙江省杭州市余杭区创业路8号 in the micro-enterprise park 杭州余杭小微企业园, account 3300012346 |
 //! | 赵强 | 110101195805050073 | property 北京市东城区东华门大街1号, account 3300012347 |
+//! | 周建华 | 320502196507150019 | account 3300012348 at 江苏省苏州市姑苏区人民路88号 (sold to 陈静) |
+//! | 孙丽 | 330105197803220046 | property 浙江省杭州市拱墅区湖墅南路66号; a **pushed** real-estate joint transfer of account 3300012349 (钱进) |
 //! | 陈静 | 320502199211118881 | property 江苏省苏州市姑苏区人民路88号 |
 //!
-//! plus twenty citizens generated from the seed, and two companies
-//! (credit codes [`COMPANY_WENSAN`], [`COMPANY_PARK`]). An e-ID QR payload is
-//! [`eid_payload`] of a known ID number. Reference photos are a placeholder
+//! (赵强 also has a pushed order: a project approval's proactive supply
+//! plan), plus citizens generated from the seed up to 25, and two companies
+//! (credit codes [`COMPANY_WENSAN`], [`COMPANY_PARK`], valid per GB 32100).
+//! Accounts carry their holder's ID number (`holder_matches` in answers),
+//! amount due and contracted capacity. An e-ID QR payload is
+//! [`eid_payload`] of a known ID number (signed, expiring). Reference photos are a placeholder
 //! (JPEG markers around a seeded byte pattern, not a decodable image) unless
 //! a test installs a real face with [`SimControl::set_reference_photo`].
 //!
@@ -50,22 +55,42 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::{
-    Account, ApiErrorBody, Business, CapacityPolicy, Catalog, Certificate, CertificateKind,
-    CertificatesRequest, CertificatesResponse, EidIdentity, EidRequest, Invoice, Notice,
-    OrderAccepted, OrderProgress, OrderStep, OrderSubmission, Payment, PaymentRequest,
-    PaymentState, RatingAccepted, RatingSubmission, ReferencePhoto, ReferenceRequest, StepState,
+    Account, AccountQuery, ApiErrorBody, AssistanceAccepted, AssistanceRequest, Business,
+    CapacityPolicy, Catalog, Certificate, CertificateKind, CertificatesRequest,
+    CertificatesResponse, ContractText, EidIdentity, EidRequest, Invoice, Notice, OrderAccepted,
+    OrderProgress, OrderStep, OrderSubmission, Payment, PaymentRequest, PaymentState, PushedOrder,
+    PushedOrders, PushedQuery, RatingAccepted, RatingSubmission, ReferencePhoto, ReferenceRequest,
+    StepState,
 };
 
 /// Credit code of 杭州文三电子有限公司 (property at 文三路200号).
-pub const COMPANY_WENSAN: &str = "91330106MA27XY1234";
+pub const COMPANY_WENSAN: &str = "91330106MA27XY123U";
 /// Credit code of 杭州余杭创智科技有限公司 (inside the micro-enterprise park).
 pub const COMPANY_PARK: &str = "91330110MA2H8K5P3Q";
 /// Name of the seeded micro-enterprise park.
 pub const MICRO_PARK: &str = "杭州余杭小微企业园";
 
-/// The e-ID QR payload the simulator accepts for an ID number.
+/// A valid e-ID QR payload for an ID number, good for ten minutes.
 pub fn eid_payload(id_number: &str) -> String {
-    format!("SIM-EID1:{id_number}")
+    eid_payload_until(id_number, Utc::now() + chrono::Duration::minutes(10))
+}
+
+/// The e-ID QR payload for an ID number expiring at `expires`:
+/// `SIM-EID2.<number>.<unix seconds>.<mac>`, the MAC a truncated SHA-256
+/// keyed with the simulator's issuer secret. Change any part and central
+/// refuses it as forged; let it expire and central says so.
+pub fn eid_payload_until(id_number: &str, expires: DateTime<Utc>) -> String {
+    let ts = expires.timestamp();
+    format!("SIM-EID2.{id_number}.{ts}.{}", eid_mac(id_number, ts))
+}
+
+fn eid_mac(id_number: &str, ts: i64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"sim-eid-issuer-secret-v2");
+    h.update(id_number.as_bytes());
+    h.update(ts.to_be_bytes());
+    hex::encode(&h.finalize()[..8])
 }
 
 /// How the simulator answers, set through [`SimControl::set_mode`].
@@ -132,8 +157,30 @@ struct Company {
 struct SimAccount {
     no: String,
     holder: String,
+    holder_id: String,
     address: String,
     amount_due_fen: i64,
+    contracted_kw: f64,
+}
+
+impl SimAccount {
+    fn view(&self, holder: Option<&str>) -> Account {
+        Account {
+            account_no: self.no.clone(),
+            holder_masked: Personal::new(self.holder.clone()).masked_name(),
+            address: Personal::new(self.address.clone()),
+            amount_due_fen: self.amount_due_fen,
+            contracted_kw: self.contracted_kw,
+            holder_matches: holder.map(|h| h == self.holder_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SimPushed {
+    for_id: String,
+    order: PushedOrder,
+    confirmed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -159,6 +206,8 @@ struct Data {
     ratings: Vec<(String, RatingSubmission, String)>,
     payments: Vec<Payment>,
     order_seq: u32,
+    pushed: Vec<SimPushed>,
+    assistance: Vec<AssistanceRequest>,
 }
 
 impl Data {
@@ -264,6 +313,26 @@ impl SimControl {
                     .collect(),
             })
             .collect()
+    }
+
+    /// Assistance requests received, in order.
+    pub fn assistance_requests(&self) -> Vec<AssistanceRequest> {
+        lock(&self.data).assistance.clone()
+    }
+
+    /// Pushed orders confirmed by an order submitted from a kiosk.
+    pub fn pushed_confirmed(&self) -> Vec<String> {
+        lock(&self.data)
+            .pushed
+            .iter()
+            .filter(|p| p.confirmed)
+            .map(|p| p.order.id.clone())
+            .collect()
+    }
+
+    /// The payments issued, in order (the scripted phone pays with these).
+    pub fn payments(&self) -> Vec<Payment> {
+        lock(&self.data).payments.clone()
     }
 
     /// Installs the reference photo (JPEG bytes) returned for an ID number.
@@ -469,6 +538,9 @@ pub fn router(state: SimState) -> Router {
         .route("/v1/identity/eid", post(eid))
         .route("/v1/certificates", post(certificates))
         .route("/v1/accounts/{no}", get(account))
+        .route("/v1/accounts/query", post(account_query))
+        .route("/v1/pushed-orders/query", post(pushed_query))
+        .route("/v1/assistance", post(assistance))
         .route("/v1/orders", post(submit_order))
         .route("/v1/orders/{no}", get(order_progress))
         .route("/v1/payments", post(create_payment))
@@ -673,6 +745,16 @@ async fn catalog(State(state): State<SimState>) -> Json<Catalog> {
         service_phone: "95598".into(),
         commitment_text_version: "CL-2026-01".into(),
         default_commitment_days: 30,
+        contract: Some(ContractText {
+            version: "SC-2026-02".into(),
+            title: "低压供用电合同".into(),
+            pages: vec![
+                "第一条 供电方按国家规定的电能质量标准，向用电方在受理登记的用电地址供电。".into(),
+                "第二条 用电方按期交纳电费；电价按政府主管部门批准的电价执行。".into(),
+                "第三条 合同变更、过户、销户按《电力供应与使用条例》办理；本合同自电子签署之日起生效。".into(),
+            ],
+            url: "https://95598.example.invalid/contracts/SC-2026-02".into(),
+        }),
     })
 }
 
@@ -713,10 +795,20 @@ fn placeholder_photo(seed: u64, id_number: &str) -> Vec<u8> {
 async fn eid(State(state): State<SimState>, body: Bytes) -> Reply<Json<EidIdentity>> {
     let request: EidRequest = parse(&body)?;
     let invalid = || ApiError::invalid("eid-invalid", "the electronic ID could not be verified");
-    let number = request
-        .payload
-        .strip_prefix("SIM-EID1:")
-        .ok_or_else(invalid)?;
+    let parts: Vec<&str> = request.payload.split('.').collect();
+    let ["SIM-EID2", number, ts, mac] = parts.as_slice() else {
+        return Err(invalid());
+    };
+    let ts: i64 = ts.parse().map_err(|_| invalid())?;
+    if eid_mac(number, ts) != *mac {
+        return Err(invalid());
+    }
+    if ts < Utc::now().timestamp() {
+        return Err(ApiError::invalid(
+            "eid-expired",
+            "the electronic ID code has expired: show a fresh one",
+        ));
+    }
     let data = state.lock();
     let citizen = data.citizen(number).ok_or_else(invalid)?;
     Ok(Json(EidIdentity {
@@ -826,12 +918,47 @@ async fn account(State(state): State<SimState>, Path(no): Path<String>) -> Reply
         .iter()
         .find(|a| a.no == no)
         .ok_or_else(ApiError::not_found)?;
-    Ok(Json(Account {
-        account_no: account.no.clone(),
-        holder_masked: Personal::new(account.holder.clone()).masked_name(),
-        address: Personal::new(account.address.clone()),
-        amount_due_fen: account.amount_due_fen,
-    }))
+    Ok(Json(account.view(None)))
+}
+
+async fn account_query(State(state): State<SimState>, body: Bytes) -> Reply<Json<Account>> {
+    let query: AccountQuery = parse(&body)?;
+    let holder = query.holder_id_number.as_ref().map(|h| h.expose());
+    let data = state.lock();
+    let account = match (&query.account_no, holder) {
+        (Some(no), _) => data.accounts.iter().find(|a| a.no == *no),
+        (None, Some(h)) => data.accounts.iter().find(|a| a.holder_id == h),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "query-empty",
+                "give an account number or a holder",
+            ))
+        }
+    };
+    account
+        .map(|a| Json(a.view(holder)))
+        .ok_or_else(ApiError::not_found)
+}
+
+async fn pushed_query(State(state): State<SimState>, body: Bytes) -> Reply<Json<PushedOrders>> {
+    let query: PushedQuery = parse(&body)?;
+    let data = state.lock();
+    let orders = data
+        .pushed
+        .iter()
+        .filter(|p| !p.confirmed && p.for_id == query.id_number.expose())
+        .map(|p| p.order.clone())
+        .collect();
+    Ok(Json(PushedOrders { orders }))
+}
+
+async fn assistance(State(state): State<SimState>, body: Bytes) -> Reply<Response> {
+    let request: AssistanceRequest = parse(&body)?;
+    let mut data = state.lock();
+    data.assistance.push(request);
+    let request_id = format!("HELP{:04}", data.assistance.len());
+    tracing::info!(request_id = %request_id, "assistance requested");
+    Ok(json(StatusCode::CREATED, AssistanceAccepted { request_id }))
 }
 
 /// The business rules of an order body (422 with a code when broken).
@@ -940,6 +1067,11 @@ async fn submit_order(
             },
         ));
     }
+    if let Some(id) = &order.pushed_from {
+        if let Some(p) = data.pushed.iter_mut().find(|p| p.order.id == *id) {
+            p.confirmed = true;
+        }
+    }
     data.order_seq += 1;
     let order_no = format!(
         "{}{:05}",
@@ -963,10 +1095,12 @@ async fn order_progress(
     Path(no): Path<String>,
 ) -> Reply<Json<OrderProgress>> {
     let data = state.lock();
+    // A receipt's QR code carries the kiosk's local id, which central
+    // knows as the order's idempotency key.
     let order = data
         .orders
         .iter()
-        .find(|o| o.order_no == no)
+        .find(|o| o.order_no == no || o.key == no)
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(OrderProgress {
         order_no: order.order_no.clone(),
@@ -1048,7 +1182,12 @@ async fn submit_rating(
             },
         ));
     }
-    if !data.orders.iter().any(|o| o.order_no == rating.order_no) {
+    let known = data.orders.iter().any(|o| o.order_no == rating.order_no)
+        || data
+            .payments
+            .iter()
+            .any(|p| p.payment_id == rating.order_no && p.state == PaymentState::Paid);
+    if !known {
         return Err(ApiError::invalid(
             "unknown-order",
             "no order with this number",
@@ -1101,6 +1240,20 @@ fn seed_data(seed: u64) -> Data {
             properties: vec![property(
                 "北京市东城区东华门大街1号",
                 &cert("京(2015)东城区不动产权第"),
+                None,
+            )],
+        },
+        Citizen {
+            name: "周建华".into(),
+            id_number: "320502196507150019".into(),
+            properties: Vec::new(),
+        },
+        Citizen {
+            name: "孙丽".into(),
+            id_number: "330105197803220046".into(),
+            properties: vec![property(
+                "浙江省杭州市拱墅区湖墅南路66号",
+                &cert("浙(2026)杭州市不动产权第"),
                 None,
             )],
         },
@@ -1189,24 +1342,86 @@ fn seed_data(seed: u64) -> Data {
             properties,
         });
     }
+    let account =
+        |no: &str, holder: &str, holder_id: &str, address: &str, due: i64, kw: f64| SimAccount {
+            no: no.into(),
+            holder: holder.into(),
+            holder_id: holder_id.into(),
+            address: address.into(),
+            amount_due_fen: due,
+            contracted_kw: kw,
+        };
     let accounts = vec![
-        SimAccount {
-            no: "3300012345".into(),
-            holder: "张伟".into(),
-            address: "浙江省杭州市西湖区文三路100号".into(),
-            amount_due_fen: 12_850,
+        account(
+            "3300012345",
+            "张伟",
+            "330106199001010026",
+            "浙江省杭州市西湖区文三路100号",
+            12_850,
+            8.0,
+        ),
+        account(
+            "3300012346",
+            "王芳",
+            "440305197011204562",
+            "浙江省杭州市余杭区创业路8号",
+            0,
+            100.0,
+        ),
+        account(
+            "3300012347",
+            "赵强",
+            "110101195805050073",
+            "北京市东城区东华门大街1号",
+            5_630,
+            20.0,
+        ),
+        account(
+            "3300012348",
+            "周建华",
+            "320502196507150019",
+            "江苏省苏州市姑苏区人民路88号",
+            0,
+            8.0,
+        ),
+        account(
+            "3300012349",
+            "钱进",
+            "330105195609180037",
+            "浙江省杭州市拱墅区湖墅南路66号",
+            0,
+            8.0,
+        ),
+    ];
+    let created = DateTime::parse_from_rfc3339("2026-11-20T09:30:00+08:00")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let pushed = vec![
+        SimPushed {
+            for_id: "330105197803220046".into(),
+            order: PushedOrder {
+                id: "PUSH-RE-0001".into(),
+                business: Business::Transfer,
+                source: "不动产登记联动过户".into(),
+                summary: "湖墅南路66号不动产转移登记已办结，户号3300012349的用电户名将过户至您名下，请确认并签名。".into(),
+                account_no: Some("3300012349".into()),
+                address: Personal::new("浙江省杭州市拱墅区湖墅南路66号"),
+                created_at: created,
+            },
+            confirmed: false,
         },
-        SimAccount {
-            no: "3300012346".into(),
-            holder: "王芳".into(),
-            address: "浙江省杭州市余杭区创业路8号".into(),
-            amount_due_fen: 0,
-        },
-        SimAccount {
-            no: "3300012347".into(),
-            holder: "赵强".into(),
-            address: "北京市东城区东华门大街1号".into(),
-            amount_due_fen: 5_630,
+        SimPushed {
+            for_id: "110101195805050073".into(),
+            order: PushedOrder {
+                id: "PUSH-PJ-0002".into(),
+                business: Business::NewConnection,
+                source: "项目审批联动主动服务".into(),
+                summary: "您的项目已获审批，供电公司已为您编制供电方案（低压，20 kW），请确认并签名后启动接电。".into(),
+                account_no: None,
+                address: Personal::new("北京市东城区东华门大街1号"),
+                created_at: created,
+            },
+            confirmed: false,
         },
     ];
     Data {
@@ -1214,6 +1429,7 @@ fn seed_data(seed: u64) -> Data {
         citizens,
         companies,
         accounts,
+        pushed,
         ..Data::default()
     }
 }

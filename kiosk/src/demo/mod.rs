@@ -245,6 +245,8 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             transcript: Some(transcript.clone()),
             status_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             status_token: Some(token.clone()),
+            qr: None,
+            payment: crate::runtime::PaymentTiming::default(),
         },
         &reader,
         &printer,

@@ -147,6 +147,7 @@ fn form(citizen: Citizen, kw: f64, residential: bool, hv: bool) -> FormInput {
         residential,
         phone: Personal::new("13812345678"),
         wants_high_voltage: hv,
+        mailing_address: Personal::default(),
     }
 }
 

@@ -19,9 +19,15 @@ mod session;
 #[cfg(test)]
 mod tests;
 
+mod branches;
+
+pub use branches::{
+    parse_progress_reference, plausible_eid_payload, staff_secret_sha256, RatingPhrase,
+};
 pub use session::{
-    signature_hash, Accepted, CardIdentity, CardProblem, FaceFailure, FaceProblem, FetchProblem,
-    FormInput, FormProblem, Problem, ReferenceProblem, Session, Stroke,
+    signature_hash, Accepted, AccountProblem, CardIdentity, CardProblem, EidProblem, FaceFailure,
+    FaceProblem, FetchProblem, FormInput, FormProblem, PayProblem, Problem, QueryProblem,
+    ReferenceProblem, Session, StaffProblem, Stroke,
 };
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -64,6 +70,15 @@ pub struct FlowConfig {
     pub commitment_max_days: i64,
     /// Version of the commitment letter text shown.
     pub commitment_text_version: String,
+    /// The supply contract shown for e-signing (the central catalog's
+    /// replaces this bundled one when reachable).
+    pub contract: crate::central::ContractText,
+    /// SHA-256 (hex, see [`staff_secret_sha256`]) of the staff PIN that
+    /// confirms a citizen's identity after "call staff"; `None`: no PIN.
+    pub staff_pin_sha256: Option<String>,
+    /// SHA-256 (hex, see [`staff_secret_sha256`]) of the ID numbers of
+    /// staff cards that may confirm a citizen's identity.
+    pub staff_card_sha256: Vec<String>,
 }
 
 impl FlowConfig {
@@ -98,6 +113,9 @@ impl Default for FlowConfig {
             commitment_days: 30,
             commitment_max_days: 90,
             commitment_text_version: "commitment-2026.1".into(),
+            contract: branches::bundled_contract(),
+            staff_pin_sha256: None,
+            staff_card_sha256: Vec::new(),
         }
     }
 }
@@ -144,6 +162,42 @@ pub enum Phase {
     Rating,
     /// Something failed that the citizen cannot fix here (store failed).
     Fault,
+    /// The electricity account number (account businesses, bill payment).
+    AccountEntry,
+    /// The account being looked up (and its holder checked) at central.
+    FetchingAccount,
+    /// Transfer: is the old holder here, or is the real-estate record enough?
+    TransferParties,
+    /// Transfer: the old holder's ID card on the reader.
+    ReadingSecondCard,
+    /// E-ID: the citizen shows the QR code of their electronic ID to the camera.
+    ScanningEid,
+    /// E-ID: central verifying the scanned code.
+    VerifyingEid,
+    /// "Call staff": help is coming; staff confirm the identity here.
+    WaitingStaff,
+    /// Checking central for orders started elsewhere.
+    FetchingPushed,
+    /// Orders started elsewhere, for confirmation.
+    PushedOrders,
+    /// The supply contract (or a pushed order) in pages, signed on screen.
+    Contract,
+    /// The amount due on the account, and "pay".
+    BillDue,
+    /// Central issuing a payment code.
+    CreatingPayment,
+    /// The payment QR code shown large, waiting for central's confirmation.
+    Paying,
+    /// Paid: central confirmed; the invoice prints.
+    Paid,
+    /// Not paid (timed out or expired): nothing was charged as far as the kiosk knows.
+    PaymentFailed,
+    /// Progress query: scan the receipt's QR code or type the order number.
+    QueryEntry,
+    /// The progress being fetched.
+    FetchingProgress,
+    /// Each step of the order with its start and finish time.
+    Progress,
     /// "Do you need more time?"; resumes the phase it interrupted.
     TimeoutWarning(Box<Phase>),
 }
@@ -171,6 +225,24 @@ impl Phase {
             Phase::Receipt => "receipt",
             Phase::Rating => "rating",
             Phase::Fault => "fault",
+            Phase::AccountEntry => "account-entry",
+            Phase::FetchingAccount => "fetching-account",
+            Phase::TransferParties => "transfer-parties",
+            Phase::ReadingSecondCard => "reading-second-card",
+            Phase::ScanningEid => "scanning-eid",
+            Phase::VerifyingEid => "verifying-eid",
+            Phase::WaitingStaff => "waiting-staff",
+            Phase::FetchingPushed => "fetching-pushed",
+            Phase::PushedOrders => "pushed-orders",
+            Phase::Contract => "contract",
+            Phase::BillDue => "bill-due",
+            Phase::CreatingPayment => "creating-payment",
+            Phase::Paying => "paying",
+            Phase::Paid => "paid",
+            Phase::PaymentFailed => "payment-failed",
+            Phase::QueryEntry => "query-entry",
+            Phase::FetchingProgress => "fetching-progress",
+            Phase::Progress => "progress",
             Phase::TimeoutWarning(_) => "timeout-warning",
         }
     }
@@ -181,7 +253,13 @@ impl Phase {
             Phase::Attract
             | Phase::FetchingCertificates
             | Phase::FetchingReference
-            | Phase::Submitting => false,
+            | Phase::Submitting
+            | Phase::FetchingAccount
+            | Phase::VerifyingEid
+            | Phase::FetchingPushed
+            | Phase::CreatingPayment
+            | Phase::Paying
+            | Phase::FetchingProgress => false,
             Phase::FaceConsent | Phase::FaceIdentity | Phase::FaceCapture => true,
             Phase::ChooseBusiness
             | Phase::ChooseIdentity
@@ -195,6 +273,18 @@ impl Phase {
             | Phase::Receipt
             | Phase::Rating
             | Phase::Fault
+            | Phase::AccountEntry
+            | Phase::TransferParties
+            | Phase::ReadingSecondCard
+            | Phase::ScanningEid
+            | Phase::WaitingStaff
+            | Phase::PushedOrders
+            | Phase::Contract
+            | Phase::BillDue
+            | Phase::Paid
+            | Phase::PaymentFailed
+            | Phase::QueryEntry
+            | Phase::Progress
             | Phase::TimeoutWarning(_) => true,
         }
     }
@@ -300,6 +390,89 @@ pub enum Event {
         /// Generation of the timer.
         timer: u64,
     },
+    /// On choose-identity (new connection): "I apply for a company".
+    ApplyAsCompany {
+        /// Unified social credit code as typed.
+        credit_code: String,
+        /// Legal representative or agent.
+        role: crate::model::CompanyRole,
+    },
+    /// An account number typed.
+    EnterAccount(String),
+    /// "I don't know my account number": find it by my identity (bill payment).
+    UseIdentity,
+    /// The account lookup finished.
+    AccountFetched(Result<crate::central::Account, AccountProblem>),
+    /// Transfer: the old holder is here (`true`) or not.
+    OldHolderPresent(bool),
+    /// The camera decoded a QR code (e-ID, or a receipt for a progress query).
+    QrScanned(String),
+    /// Central verified (or refused) an electronic ID.
+    EidVerified(Result<CardIdentity, EidProblem>),
+    /// A member of staff confirms the citizen's identity.
+    StaffConfirm {
+        /// How the staff member proved who they are.
+        auth: StaffAuth,
+        /// The citizen's name, as staff typed it.
+        name: kiosk_drivers::pii::Personal,
+        /// The citizen's ID number, as staff typed it.
+        id_number: kiosk_drivers::pii::Personal,
+    },
+    /// Central's pending pushed orders for the verified person (empty when
+    /// none or unreachable: pushed orders never block a visit).
+    PushedFetched(Vec<crate::central::PushedOrder>),
+    /// A pushed order chosen for confirmation.
+    ChoosePushed(String),
+    /// The contract (or pushed order) signed.
+    SignContract {
+        /// The signature as touch strokes (only its hash is kept).
+        strokes: Vec<Stroke>,
+    },
+    /// "Pay" on the bill.
+    Pay,
+    /// Central issued (or could not issue) the payment code.
+    PaymentCreated(Result<crate::central::Payment, PayProblem>),
+    /// The payment ended: paid (central confirmed, with the invoice) or not.
+    PaymentFinished(PaymentOutcome),
+    /// An order number typed for a progress query.
+    EnterOrderNo(String),
+    /// The progress query finished.
+    ProgressFetched(Result<crate::central::OrderProgress, QueryProblem>),
+    /// A rating with fixed-phrase comments.
+    RateWith {
+        /// 1–5.
+        stars: u8,
+        /// Comments picked from the fixed phrases.
+        phrases: Vec<RatingPhrase>,
+    },
+}
+
+/// How a member of staff proves who they are.
+#[derive(Clone, PartialEq)]
+pub enum StaffAuth {
+    /// The staff PIN from the config.
+    Pin(kiosk_drivers::pii::Personal),
+    /// A staff card read on the reader: its ID number.
+    Card(kiosk_drivers::pii::IdNumber),
+}
+
+impl std::fmt::Debug for StaffAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StaffAuth::Pin(_) => f.write_str("StaffAuth::Pin(<hidden>)"),
+            StaffAuth::Card(_) => f.write_str("StaffAuth::Card(<hidden>)"),
+        }
+    }
+}
+
+/// How a payment ended, as far as the kiosk can tell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaymentOutcome {
+    /// Central confirmed the payment and issued this invoice. The runtime
+    /// sends this only on central's own `paid` answer.
+    Paid(crate::central::Invoice),
+    /// Not confirmed before the time limit, or expired: not paid.
+    NotPaid,
 }
 
 impl Event {
@@ -337,6 +510,29 @@ impl Event {
             Event::Cancel => "cancel",
             Event::MoreTime => "more-time",
             Event::Timeout { .. } => "timeout",
+            Event::ApplyAsCompany { .. } => "apply-as-company",
+            Event::EnterAccount(_) => "enter-account",
+            Event::UseIdentity => "use-identity",
+            Event::AccountFetched(Ok(_)) => "account-fetched",
+            Event::AccountFetched(Err(_)) => "account-problem",
+            Event::OldHolderPresent(true) => "old-holder-present",
+            Event::OldHolderPresent(false) => "old-holder-absent",
+            Event::QrScanned(_) => "qr-scanned",
+            Event::EidVerified(Ok(_)) => "eid-verified",
+            Event::EidVerified(Err(_)) => "eid-refused",
+            Event::StaffConfirm { .. } => "staff-confirm",
+            Event::PushedFetched(_) => "pushed-fetched",
+            Event::ChoosePushed(_) => "choose-pushed",
+            Event::SignContract { .. } => "sign-contract",
+            Event::Pay => "pay",
+            Event::PaymentCreated(Ok(_)) => "payment-created",
+            Event::PaymentCreated(Err(_)) => "payment-problem",
+            Event::PaymentFinished(PaymentOutcome::Paid(_)) => "payment-paid",
+            Event::PaymentFinished(PaymentOutcome::NotPaid) => "payment-not-paid",
+            Event::EnterOrderNo(_) => "enter-order-no",
+            Event::ProgressFetched(Ok(_)) => "progress-fetched",
+            Event::ProgressFetched(Err(_)) => "progress-problem",
+            Event::RateWith { .. } => "rate",
         }
     }
 }
@@ -384,13 +580,80 @@ pub enum Effect {
     },
     /// Store and sync a rating.
     SubmitRating {
-        /// Local order id.
-        local_id: String,
+        /// What is rated.
+        subject: RatingSubject,
         /// 1–5.
         stars: u8,
+        /// Fixed-phrase comment codes, comma-separated, if any.
+        comment: Option<String>,
+    },
+    /// Look the account up at central (by number, or by the person's
+    /// identity when `account_no` is `None`) and check `holder` holds it.
+    LookupAccount {
+        /// The account number, if typed.
+        account_no: Option<String>,
+        /// Whose holding to check.
+        holder: Holder,
+    },
+    /// Start decoding QR codes from the camera; answer `QrScanned`.
+    StartQrScan,
+    /// Stop decoding QR codes.
+    StopQrScan,
+    /// Ask central to verify an e-ID payload; answer `EidVerified`.
+    VerifyEid {
+        /// The scanned payload.
+        payload: String,
+    },
+    /// Ask central for a member of staff, and show it in `/status`.
+    RequestAssistance,
+    /// The assistance request is over (staff confirmed, or the citizen left).
+    EndAssistance,
+    /// Ask central for pushed orders for the verified person; answer `PushedFetched`.
+    FetchPushed,
+    /// Ask central for a payment code; answer `PaymentCreated`.
+    CreatePayment {
+        /// The account.
+        account_no: String,
+        /// Amount, fen.
+        amount_fen: i64,
+    },
+    /// Poll central for the payment's state until paid, expired or the
+    /// time limit; answer `PaymentFinished`.
+    WatchPayment {
+        /// Central's payment id.
+        payment_id: String,
+    },
+    /// Stop polling the payment.
+    StopPaymentWatch,
+    /// Print the invoice of a paid payment; answer `ReceiptPrinted`.
+    PrintInvoice(Box<crate::central::Payment>),
+    /// Fetch an order's progress (a local id or a central number); answer `ProgressFetched`.
+    FetchProgress {
+        /// What was typed or scanned.
+        reference: String,
     },
     /// The session ended: its personal data has been dropped; clear devices too.
     Wipe,
+}
+
+/// What a rating is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RatingSubject {
+    /// An order accepted here (its local id).
+    Order(String),
+    /// A service without a local order: a payment id or a queried order number.
+    Service(String),
+}
+
+/// Whose holding of an account to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// Nobody: just look the account up.
+    Nobody,
+    /// The verified applicant.
+    Applicant,
+    /// A transfer's old holder.
+    OldHolder,
 }
 
 /// An event the current phase does not allow.
@@ -521,7 +784,14 @@ impl Flow {
                     return Err(Disallowed::BusinessNotOffered(b.code()));
                 }
                 s.business = Some(b);
-                Phase::ChooseIdentity
+                match b {
+                    Business::PayBill => Phase::AccountEntry,
+                    Business::ProgressQuery => {
+                        t.effects.push(Effect::StartQrScan);
+                        Phase::QueryEntry
+                    }
+                    _ => Phase::ChooseIdentity,
+                }
             }
             (Phase::ChooseBusiness, Event::Back) => return Ok(t.wipe()),
             (Phase::ChooseIdentity, Event::ChooseIdentity(m)) => {
@@ -539,14 +809,20 @@ impl Flow {
                         return Err(Disallowed::MethodNotOffered(m));
                     }
                     IdentityMethod::Face => Phase::FaceConsent,
-                    IdentityMethod::Eid | IdentityMethod::CallStaff => {
-                        // Offered only once their issues land; config keeps them off.
-                        return Err(Disallowed::MethodNotOffered(m));
+                    IdentityMethod::Eid => {
+                        t.effects.push(Effect::StartQrScan);
+                        Phase::ScanningEid
+                    }
+                    IdentityMethod::CallStaff => {
+                        s.assistance = true;
+                        t.effects.push(Effect::RequestAssistance);
+                        Phase::WaitingStaff
                     }
                 }
             }
             (Phase::ChooseIdentity, Event::Back) => {
                 s.business = None;
+                s.company = None;
                 Phase::ChooseBusiness
             }
             (Phase::ReadingCard, Event::CardRead(result)) => self.card_read(&mut t, &mut s, result),
@@ -591,7 +867,7 @@ impl Flow {
             }
             (Phase::ConsentCertificates, Event::CertificateConsent(true)) => {
                 s.certificate_consent_at = Some(t.now);
-                let kinds = Self::needed_kinds(s.business_or_default());
+                let kinds = Self::kinds_for(&s);
                 t.effects.push(Effect::FetchCertificates { kinds });
                 Phase::FetchingCertificates
             }
@@ -696,9 +972,13 @@ impl Flow {
             }
             (Phase::CapacityNotice, Event::Back) => Phase::Form,
             (Phase::Review, Event::Confirm) => {
-                let order = self.build_order(&s, t.now);
-                t.effects.push(Effect::AcceptOrder(Box::new(order)));
-                Phase::Submitting
+                if branches::needs_contract(s.business_or_default()) {
+                    Phase::Contract
+                } else {
+                    let order = self.build_order(&s, t.now);
+                    t.effects.push(Effect::AcceptOrder(Box::new(order)));
+                    Phase::Submitting
+                }
             }
             (Phase::Review, Event::Back) => Phase::Form,
             (
@@ -734,20 +1014,25 @@ impl Flow {
             (Phase::Receipt, Event::Continue) => Phase::Rating,
             (Phase::Rating, Event::Rate(stars)) => {
                 if let Some(n) = stars {
-                    if !(1..=5).contains(&n) {
-                        return Err(Disallowed::RatingOutOfRange(n));
-                    }
-                    if let Some(o) = &s.order {
-                        t.effects.push(Effect::SubmitRating {
-                            local_id: o.local_id.clone(),
-                            stars: n,
-                        });
-                    }
+                    branches::rate(&mut t, &s, n, &[])?;
                 }
                 return Ok(t.wipe());
             }
+            (Phase::Rating, Event::RateWith { stars, phrases }) => {
+                branches::rate(&mut t, &s, stars, &phrases)?;
+                return Ok(t.wipe());
+            }
             (Phase::Fault, Event::Continue) => return Ok(t.wipe()),
-            (phase, event) => return Err(disallowed(phase, &event)),
+            (phase, event) => {
+                let event = match self.branch(&mut t, &mut s, phase, event)? {
+                    Ok(next) => {
+                        let rearm = next.waits_for_citizen();
+                        return Ok(t.finish(next, Some(s), rearm));
+                    }
+                    Err(event) => event,
+                };
+                return Err(disallowed(phase, &event));
+            }
         };
         let rearm = next.waits_for_citizen();
         Ok(t.finish(next, Some(s), rearm))
@@ -794,13 +1079,13 @@ impl Flow {
         let fail = match result {
             Ok(()) => {
                 t.effects.push(Effect::StopFaceCheck);
-                s.applicant = s.claimed.take();
-                s.identity_check = Some(IdentityCheck {
-                    method: IdentityMethod::Face,
-                    number_valid: true,
-                    verified_at: t.now,
-                });
-                return Phase::ConsentCertificates;
+                let Some(claimed) = s.claimed.take() else {
+                    // A pass without a claimed identity cannot happen; never
+                    // let it establish an identity.
+                    s.problem = Some(Problem::Face(FaceProblem::AttemptsUsed));
+                    return Phase::ChooseIdentity;
+                };
+                return self.identity_established(t, s, claimed, IdentityMethod::Face);
             }
             Err(f) => f,
         };
@@ -848,13 +1133,7 @@ impl Flow {
                     s.problem = Some(session::Problem::Card(CardProblem::Expired));
                     return Phase::ChooseIdentity;
                 }
-                s.identity_check = Some(IdentityCheck {
-                    method: IdentityMethod::IdCard,
-                    number_valid: card.number_valid,
-                    verified_at: t.now,
-                });
-                s.applicant = Some(card);
-                Phase::ConsentCertificates
+                self.identity_established(t, s, card, IdentityMethod::IdCard)
             }
             Err(problem) => {
                 s.card_attempts = s.card_attempts.saturating_add(1);
@@ -871,13 +1150,17 @@ impl Flow {
     }
 
     fn missing_after_fetch(&self, s: &Session, found: &[Certificate]) -> Vec<CertificateKind> {
-        Self::needed_kinds(s.business_or_default())
+        Self::kinds_for(s)
             .into_iter()
             .filter(|k| !found.iter().any(|c| c.kind == *k))
-            // The chip of an ID card read on this kiosk is itself a subject proof.
+            // The chip of an ID card read on this kiosk, or an e-ID central
+            // verified, is itself a subject proof.
             .filter(|k| {
                 !(*k == CertificateKind::SubjectProof
-                    && s.identity_check.as_ref().map(|c| c.method) == Some(IdentityMethod::IdCard))
+                    && matches!(
+                        s.identity_check.as_ref().map(|c| c.method),
+                        Some(IdentityMethod::IdCard | IdentityMethod::Eid)
+                    ))
             })
             .collect()
     }
@@ -887,10 +1170,18 @@ impl Flow {
         let card = s.applicant.clone();
         let route = s.route.unwrap_or(SupplyRoute::LowVoltage);
         let deadline = s.commitment.as_ref().map(|c| c.deadline);
+        let pushed = s.pushed_choice.as_ref();
+        let address = if let Some(p) = pushed {
+            p.address.clone()
+        } else if let Some(a) = &s.account {
+            a.address.clone()
+        } else {
+            form.address.clone()
+        };
         Order {
             local_id: String::new(),
             central_no: None,
-            business: s.business_or_default(),
+            business: pushed.map_or(s.business_or_default(), |p| p.business),
             accepted_at: now,
             identity: s.identity_check.clone().unwrap_or(IdentityCheck {
                 method: IdentityMethod::IdCard,
@@ -918,6 +1209,7 @@ impl Flow {
                 .collect(),
             commitment: s.commitment.clone(),
             rating: None,
+            rating_comment: None,
             status: OrderStatus::PendingSync,
             personal: OrderPersonal {
                 name: card.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
@@ -925,9 +1217,28 @@ impl Flow {
                     .as_ref()
                     .map(|c| c.id_number.clone())
                     .unwrap_or_else(|| kiosk_drivers::pii::IdNumber::unchecked("")),
-                address: form.address.clone(),
+                address,
                 phone: form.phone.clone(),
+                mailing_address: form.mailing_address.clone(),
+                old_holder_name: s
+                    .old_holder
+                    .as_ref()
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default(),
+                old_holder_id: s.old_holder.as_ref().map(|c| c.id_number.clone()),
             },
+            account_no: pushed
+                .and_then(|p| p.account_no.clone())
+                .or_else(|| s.account.as_ref().map(|a| a.account_no.clone())),
+            company: s.company.clone(),
+            contract: s.contract.clone(),
+            pushed_from: pushed.map(|p| p.id.clone()),
+            transfer: (s.business == Some(Business::Transfer) && pushed.is_none()).then_some(
+                crate::model::TransferParties {
+                    old_holder_present: s.old_holder_present == Some(true),
+                    old_holder_verified: s.old_holder_verified,
+                },
+            ),
         }
     }
 
@@ -996,6 +1307,9 @@ impl Transition<'_> {
     fn wipe(mut self) -> (State, Vec<Effect>) {
         self.effects.push(Effect::StopCardRead);
         self.effects.push(Effect::StopFaceCheck);
+        self.effects.push(Effect::StopQrScan);
+        self.effects.push(Effect::StopPaymentWatch);
+        self.effects.push(Effect::EndAssistance);
         self.effects.push(Effect::Wipe);
         // Bump the generation so any armed timer is stale.
         self.timer += 1;

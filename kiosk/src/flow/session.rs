@@ -8,8 +8,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kiosk_drivers::pii::{IdNumber, Personal};
 use sha2::{Digest, Sha256};
 
+use crate::central::{Account, OrderProgress, Payment, PushedOrder};
 use crate::model::{
-    Business, Certificate, CertificateKind, Commitment, IdentityCheck, SupplyRoute,
+    Business, Certificate, CertificateKind, Commitment, CompanyApplicant, ContractSignature,
+    CreditCodeError, IdentityCheck, SupplyRoute,
 };
 
 /// What the flow needs from a card the reader returned.
@@ -124,6 +126,71 @@ pub enum FormProblem {
     CapacityOutOfRange,
     /// Phone not a plausible Chinese mobile or landline number.
     PhoneInvalid,
+    /// A capacity increase asks for no more than the contracted capacity.
+    CapacityNotIncreased,
+    /// Account closure: no address to mail the closure certificate to.
+    MailingAddressMissing,
+}
+
+/// Why an account could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountProblem {
+    /// The number typed is not an account number (digits only, 6–20).
+    Malformed,
+    /// Central has no such account (or none for this person).
+    NotFound,
+    /// The verified person does not hold this account.
+    NotHolder,
+    /// The person presented as old holder does not hold the account.
+    OldHolderMismatch,
+    /// Central could not be reached: the account cannot be checked now.
+    Unavailable,
+}
+
+/// Why an electronic ID was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EidProblem {
+    /// The QR code is not an electronic-ID code.
+    Unreadable,
+    /// Central says the code is forged or unknown.
+    Invalid,
+    /// The code has expired (they last a few minutes): show a fresh one.
+    Expired,
+    /// Central could not be reached.
+    Unavailable,
+}
+
+/// Why a member of staff's confirmation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaffProblem {
+    /// Wrong PIN or a card not on the staff list.
+    AuthFailed,
+    /// The citizen's ID number typed by staff fails GB 11643.
+    IdNumberInvalid,
+    /// No name typed.
+    NameMissing,
+}
+
+/// Why a bill could not be paid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayProblem {
+    /// Nothing is due on the account.
+    NothingDue,
+    /// Central could not issue a payment code.
+    Unavailable,
+    /// The payment was not confirmed in time (or expired): not paid.
+    NotPaid,
+}
+
+/// Why a progress query found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryProblem {
+    /// Not an order number, and not a receipt's QR code.
+    Unreadable,
+    /// No order with this number.
+    NotFound,
+    /// Central could not be reached (and the order is not on this kiosk).
+    Unavailable,
 }
 
 /// The problem the current screen shows, if any.
@@ -141,6 +208,18 @@ pub enum Problem {
     Store(String),
     /// The printer failed: the order stands, the receipt can be reprinted.
     Printer(String),
+    /// The account typed or looked up.
+    Account(AccountProblem),
+    /// The electronic ID.
+    Eid(EidProblem),
+    /// Staff confirmation.
+    Staff(StaffProblem),
+    /// The company's credit code.
+    Company(CreditCodeError),
+    /// Bill payment.
+    Pay(PayProblem),
+    /// Progress query.
+    Query(QueryProblem),
 }
 
 /// One touch stroke of a signature: points `(x, y, t_ms)`.
@@ -178,19 +257,45 @@ pub struct FormInput {
     pub phone: Personal,
     /// The customer asks for high-voltage supply.
     pub wants_high_voltage: bool,
+    /// Where to mail the closure certificate (account closure).
+    pub mailing_address: Personal,
 }
 
 impl FormInput {
-    /// Checks the fields a person typed.
+    /// Checks the fields a person typed for a new connection.
     pub fn validate(&self) -> Result<(), FormProblem> {
-        if self.address.expose().trim().is_empty() {
+        self.validate_for(Business::NewConnection, None)
+    }
+
+    /// Checks the fields a business needs; `account` is the account the
+    /// business concerns (its address stands in for the form's, its
+    /// contracted capacity bounds an increase).
+    pub fn validate_for(
+        &self,
+        business: Business,
+        account: Option<&Account>,
+    ) -> Result<(), FormProblem> {
+        let capacity = matches!(
+            business,
+            Business::NewConnection | Business::CapacityIncrease
+        );
+        if account.is_none() && self.address.expose().trim().is_empty() {
             return Err(FormProblem::AddressMissing);
         }
-        if !(self.capacity_kw.is_finite()
-            && self.capacity_kw > 0.0
-            && self.capacity_kw <= 100_000.0)
+        if capacity
+            && !(self.capacity_kw.is_finite()
+                && self.capacity_kw > 0.0
+                && self.capacity_kw <= 100_000.0)
         {
             return Err(FormProblem::CapacityOutOfRange);
+        }
+        if business == Business::CapacityIncrease
+            && account.is_some_and(|a| self.capacity_kw <= a.contracted_kw)
+        {
+            return Err(FormProblem::CapacityNotIncreased);
+        }
+        if business == Business::Closure && self.mailing_address.expose().trim().is_empty() {
+            return Err(FormProblem::MailingAddressMissing);
         }
         let phone: String = self
             .phone
@@ -259,6 +364,30 @@ pub struct Session {
     pub order: Option<Accepted>,
     /// The problem the current screen shows.
     pub problem: Option<Problem>,
+    /// The company the applicant acts for, if any.
+    pub company: Option<CompanyApplicant>,
+    /// The account the business concerns, as central described it.
+    pub account: Option<Account>,
+    /// A transfer's old holder, read from their card here.
+    pub old_holder: Option<CardIdentity>,
+    /// Whether the old holder of a transfer is here (`None`: not asked yet).
+    pub old_holder_present: Option<bool>,
+    /// Central confirmed the old holder holds the account.
+    pub old_holder_verified: bool,
+    /// Orders started elsewhere, waiting for this citizen.
+    pub pushed: Vec<PushedOrder>,
+    /// The pushed order being confirmed.
+    pub pushed_choice: Option<PushedOrder>,
+    /// The supply contract signed here.
+    pub contract: Option<ContractSignature>,
+    /// A staff member has been called and not yet dismissed.
+    pub assistance: bool,
+    /// The bill payment under way or done (central's view of it).
+    pub payment: Option<Payment>,
+    /// Whether the invoice printed (`None` while printing or before).
+    pub invoice_printed: Option<bool>,
+    /// The progress of the order queried.
+    pub progress: Option<OrderProgress>,
 }
 
 impl Session {

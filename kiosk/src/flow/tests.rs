@@ -48,6 +48,7 @@ fn form(kw: f64, address: &str, hv: bool) -> FormInput {
         residential: true,
         phone: Personal::new("13812345678"),
         wants_high_voltage: hv,
+        mailing_address: Personal::default(),
     }
 }
 
@@ -75,6 +76,30 @@ impl Run {
             .unwrap_or_else(|err| panic!("{e:?} refused in {:?}: {err}", self.state.phase));
         self.state = s;
         self.effects = fx;
+        if self.state.phase == Phase::FetchingPushed {
+            // Identity established: central has no pushed order for this
+            // citizen (the branch tests cover the other case).
+            assert!(self.effects.contains(&Effect::FetchPushed));
+            let before = std::mem::take(&mut self.effects);
+            self.send(Event::PushedFetched(vec![]));
+            let after = std::mem::replace(&mut self.effects, before);
+            self.effects.extend(after);
+        }
+        self
+    }
+
+    /// "Confirm" on the review screen, then the supply contract signed
+    /// when the business has one; the effects of both steps.
+    fn confirm(&mut self) -> &mut Self {
+        self.send(Event::Confirm);
+        if self.state.phase == Phase::Contract {
+            let before = std::mem::take(&mut self.effects);
+            self.send(Event::SignContract {
+                strokes: signature(),
+            });
+            let after = std::mem::replace(&mut self.effects, before);
+            self.effects.extend(after);
+        }
         self
     }
 
@@ -173,7 +198,7 @@ fn happy_path_new_connection_with_id_card() {
         &Phase::Review,
         "plain low voltage needs no notice"
     );
-    r.send(Event::Confirm);
+    r.confirm();
     assert_eq!(r.phase(), &Phase::Submitting);
     let order = r.accepted_order();
     assert_eq!(
@@ -201,8 +226,9 @@ fn happy_path_new_connection_with_id_card() {
     assert_eq!(r.phase(), &Phase::Attract);
     assert!(r.state.session.is_none(), "session wiped");
     assert!(r.effects.contains(&Effect::SubmitRating {
-        local_id: "K1-20261123-0001".into(),
-        stars: 5
+        subject: crate::flow::RatingSubject::Order("K1-20261123-0001".into()),
+        stars: 5,
+        comment: None,
     }));
     assert!(r.effects.contains(&Effect::Wipe));
 }
@@ -246,7 +272,7 @@ fn missing_property_proof_needs_a_signed_commitment_with_deadline() {
         "浙江省杭州市上城区某路1号",
         false,
     )))
-    .send(Event::Confirm);
+    .confirm();
     let order = r.accepted_order();
     let due = now().date_naive() + Duration::days(30);
     assert_eq!(
@@ -312,7 +338,7 @@ fn capacity_over_the_limit_is_routed_to_high_voltage_with_an_account_manager() {
     // Insisting on low voltage above the limit changes nothing.
     r.send(Event::InsistHighVoltage(false));
     assert_eq!(r.phase(), &Phase::Review);
-    r.send(Event::Confirm);
+    r.confirm();
     let o = r.accepted_order();
     assert_eq!(o.application.route, SupplyRoute::HighVoltage);
     assert!(o.application.account_manager_booked);
@@ -325,7 +351,7 @@ fn capacity_at_the_limit_stays_low_voltage() {
     r.goto_form()
         .send(Event::SubmitForm(form(160.0, ADDR, false)));
     assert_eq!(r.phase(), &Phase::Review);
-    r.send(Event::Confirm);
+    r.confirm();
     assert_eq!(
         r.accepted_order().application.route,
         SupplyRoute::LowVoltage
@@ -351,7 +377,7 @@ fn micro_park_raises_the_limit_to_300_with_an_assessment() {
             assert_eq!(r.phase(), &Phase::CapacityNotice);
             r.send(Event::Continue);
         }
-        r.send(Event::Confirm);
+        r.confirm();
         let o = r.accepted_order();
         assert_eq!(o.application.route, expected, "{kw} kW");
         assert_eq!(o.application.micro_park.as_deref(), Some(park));
@@ -385,7 +411,7 @@ fn insisting_on_high_voltage_under_the_limit_records_the_offer() {
     );
     r.send(Event::InsistHighVoltage(true));
     assert_eq!(r.phase(), &Phase::Review);
-    r.send(Event::Confirm);
+    r.confirm();
     let o = r.accepted_order();
     assert_eq!(o.application.route, SupplyRoute::HighVoltageByChoice);
     assert!(o.application.low_voltage_offered_and_declined);
@@ -398,7 +424,7 @@ fn taking_the_low_voltage_offer_after_asking_for_high_voltage() {
     r.goto_form()
         .send(Event::SubmitForm(form(50.0, ADDR, true)))
         .send(Event::InsistHighVoltage(false))
-        .send(Event::Confirm);
+        .confirm();
     let o = r.accepted_order();
     assert_eq!(o.application.route, SupplyRoute::LowVoltage);
     assert!(!o.application.low_voltage_offered_and_declined);
@@ -551,7 +577,7 @@ fn no_timeout_while_submitting() {
     let mut r = Run::new();
     r.goto_form()
         .send(Event::SubmitForm(form(8.0, ADDR, false)))
-        .send(Event::Confirm);
+        .confirm();
     let before = r.state.clone();
     r.send(Event::Timeout {
         timer: r.state.timer,
@@ -586,7 +612,7 @@ fn cancel_wipes_from_any_screen_but_not_while_submitting() {
     let mut r = Run::new();
     r.goto_form()
         .send(Event::SubmitForm(form(8.0, ADDR, false)))
-        .send(Event::Confirm);
+        .confirm();
     assert_eq!(
         r.refuse(Event::Cancel),
         Disallowed::Event {
@@ -601,7 +627,7 @@ fn store_failure_is_a_fault_and_never_a_receipt() {
     let mut r = Run::new();
     r.goto_form()
         .send(Event::SubmitForm(form(8.0, ADDR, false)))
-        .send(Event::Confirm)
+        .confirm()
         .send(Event::OrderFailed("disk full".into()));
     assert_eq!(r.phase(), &Phase::Fault);
     assert!(!r
@@ -617,7 +643,7 @@ fn printer_failure_keeps_the_order_and_says_so() {
     let mut r = Run::new();
     r.goto_form()
         .send(Event::SubmitForm(form(8.0, ADDR, false)))
-        .send(Event::Confirm)
+        .confirm()
         .send(Event::OrderStored {
             local_id: "L1".into(),
             central_no: None,
@@ -637,7 +663,7 @@ fn rating_out_of_range_and_skipping() {
     let mut r = Run::new();
     r.goto_form()
         .send(Event::SubmitForm(form(8.0, ADDR, false)))
-        .send(Event::Confirm)
+        .confirm()
         .send(Event::OrderStored {
             local_id: "L1".into(),
             central_no: None,
@@ -817,7 +843,7 @@ fn every_unlisted_event_is_disallowed_in_every_phase() {
     states.push(r.state.clone());
     r.send(Event::Continue);
     states.push(r.state.clone());
-    r.send(Event::Confirm);
+    r.confirm();
     states.push(r.state.clone());
     let mut fault = r.state.clone();
     fault.phase = Phase::Fault;
@@ -996,7 +1022,7 @@ fn face_path_order_records_the_method_and_never_a_score() {
         })))
         .send(Event::Continue)
         .send(Event::SubmitForm(form(8.0, ADDR, false)))
-        .send(Event::Confirm);
+        .confirm();
     let o = r.accepted_order();
     assert_eq!(o.identity.method, IdentityMethod::Face);
     let json = serde_json::to_string(&o.identity).expect("json");

@@ -9,9 +9,13 @@
 //! them over channels. The screen state is published on a `watch` channel
 //! for the UI and the status snapshot.
 
+mod business;
 pub mod devices;
 pub mod face;
+pub mod qr;
 pub mod sync;
+
+pub use business::{invoice_receipt, PaymentTiming};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -120,6 +124,37 @@ pub fn problem_code(p: &Problem) -> String {
         },
         Problem::Store(_) => "store-failed",
         Problem::Printer(_) => "printer-failed",
+        Problem::Form(P::CapacityNotIncreased) => "form-capacity-not-increased",
+        Problem::Form(P::MailingAddressMissing) => "form-mailing-address-missing",
+        Problem::Account(a) => match a {
+            crate::flow::AccountProblem::Malformed => "account-malformed",
+            crate::flow::AccountProblem::NotFound => "account-not-found",
+            crate::flow::AccountProblem::NotHolder => "account-not-holder",
+            crate::flow::AccountProblem::OldHolderMismatch => "account-old-holder-mismatch",
+            crate::flow::AccountProblem::Unavailable => "account-unavailable",
+        },
+        Problem::Eid(e) => match e {
+            crate::flow::EidProblem::Unreadable => "eid-unreadable",
+            crate::flow::EidProblem::Invalid => "eid-invalid",
+            crate::flow::EidProblem::Expired => "eid-expired",
+            crate::flow::EidProblem::Unavailable => "eid-unavailable",
+        },
+        Problem::Staff(st) => match st {
+            crate::flow::StaffProblem::AuthFailed => "staff-auth-failed",
+            crate::flow::StaffProblem::IdNumberInvalid => "staff-id-number-invalid",
+            crate::flow::StaffProblem::NameMissing => "staff-name-missing",
+        },
+        Problem::Company(_) => "company-credit-code-invalid",
+        Problem::Pay(pp) => match pp {
+            crate::flow::PayProblem::NothingDue => "pay-nothing-due",
+            crate::flow::PayProblem::Unavailable => "pay-unavailable",
+            crate::flow::PayProblem::NotPaid => "pay-not-paid",
+        },
+        Problem::Query(q) => match q {
+            crate::flow::QueryProblem::Unreadable => "query-unreadable",
+            crate::flow::QueryProblem::NotFound => "query-not-found",
+            crate::flow::QueryProblem::Unavailable => "query-unavailable",
+        },
     };
     s.to_string()
 }
@@ -165,6 +200,10 @@ pub struct Services {
     pub printer: mpsc::Sender<PrinterCmd>,
     /// Face actor (camera + engine), if this kiosk has one.
     pub face: Option<mpsc::Sender<face::FaceCmd>>,
+    /// QR actor (camera), if this kiosk has one.
+    pub qr: Option<mpsc::Sender<qr::QrCmd>>,
+    /// How bill payments are watched.
+    pub payment: PaymentTiming,
     /// Transcript file (JSON lines), if one is kept.
     pub transcript: Option<PathBuf>,
 }
@@ -176,6 +215,10 @@ pub struct Counters {
     pub sessions: std::sync::atomic::AtomicU64,
     /// Orders accepted.
     pub orders: std::sync::atomic::AtomicU64,
+    /// A citizen asked for staff and is waiting (shown in `/status`).
+    pub assistance: std::sync::atomic::AtomicBool,
+    /// Bill payments central confirmed.
+    pub payments: std::sync::atomic::AtomicU64,
 }
 
 /// Runs the flow: owns the state, steps events, carries out effects.
@@ -189,6 +232,8 @@ pub struct Runner {
     transcript: Option<tokio::fs::File>,
     /// The armed timer: only the newest generation matters to the flow.
     timer: Option<tokio::task::JoinHandle<()>>,
+    /// The task polling a bill payment, if one runs.
+    payment_watch: Option<tokio::task::JoinHandle<()>>,
     counters: Arc<Counters>,
 }
 
@@ -220,6 +265,7 @@ impl Runner {
             screen,
             transcript: None,
             timer: None,
+            payment_watch: None,
             counters: Arc::default(),
         }
     }
@@ -441,17 +487,53 @@ impl Runner {
                         .await;
                 }
             }
-            Effect::SubmitRating { local_id, stars } => {
+            Effect::SubmitRating {
+                subject,
+                stars,
+                comment,
+            } => {
                 let store = self.services.store.clone();
-                let res =
-                    tokio::task::spawn_blocking(move || store.enqueue_rating(&local_id, stars))
-                        .await;
+                let res = tokio::task::spawn_blocking(move || match subject {
+                    crate::flow::RatingSubject::Order(local_id) => {
+                        store.enqueue_rating(&local_id, stars, comment.as_deref())
+                    }
+                    crate::flow::RatingSubject::Service(subject) => {
+                        store.enqueue_service_rating(crate::store::ServiceRating {
+                            subject,
+                            stars,
+                            comment,
+                        })
+                    }
+                })
+                .await;
                 match res {
                     Ok(Ok(())) => self.services.sync_wake.notify_one(),
                     Ok(Err(e)) => warn!("rating not stored: {e}"),
                     Err(e) => warn!("rating task failed: {e}"),
                 }
             }
+            Effect::LookupAccount { account_no, holder } => self.lookup_account(account_no, holder),
+            Effect::StartQrScan => self.send_qr(qr::QrCmd::Start).await,
+            Effect::StopQrScan => self.send_qr(qr::QrCmd::Stop).await,
+            Effect::VerifyEid { payload } => self.verify_eid(payload),
+            Effect::RequestAssistance => self.request_assistance(),
+            Effect::EndAssistance => self
+                .counters
+                .assistance
+                .store(false, std::sync::atomic::Ordering::Relaxed),
+            Effect::FetchPushed => self.fetch_pushed(),
+            Effect::CreatePayment {
+                account_no,
+                amount_fen,
+            } => self.create_payment(account_no, amount_fen),
+            Effect::WatchPayment { payment_id } => self.watch_payment(payment_id),
+            Effect::StopPaymentWatch => {
+                if let Some(t) = self.payment_watch.take() {
+                    t.abort();
+                }
+            }
+            Effect::PrintInvoice(payment) => self.print_invoice(*payment).await,
+            Effect::FetchProgress { reference } => self.fetch_progress(reference),
             Effect::Wipe => {
                 // The flow dropped the session (its personal fields zeroize
                 // on drop); nothing else in the runner holds personal data
@@ -647,6 +729,8 @@ mod tests {
             reader,
             printer,
             face: None,
+            qr: None,
+            payment: PaymentTiming::default(),
             transcript: None,
         };
         (Runner::new(services), reader_rx)

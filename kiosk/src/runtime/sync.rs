@@ -91,10 +91,28 @@ async fn deliver(
     central: &CentralClient,
     entry: &OutboxEntry,
 ) -> Result<(), SyncError> {
+    if entry.kind == OutboxKind::ServiceRating {
+        let Some(r) = &entry.rating else {
+            return Err(SyncError::UnknownOrder(entry.local_id.clone()));
+        };
+        central
+            .submit_rating(
+                &RatingSubmission {
+                    order_no: r.subject.clone(),
+                    stars: r.stars,
+                    comment: r.comment.clone(),
+                },
+                &entry.key,
+            )
+            .await?;
+        store.outbox_done(&entry.key)?;
+        return Ok(());
+    }
     let order = store
         .order(&entry.local_id)?
         .ok_or_else(|| SyncError::UnknownOrder(entry.local_id.clone()))?;
     match entry.kind {
+        OutboxKind::ServiceRating => Ok(()),
         OutboxKind::Order => {
             if order.central_no.is_none() {
                 deliver_order(store, central, &order).await?;
@@ -124,7 +142,7 @@ async fn deliver(
                     &RatingSubmission {
                         order_no,
                         stars,
-                        comment: None,
+                        comment: order.rating_comment.clone(),
                     },
                     &entry.key,
                 )

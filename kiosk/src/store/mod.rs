@@ -49,7 +49,7 @@ use crate::model::{Order, OrderStatus};
 
 pub use audit::{AuditRecord, AuditReport, AuditSeq};
 pub use crypto::DeviceKey;
-pub use outbox::{OutboxEntry, OutboxKind};
+pub use outbox::{OutboxEntry, OutboxKind, ServiceRating};
 
 /// Everything that can go wrong in the store. Messages never contain
 /// personal data or key material.
@@ -515,6 +515,7 @@ impl Store {
             enqueued_at: order.accepted_at,
             last_error: None,
             parked: false,
+            rating: None,
         };
         let entry_raw = outbox::encode(&entry)?;
         let detail = json!({
@@ -693,10 +694,11 @@ impl Store {
         Ok(())
     }
 
-    /// Records the citizen's rating (1–5) on the order and queues it for
-    /// central under `rating-<local id>`; audits `rated`. A second rating
-    /// replaces the first and its pending delivery.
-    pub fn enqueue_rating(&self, local_id: &str, stars: u8) -> Result<()> {
+    /// Records the citizen's rating (1–5, with optional fixed-phrase codes)
+    /// on the order and queues it for central under `rating-<local id>`;
+    /// audits `rated`. A second rating replaces the first and its pending
+    /// delivery.
+    pub fn enqueue_rating(&self, local_id: &str, stars: u8, comment: Option<&str>) -> Result<()> {
         if !(1..=5).contains(&stars) {
             return Err(StoreError::InvalidRating { stars });
         }
@@ -711,11 +713,16 @@ impl Store {
             enqueued_at: now,
             last_error: None,
             parked: false,
+            rating: None,
         })?;
         (&self.orders, &self.outbox, &self.audit, &self.meta)
             .transaction(|(orders, outbox, audit, meta)| {
                 let mut map = record_in(orders, local_id)?;
                 map.insert("rating".into(), Value::from(stars));
+                match comment {
+                    Some(c) => map.insert("rating_comment".into(), Value::from(c)),
+                    None => map.remove("rating_comment"),
+                };
                 orders.insert(local_id, encode_record(map).map_err(abort)?)?;
                 outbox.insert(key.as_bytes(), entry_raw.as_slice())?;
                 audit::append(
@@ -730,6 +737,61 @@ impl Store {
             })
             .map_err(tx_err("record a rating"))?;
         self.db.flush().map_err(sled_err("flush a rating"))?;
+        Ok(())
+    }
+
+    /// Queues the rating of a service without a local order (a paid bill,
+    /// a progress query) under `rating-<subject>`; audits `rated`.
+    pub fn enqueue_service_rating(&self, rating: outbox::ServiceRating) -> Result<()> {
+        if !(1..=5).contains(&rating.stars) {
+            return Err(StoreError::InvalidRating {
+                stars: rating.stars,
+            });
+        }
+        let now = (self.clock)();
+        let key = outbox::rating_key(&rating.subject);
+        let subject = rating.subject.clone();
+        let stars = rating.stars;
+        let entry_raw = outbox::encode(&OutboxEntry {
+            key: key.clone(),
+            kind: OutboxKind::ServiceRating,
+            local_id: subject.clone(),
+            attempts: 0,
+            next_attempt_at: now,
+            enqueued_at: now,
+            last_error: None,
+            parked: false,
+            rating: Some(rating),
+        })?;
+        (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(outbox, audit, meta)| {
+                outbox.insert(key.as_bytes(), entry_raw.as_slice())?;
+                audit::append(
+                    audit,
+                    meta,
+                    now,
+                    "rated",
+                    &subject,
+                    json!({ "stars": stars }),
+                )?;
+                Ok(())
+            })
+            .map_err(tx_err("record a service rating"))?;
+        self.db.flush().map_err(sled_err("flush a rating"))?;
+        Ok(())
+    }
+
+    /// Appends a non-personal event to the audit log (a confirmed payment,
+    /// an assistance request) and flushes.
+    pub fn audit_event(&self, kind: &str, subject: &str, detail: serde_json::Value) -> Result<()> {
+        let now = (self.clock)();
+        (&self.audit, &self.meta)
+            .transaction(|(audit, meta)| {
+                audit::append(audit, meta, now, kind, subject, detail.clone())?;
+                Ok(())
+            })
+            .map_err(tx_err("append an audit event"))?;
+        self.db.flush().map_err(sled_err("flush an audit event"))?;
         Ok(())
     }
 

@@ -23,6 +23,21 @@ pub enum OutboxKind {
     Order,
     /// `POST /v1/ratings` with the order's rating.
     Rating,
+    /// `POST /v1/ratings` for a service without a local order (a payment,
+    /// a progress query); the rating travels in the entry itself.
+    ServiceRating,
+}
+
+/// A rating of a service without a local order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRating {
+    /// What central knows it by (a payment id or an order number).
+    pub subject: String,
+    /// 1–5.
+    pub stars: u8,
+    /// Fixed-phrase codes, comma-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// One pending delivery to central.
@@ -44,6 +59,9 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     /// Set aside: not retried until a person looks at it.
     pub parked: bool,
+    /// The rating itself, for a [`OutboxKind::ServiceRating`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<ServiceRating>,
 }
 
 impl OutboxEntry {

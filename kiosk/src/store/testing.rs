@@ -56,12 +56,21 @@ pub fn sample_order(local_id: &str) -> Order {
         missing: Vec::new(),
         commitment: None,
         rating: None,
+        rating_comment: None,
         status: OrderStatus::PendingSync,
         personal: OrderPersonal {
             name: Personal::new(NAME),
             id_number: IdNumber::unchecked(ID_NUMBER),
             address: Personal::new(ADDRESS),
             phone: Personal::new(PHONE),
+            mailing_address: Personal::default(),
+            old_holder_name: Personal::default(),
+            old_holder_id: None,
         },
+        account_no: None,
+        company: None,
+        contract: None,
+        pushed_from: None,
+        transfer: None,
     }
 }

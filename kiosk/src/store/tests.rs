@@ -54,7 +54,9 @@ fn personal_data_is_never_on_disk_in_the_clear() {
         store
             .mark_synced("K001-20261123-0001", "SG-2026-1")
             .expect("sync");
-        store.enqueue_rating("K001-20261123-0002", 5).expect("rate");
+        store
+            .enqueue_rating("K001-20261123-0002", 5, None)
+            .expect("rate");
         store.flush().expect("flush");
         // Sanity: the data is really there and decrypts.
         let got = store
@@ -142,6 +144,7 @@ fn accept_writes_order_outbox_and_audit_together() {
             enqueued_at: order.accepted_at,
             last_error: None,
             parked: false,
+            rating: None,
         }]
     );
     let audit = store.audit_records().expect("audit");
@@ -277,10 +280,10 @@ fn a_rating_is_stored_queued_and_audited() {
     let id = "K001-20261123-0001";
     store.accept(&sample_order(id)).expect("accept");
     assert!(matches!(
-        store.enqueue_rating(id, 6),
+        store.enqueue_rating(id, 6, None),
         Err(StoreError::InvalidRating { stars: 6 })
     ));
-    store.enqueue_rating(id, 4).expect("rate");
+    store.enqueue_rating(id, 4, Some("quick")).expect("rate");
     assert_eq!(
         store.order(id).expect("read").expect("some").rating,
         Some(4)

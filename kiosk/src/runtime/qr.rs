@@ -1,0 +1,146 @@
+//! The QR actor: decodes QR codes from camera frames, for the electronic ID
+//! shown on a citizen's phone and for a receipt held up for a progress query.
+//!
+//! On `Start` it pulls frames and looks for QR codes in each (pure Rust,
+//! `rqrr`, on the frame's luma); the first payload it decodes goes to the
+//! flow as `QrScanned`, and the same payload is not sent twice in one scan.
+//! `Stop` ends the scan and drops the frame. Frames are never stored: a
+//! frame lives for one decode and its buffer is zeroized when dropped.
+//!
+//! The camera is opened only while a scan runs on the device, and the flow
+//! never asks for a face check and a QR scan at the same time, so the face
+//! actor and this one take turns on the one camera.
+
+use std::sync::Arc;
+
+use kiosk_drivers::camera::{Frame, FrameSource};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use super::devices::DeviceHandle;
+use crate::flow::Event;
+
+/// Commands to the QR actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QrCmd {
+    /// Start looking for QR codes.
+    Start,
+    /// Stop looking.
+    Stop,
+}
+
+/// Decodes every QR code in an RGB frame (`None` for a malformed frame).
+pub fn decode_frame(frame: &Frame) -> Option<Vec<String>> {
+    let view = frame.view()?;
+    Some(decode_luma(&image::imageops::grayscale(&view)))
+}
+
+/// Decodes every QR code in a grey image.
+pub fn decode_luma(img: &image::GrayImage) -> Vec<String> {
+    let mut prepared = rqrr::PreparedImage::prepare(img.clone());
+    prepared
+        .detect_grids()
+        .into_iter()
+        .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+        .collect()
+}
+
+/// Spawns the QR actor around a camera.
+pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C) -> DeviceHandle<QrCmd> {
+    let (tx, mut rx) = mpsc::channel(8);
+    let (health_tx, health) = watch::channel(camera.health());
+    let events: super::devices::EventSink = Arc::default();
+    let handle = DeviceHandle::new(tx, health, Arc::clone(&events));
+    tokio::spawn(async move {
+        let mut camera = camera;
+        let mut scanning = false;
+        let mut sent: Option<String> = None;
+        loop {
+            if !scanning {
+                match rx.recv().await {
+                    Some(QrCmd::Start) => {
+                        scanning = true;
+                        sent = None;
+                    }
+                    Some(QrCmd::Stop) => {}
+                    None => break,
+                }
+                continue;
+            }
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(QrCmd::Start) => sent = None,
+                    Some(QrCmd::Stop) => scanning = false,
+                    None => break,
+                },
+                frame = camera.next_frame() => {
+                    health_tx.send_if_modified(|h| {
+                        let now = camera.health();
+                        let changed = *h != now;
+                        *h = now;
+                        changed
+                    });
+                    let frame = match frame {
+                        Ok(f) => f,
+                        Err(e) => {
+                            debug!("qr scan: camera: {e}");
+                            // Unplugged or stalled: the driver reopens; don't spin.
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                            continue;
+                        }
+                    };
+                    // Decoding is CPU work: keep it off the async threads.
+                    let found = tokio::task::spawn_blocking(move || decode_frame(&frame))
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default();
+                    let Some(payload) = found.into_iter().find(|p| sent.as_deref() != Some(p)) else {
+                        continue;
+                    };
+                    sent = Some(payload.clone());
+                    let Some(tx) = events.get() else { continue };
+                    if tx.send(Event::QrScanned(payload)).await.is_err() {
+                        warn!("qr scan: the flow stopped taking events");
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    handle
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn qr_image(payload: &str, scale: u32) -> image::GrayImage {
+        let code = qrcode::QrCode::new(payload.as_bytes()).unwrap();
+        let modules = code.to_colors();
+        let n = code.width() as u32;
+        let quiet = 4;
+        let side = (n + 2 * quiet) * scale;
+        image::GrayImage::from_fn(side, side, |x, y| {
+            let (mx, my) = (x / scale, y / scale);
+            let dark = mx >= quiet
+                && my >= quiet
+                && mx < n + quiet
+                && my < n + quiet
+                && modules[((my - quiet) * n + (mx - quiet)) as usize] == qrcode::Color::Dark;
+            image::Luma([if dark { 0 } else { 255 }])
+        })
+    }
+
+    #[test]
+    fn decodes_a_rendered_code_and_nothing_from_a_blank() {
+        let img = qr_image("SIM-EID2.330106199001010026.1700000000.0011223344556677", 4);
+        assert_eq!(
+            decode_luma(&img),
+            vec!["SIM-EID2.330106199001010026.1700000000.0011223344556677".to_string()]
+        );
+        let blank = image::GrayImage::from_pixel(200, 200, image::Luma([255]));
+        assert!(decode_luma(&blank).is_empty());
+    }
+}
