@@ -247,6 +247,8 @@ pub struct ReceiptConfig {
     pub service_phone: String,
     /// Prefix of the progress-query QR code; the order id is appended.
     pub progress_url: String,
+    /// Where a signed contract can be read; its version is appended.
+    pub contract_url: String,
 }
 
 impl Default for ReceiptConfig {
@@ -255,6 +257,7 @@ impl Default for ReceiptConfig {
             title: "供电营业厅自助服务 受理回执".into(),
             service_phone: "95598".into(),
             progress_url: "kiosk://progress/".into(),
+            contract_url: "https://95598.example.invalid/contracts/".into(),
         }
     }
 }

@@ -61,6 +61,18 @@ pub struct Receipt {
     pub service_phone: String,
     /// Closing lines (small print).
     pub footer: Vec<String>,
+    /// An acceptance receipt or an invoice: the labels differ.
+    pub kind: ReceiptKind,
+}
+
+/// What a printed slip is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReceiptKind {
+    /// The receipt of an accepted order.
+    #[default]
+    Acceptance,
+    /// The invoice of a paid bill.
+    Invoice,
 }
 
 /// What the printer reports about itself.
@@ -215,6 +227,7 @@ pub trait ReceiptPrinter: Send {
 /// A synthetic receipt (no real person) for tests and the demo.
 pub fn sample_receipt() -> Receipt {
     Receipt {
+        kind: ReceiptKind::Acceptance,
         title: "国网供电 自助服务 受理回执".into(),
         business: "低压新装".into(),
         local_id: "K0007-20261123-0042".into(),

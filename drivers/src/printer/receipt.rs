@@ -227,6 +227,40 @@ enum Align {
     Center,
 }
 
+
+/// The fixed labels of a slip, in Chinese and English.
+struct Labels {
+    number: &'static str,
+    central: &'static str,
+    time: &'static str,
+    person: &'static str,
+    accepted: &'static str,
+    scan: &'static str,
+}
+
+impl Labels {
+    fn of(kind: super::ReceiptKind) -> Self {
+        match kind {
+            super::ReceiptKind::Acceptance => Labels {
+                number: "受理编号 Order：",
+                central: "中心编号 Central no.：",
+                time: "受理时间 Accepted：",
+                person: "申请人 Applicant：",
+                accepted: "已受理 Accepted",
+                scan: "扫码查询进度 Scan to track",
+            },
+            super::ReceiptKind::Invoice => Labels {
+                number: "发票号码 Invoice：",
+                central: "支付单号 Payment：",
+                time: "开具时间 Issued：",
+                person: "户名 Holder：",
+                accepted: "已缴费 Paid",
+                scan: "扫码查验发票 Scan to verify",
+            },
+        }
+    }
+}
+
 /// Renders receipts with one loaded font at one head width.
 pub struct ReceiptRenderer {
     font: FontVec,
@@ -287,6 +321,7 @@ impl ReceiptRenderer {
             margin,
         };
 
+        let labels = Labels::of(receipt.kind);
         c.paragraph(&receipt.title, title, Align::Center, true);
         c.gap(s(6));
         c.rule(s(2));
@@ -300,7 +335,7 @@ impl ReceiptRenderer {
             FIELD_HANG,
         );
         c.paragraph_hanging(
-            &format!("受理编号 Order：{}", receipt.local_id),
+            &format!("{}{}", labels.number, receipt.local_id),
             body,
             Align::Left,
             false,
@@ -311,39 +346,41 @@ impl ReceiptRenderer {
             .clone()
             .unwrap_or_else(|| "待同步 pending sync".to_string());
         c.paragraph_hanging(
-            &format!("中心编号 Central no.：{central}"),
+            &format!("{}{central}", labels.central),
             body,
             Align::Left,
             false,
             FIELD_HANG,
         );
         c.paragraph_hanging(
-            &format!("受理时间 Accepted：{}", receipt.accepted_at),
+            &format!("{}{}", labels.time, receipt.accepted_at),
             body,
             Align::Left,
             false,
             FIELD_HANG,
         );
         c.paragraph_hanging(
-            &format!("申请人 Applicant：{}", receipt.masked_name),
+            &format!("{}{}", labels.person, receipt.masked_name),
             body,
             Align::Left,
             false,
             FIELD_HANG,
         );
-        c.paragraph_hanging(
-            &format!("证件号 ID：{}", receipt.masked_id),
-            body,
-            Align::Left,
-            false,
-            FIELD_HANG,
-        );
+        if !receipt.masked_id.is_empty() {
+            c.paragraph_hanging(
+                &format!("证件号 ID：{}", receipt.masked_id),
+                body,
+                Align::Left,
+                false,
+                FIELD_HANG,
+            );
+        }
 
         if !receipt.accepted.is_empty() {
             c.gap(s(6));
             c.rule(s(1));
             c.gap(s(6));
-            c.paragraph("已受理 Accepted", body, Align::Left, true);
+            c.paragraph(labels.accepted, body, Align::Left, true);
             for line in &receipt.accepted {
                 c.paragraph_hanging(&format!("· {line}"), body, Align::Left, false, "· ");
             }
@@ -382,7 +419,7 @@ impl ReceiptRenderer {
 
         c.gap(s(12));
         let qr = c.qr(&receipt.qr_payload)?;
-        c.paragraph("扫码查询进度 Scan to track", body, Align::Center, false);
+        c.paragraph(labels.scan, body, Align::Center, false);
         c.gap(s(6));
         c.paragraph(
             &format!("服务热线 Service：{}", receipt.service_phone),

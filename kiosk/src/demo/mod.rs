@@ -30,6 +30,7 @@ use crate::flow::Event;
 use crate::model::{CertificateKind, Order, OrderStatus, SupplyRoute};
 use crate::runtime::sync::Backoff;
 use crate::runtime::{devices, Screen};
+use kiosk_drivers::camera::sim::{Scene, SimCamera, SimCameraControl, SimImage, SimOptions};
 use crate::store::Store;
 pub use scenarios::{Act, CentralFault, PrinterFault, Scenario};
 
@@ -205,9 +206,37 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             crate::model::IdentityMethod::IdCard,
         ];
     }
+    // The demo kiosk offers every business and every identity method.
+    flow_cfg.businesses = crate::model::Business::ALL.to_vec();
+    flow_cfg.identity_methods.extend([
+        crate::model::IdentityMethod::Eid,
+        crate::model::IdentityMethod::CallStaff,
+    ]);
+    flow_cfg.staff_pin_sha256 = Some(crate::flow::staff_secret_sha256(
+        scenarios::DEMO_STAFF_PIN,
+    ));
     if let Ok(catalog) = central.catalog().await {
         flow_cfg.set_capacity(catalog.policy);
+        if let Some(contract) = catalog.contract {
+            flow_cfg.contract = contract;
+        }
     }
+
+    // The QR camera twin: shows whatever the citizen holds up (a phone's
+    // e-ID, a receipt), decoded by the real QR actor.
+    let (qr_camera, qr_control) = SimCamera::new(
+        Scene::Empty,
+        SimOptions {
+            fps: 5,
+            size: None,
+            noise: 0,
+        },
+    )
+    .map_err(|e| DemoError::Start {
+        what: "the QR camera twin",
+        detail: e.to_string(),
+    })?;
+    let qr = crate::runtime::qr::spawn_qr_actor(qr_camera);
 
     let (name, id, address) = scenario.citizen.identity();
     let reader = devices::spawn_sim_reader(name, id, address, &scenario.card)
@@ -245,8 +274,12 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             transcript: Some(transcript.clone()),
             status_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             status_token: Some(token.clone()),
-            qr: None,
-            payment: crate::runtime::PaymentTiming::default(),
+            qr: Some(qr),
+            // A short limit so that `pay-timeout` ends in seconds.
+            payment: crate::runtime::PaymentTiming {
+                poll: Duration::from_millis(250),
+                timeout: Duration::from_secs(4),
+            },
         },
         &reader,
         &printer,
@@ -269,7 +302,11 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         &events,
         &mut screen,
         &sim,
-        camera,
+        Cameras {
+            face: camera,
+            qr: qr_control,
+            receipts: receipts.clone(),
+        },
         &mut receipt_seen,
     );
     // Generous: the face scenarios run real models in the host profile.
@@ -336,6 +373,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         &transcript,
         &mut failures,
     );
+    check_business(&scenario, &orders, &store, &sim.control, &receipts, &mut failures);
 
     let summary = Summary {
         scenario: scenario.name.to_string(),
@@ -351,13 +389,63 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
     Ok(summary)
 }
 
+/// The cameras of the demo kiosk, as the scripted citizen sees them.
+struct Cameras {
+    /// The face camera twin, in face scenarios.
+    face: Option<SimCameraControl>,
+    /// The QR camera twin.
+    qr: SimCameraControl,
+    /// Where the printer twin writes receipts (one can be held up).
+    receipts: PathBuf,
+}
+
+/// A QR code as a phone shows it: black modules on a white screen.
+fn qr_picture(payload: &str) -> Result<SimImage, String> {
+    let code = qrcode::QrCode::new(payload.as_bytes()).map_err(|e| e.to_string())?;
+    let n = code.width() as u32;
+    let colors = code.to_colors();
+    let scale = 6;
+    let side = (n + 8) * scale;
+    let (w, h) = (side + 80, side + 160);
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
+    for y in 0..n {
+        for x in 0..n {
+            if colors[(y * n + x) as usize] != qrcode::Color::Dark {
+                continue;
+            }
+            for dy in 0..scale {
+                for dx in 0..scale {
+                    let px = 40 + (x + 4) * scale + dx;
+                    let py = 80 + (y + 4) * scale + dy;
+                    let i = ((py * w + px) * 3) as usize;
+                    rgb[i..i + 3].copy_from_slice(&[0, 0, 0]);
+                }
+            }
+        }
+    }
+    SimImage::from_rgb(w, h, rgb).map_err(|e| e.to_string())
+}
+
+/// The newest receipt image the printer twin wrote.
+fn newest_receipt(dir: &Path) -> Result<SimImage, String> {
+    let newest = std::fs::read_dir(dir)
+        .map_err(|e| format!("no receipts in {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "png"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max()
+        .map(|(_, p)| p)
+        .ok_or_else(|| "no receipt has been printed".to_string())?;
+    SimImage::from_file(&newest).map_err(|e| e.to_string())
+}
+
 /// Plays the citizen's script against the screen.
 async fn play(
     scenario: &Scenario,
     events: &tokio::sync::mpsc::Sender<Event>,
     screen: &mut watch::Receiver<Screen>,
     sim: &crate::central::sim::SimHandle,
-    camera: Option<kiosk_drivers::camera::sim::SimCameraControl>,
+    cameras: Cameras,
     receipt_seen: &mut Option<Screen>,
 ) -> Result<(), String> {
     let mut acted_at = None;
@@ -365,10 +453,49 @@ async fn play(
         let event = match act {
             Act::UnplugCameraOn(phase) => {
                 wait(screen, acted_at, |s| s.phase == *phase).await?;
-                if let Some(c) = &camera {
+                if let Some(c) = &cameras.face {
                     c.unplug();
                 }
                 continue;
+            }
+            Act::ShowQrOn(phase, shown) => {
+                let s = wait(screen, acted_at, |s| s.phase == *phase).await?;
+                acted_at = Some(s.seq);
+                let scenarios::QrShown::Eid(c) = shown;
+                let picture = qr_picture(&crate::central::sim::eid_payload(c.identity().1))?;
+                cameras
+                    .qr
+                    .set_scene(Scene::Still(picture))
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            Act::ShowReceiptOn(phase) => {
+                let s = wait(screen, acted_at, |s| s.phase == *phase).await?;
+                acted_at = Some(s.seq);
+                let picture = newest_receipt(&cameras.receipts)?;
+                cameras
+                    .qr
+                    .set_scene(Scene::Still(picture))
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            Act::PayOnPhone => {
+                let s = wait(screen, acted_at, |s| s.phase == "paying").await?;
+                acted_at = Some(s.seq);
+                let paid = sim
+                    .control
+                    .payments()
+                    .last()
+                    .is_some_and(|p| sim.control.settle_payment(&p.payment_id));
+                if !paid {
+                    return Err("no payment to pay on the phone".into());
+                }
+                continue;
+            }
+            Act::AfterInvoice(event) => {
+                let s = wait(screen, acted_at, |s| s.phase == "paid" && s.printed.is_some()).await?;
+                acted_at = Some(s.seq);
+                event.clone()
             }
             Act::Central(fault) => {
                 sim.control.set_mode(match fault {
@@ -414,6 +541,92 @@ async fn wait(
     Ok(s.clone())
 }
 
+/// The business-specific outcome: account, company, pushed order, transfer
+/// parties, contract, assistance, payment and progress.
+fn check_business(
+    scenario: &Scenario,
+    orders: &[Order],
+    store: &Store,
+    sim: &crate::central::sim::SimControl,
+    receipts: &Path,
+    failures: &mut Vec<String>,
+) {
+    let e = &scenario.expect;
+    if let Some(order) = orders.first() {
+        if order.business != e.business {
+            failures.push(format!("business {:?}, expected {:?}", order.business, e.business));
+        }
+        if order.account_no.as_deref() != e.account {
+            failures.push(format!("account {:?}, expected {:?}", order.account_no, e.account));
+        }
+        if order.company.is_some() != e.company {
+            failures.push(format!("company {:?}, expected {}", order.company, e.company));
+        }
+        if order.pushed_from.as_deref() != e.pushed {
+            failures.push(format!("pushed from {:?}, expected {:?}", order.pushed_from, e.pushed));
+        }
+        if let Some(p) = e.pushed {
+            if !sim.pushed_confirmed().iter().any(|c| c == p) {
+                failures.push(format!("central never saw pushed order {p} confirmed"));
+            }
+        }
+        let want_contract =
+            e.pushed.is_some() || crate::flow::needs_contract_for(order.business);
+        if order.contract.is_some() != want_contract {
+            failures.push(format!(
+                "contract signed: {}, expected {want_contract}",
+                order.contract.is_some()
+            ));
+        }
+        let present = order.transfer.map(|t| t.old_holder_present);
+        if present != e.old_holder_present {
+            failures.push(format!("old holder present {present:?}, expected {:?}", e.old_holder_present));
+        }
+        if e.old_holder_present == Some(true)
+            && !order.transfer.is_some_and(|t| t.old_holder_verified)
+        {
+            failures.push("the old holder was not verified as the account's holder".into());
+        }
+    }
+    if e.assistance && sim.assistance_requests().is_empty() {
+        failures.push("no assistance request reached central".into());
+    }
+    let audit = store.audit_records().unwrap_or_default();
+    let confirmed = audit.iter().filter(|r| r.event == "payment-confirmed").count();
+    let invoices = std::fs::read_dir(receipts)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|f| f.file_name().to_string_lossy().starts_with("INV"))
+                .filter(|f| f.path().extension().is_some_and(|x| x == "png"))
+                .count()
+        })
+        .unwrap_or(0);
+    match e.paid {
+        Some(true) => {
+            if confirmed != 1 || invoices != 1 {
+                failures.push(format!(
+                    "paid: {confirmed} confirmations and {invoices} invoices, expected 1 and 1"
+                ));
+            }
+        }
+        Some(false) => {
+            if confirmed != 0 || invoices != 0 {
+                failures.push(format!(
+                    "not paid, yet {confirmed} confirmations and {invoices} invoices"
+                ));
+            }
+            if sim
+                .payments()
+                .iter()
+                .any(|p| p.state == crate::central::PaymentState::Paid)
+            {
+                failures.push("central shows a paid payment".into());
+            }
+        }
+        None => {}
+    }
+}
+
 fn check(
     scenario: &Scenario,
     orders: &[Order],
@@ -423,6 +636,24 @@ fn check(
     failures: &mut Vec<String>,
 ) {
     let e = &scenario.expect;
+    let text = std::fs::read_to_string(transcript).unwrap_or_default();
+    if text.contains("\"refused\"") {
+        failures.push("an event was refused during the scenario (see transcript)".into());
+    }
+    if let Some(p) = e.problem {
+        if !text.contains(&format!("\"problem\":\"{p}\"")) {
+            failures.push(format!("the screen never showed `{p}`"));
+        }
+    }
+    if e.progress && !text.contains("\"event\":\"progress-fetched\"") {
+        failures.push("the progress of the order was never shown".into());
+    }
+    if e.orders == 0 {
+        if !orders.is_empty() {
+            failures.push(format!("expected no order, the store has {}", orders.len()));
+        }
+        return;
+    }
     let [order] = orders else {
         failures.push(format!(
             "expected one accepted order, the store has {}",
@@ -487,7 +718,6 @@ fn check(
     if order.rating != Some(5) {
         failures.push("the rating was not stored".into());
     }
-    let text = std::fs::read_to_string(transcript).unwrap_or_default();
     if let Some(ev) = e.card_problem {
         if !text.contains(&format!("\"event\":\"{ev}\"")) {
             failures.push(format!("the transcript shows no `{ev}`"));
@@ -498,13 +728,5 @@ fn check(
             "identity by {:?}, expected {:?}",
             order.identity.method, e.method
         ));
-    }
-    if let Some(p) = e.problem {
-        if !text.contains(&format!("\"problem\":\"{p}\"")) {
-            failures.push(format!("the screen never showed `{p}`"));
-        }
-    }
-    if text.contains("\"refused\"") {
-        failures.push("an event was refused during the scenario (see transcript)".into());
     }
 }

@@ -4,8 +4,8 @@
 
 use kiosk_drivers::pii::Personal;
 
-use crate::flow::{Event, FormInput, Stroke};
-use crate::model::{Business, CertificateKind, IdentityMethod, SupplyRoute};
+use crate::flow::{Event, FormInput, RatingPhrase, StaffAuth, Stroke};
+use crate::model::{Business, CertificateKind, CompanyRole, IdentityMethod, SupplyRoute};
 
 /// The synthetic citizens of the simulator the demo uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,14 @@ pub enum Citizen {
     LiNa,
     /// 王芳: property inside a micro-enterprise park.
     WangFang,
+    /// 赵强: account 3300012347, and a pushed proactive supply plan.
+    ZhaoQiang,
+    /// 陈静: bought 人民路88号 (account 3300012348, still in 周建华's name).
+    ChenJing,
+    /// 周建华: old holder of account 3300012348.
+    ZhouJianhua,
+    /// 孙丽: a real-estate joint transfer is pushed to her.
+    SunLi,
 }
 
 impl Citizen {
@@ -29,6 +37,10 @@ impl Citizen {
             ),
             Citizen::LiNa => ("李娜", "330106198503121231", "浙江省杭州市上城区解放路25号"),
             Citizen::WangFang => ("王芳", "440305197011204562", "浙江省杭州市余杭区创业路8号"),
+            Citizen::ZhaoQiang => ("赵强", "110101195805050073", "北京市东城区东华门大街1号"),
+            Citizen::ChenJing => ("陈静", "320502199211118881", "江苏省苏州市姑苏区人民路88号"),
+            Citizen::ZhouJianhua => ("周建华", "320502196507150019", "江苏省苏州市姑苏区人民路88号"),
+            Citizen::SunLi => ("孙丽", "330105197803220046", "浙江省杭州市拱墅区湖墅南路66号"),
         }
     }
 }
@@ -42,6 +54,8 @@ pub enum CardStep {
     Card,
     /// The card is pulled half way through the read.
     PulledMidRead,
+    /// Someone else's card (a transfer's old holder).
+    CardOf(Citizen),
 }
 
 /// A fault of the central service.
@@ -85,6 +99,21 @@ pub enum Act {
     Central(CentralFault),
     /// When this screen shows, pull the camera's cable.
     UnplugCameraOn(&'static str),
+    /// When this screen shows, hold this QR code (a phone's e-ID) to the camera.
+    ShowQrOn(&'static str, QrShown),
+    /// When this screen shows, hold the newest printed receipt to the camera.
+    ShowReceiptOn(&'static str),
+    /// When the payment code shows, pay it on the phone (central settles it).
+    PayOnPhone,
+    /// When the paid screen shows and the invoice has printed, send this event.
+    AfterInvoice(Event),
+}
+
+/// A QR code the citizen shows on their phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QrShown {
+    /// A fresh electronic ID of this citizen.
+    Eid(Citizen),
 }
 
 /// What must have happened for the scenario to pass.
@@ -106,6 +135,24 @@ pub struct Expect {
     pub method: IdentityMethod,
     /// A problem code the screen must have shown on the way.
     pub problem: Option<&'static str>,
+    /// The business of the order.
+    pub business: Business,
+    /// Orders accepted (0 for a payment or a query).
+    pub orders: usize,
+    /// The account the order concerns.
+    pub account: Option<&'static str>,
+    /// The order is a company's (business licence only).
+    pub company: bool,
+    /// The pushed order the citizen confirmed.
+    pub pushed: Option<&'static str>,
+    /// A transfer: whether the old holder was present (and verified).
+    pub old_holder_present: Option<bool>,
+    /// Bill payment: `Some(true)` paid and invoiced, `Some(false)` not paid.
+    pub paid: Option<bool>,
+    /// A progress query showed the order's steps.
+    pub progress: bool,
+    /// Staff were called (an assistance request reached central).
+    pub assistance: bool,
 }
 
 /// A scenario.
@@ -138,6 +185,17 @@ fn signature() -> Vec<Stroke> {
         .map(|i| (90 + i * 5, 100 + i * 6, 500 + u32::from(i) * 16))
         .collect();
     vec![a, b]
+}
+
+fn form_at(address: &str, kw: f64, residential: bool) -> FormInput {
+    FormInput {
+        address: Personal::new(address),
+        capacity_kw: kw,
+        residential,
+        phone: Personal::new("13812345678"),
+        wants_high_voltage: false,
+        mailing_address: Personal::default(),
+    }
 }
 
 fn form(citizen: Citizen, kw: f64, residential: bool, hv: bool) -> FormInput {
@@ -320,11 +378,31 @@ fn face_scenarios() -> Vec<Scenario> {
     ]
 }
 
-fn finish(mut acts: Vec<Act>, after_form: Vec<Act>) -> Vec<Act> {
+fn finish(acts: Vec<Act>, after_form: Vec<Act>) -> Vec<Act> {
+    finish_with(acts, after_form, true)
+}
+
+/// After the form: review, the contract signed when the business has one,
+/// the receipt, a rating.
+fn finish_with(mut acts: Vec<Act>, after_form: Vec<Act>, contract: bool) -> Vec<Act> {
     acts.extend(after_form);
     acts.push(Act::On("review", Event::Confirm));
+    if contract {
+        acts.push(Act::On(
+            "contract",
+            Event::SignContract {
+                strokes: signature(),
+            },
+        ));
+    }
     acts.push(Act::AfterReceipt(Event::Continue));
-    acts.push(Act::On("rating", Event::Rate(Some(5))));
+    acts.push(Act::On(
+        "rating",
+        Event::RateWith {
+            stars: 5,
+            phrases: vec![RatingPhrase::Quick, RatingPhrase::NoPaperwork],
+        },
+    ));
     acts
 }
 
@@ -338,6 +416,15 @@ fn plain(route: SupplyRoute) -> Expect {
         printed: true,
         method: IdentityMethod::IdCard,
         problem: None,
+        business: Business::NewConnection,
+        orders: 1,
+        account: None,
+        company: false,
+        pushed: None,
+        old_holder_present: None,
+        paid: None,
+        progress: false,
+        assistance: false,
     }
 }
 
@@ -345,7 +432,325 @@ fn plain(route: SupplyRoute) -> Expect {
 pub fn all() -> Vec<Scenario> {
     let mut all = face_scenarios();
     all.extend(card_scenarios());
+    all.extend(business_scenarios());
     all
+}
+
+/// The staff PIN the demo's config knows (as a hash): staff type it.
+pub const DEMO_STAFF_PIN: &str = "2468";
+
+/// Start, choose this business.
+fn start_business(b: Business) -> Vec<Act> {
+    vec![
+        Act::On("attract", Event::Start),
+        Act::On("choose-business", Event::ChooseBusiness(b)),
+    ]
+}
+
+fn certificates(commitment: bool) -> Vec<Act> {
+    after_identity(Vec::new(), commitment)
+}
+
+fn phone_only() -> FormInput {
+    FormInput {
+        phone: Personal::new("13812345678"),
+        ..FormInput::default()
+    }
+}
+
+fn scenario(
+    name: &'static str,
+    description: &'static str,
+    citizen: Citizen,
+    card: Vec<CardStep>,
+    acts: Vec<Act>,
+    expect: Expect,
+) -> Scenario {
+    Scenario {
+        name,
+        description,
+        citizen,
+        card,
+        acts,
+        printer: PrinterFault::None,
+        face: None,
+        expect,
+    }
+}
+
+/// Every other business at the counter.
+fn business_scenarios() -> Vec<Scenario> {
+    let z = Citizen::ZhangWei;
+    let (_, z_id, _) = z.identity();
+    let mut out = Vec::new();
+
+    // E-ID shown on the phone as a QR code.
+    let mut acts = start();
+    acts.push(Act::On(
+        "choose-identity",
+        Event::ChooseIdentity(IdentityMethod::Eid),
+    ));
+    acts.push(Act::ShowQrOn("scanning-eid", QrShown::Eid(z)));
+    acts.extend(certificates(false));
+    out.push(scenario(
+        "eid-new-connection",
+        "identity from the electronic ID shown as a QR code on the phone, then a new 8 kW connection",
+        z,
+        vec![],
+        finish(acts, vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))]),
+        Expect {
+            method: IdentityMethod::Eid,
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Call staff: staff confirm the identity with their PIN.
+    let mut acts = start();
+    acts.push(Act::On(
+        "choose-identity",
+        Event::ChooseIdentity(IdentityMethod::CallStaff),
+    ));
+    acts.push(Act::On(
+        "waiting-staff",
+        Event::StaffConfirm {
+            auth: StaffAuth::Pin(Personal::new("1111")),
+            name: Personal::new(z.identity().0),
+            id_number: Personal::new(z_id),
+        },
+    ));
+    acts.push(Act::On(
+        "waiting-staff",
+        Event::StaffConfirm {
+            auth: StaffAuth::Pin(Personal::new(DEMO_STAFF_PIN)),
+            name: Personal::new(z.identity().0),
+            id_number: Personal::new(z_id),
+        },
+    ));
+    acts.extend(certificates(false));
+    out.push(scenario(
+        "call-staff",
+        "the citizen calls staff: help is requested (central and /status), a wrong PIN is refused, staff confirm identity with their PIN",
+        z,
+        vec![],
+        finish(acts, vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))]),
+        Expect {
+            method: IdentityMethod::CallStaff,
+            problem: Some("staff-auth-failed"),
+            assistance: true,
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Capacity increase on the holder's own account.
+    let mut acts = start_business(Business::CapacityIncrease);
+    acts.extend(card());
+    acts.push(Act::On("account-entry", Event::EnterAccount("3300012345".into())));
+    acts.extend(certificates(false));
+    out.push(scenario(
+        "capacity-increase",
+        "the account holder raises 3300012345 from 8 to 20 kW: account checked, one certificate, contract signed",
+        z,
+        vec![CardStep::Card],
+        finish(
+            acts,
+            vec![Act::On("form", Event::SubmitForm(FormInput {
+                capacity_kw: 20.0,
+                residential: true,
+                ..phone_only()
+            }))],
+        ),
+        Expect {
+            business: Business::CapacityIncrease,
+            account: Some("3300012345"),
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Name change: the new holder has no property record here: commitment.
+    let mut acts = start_business(Business::NameChange);
+    acts.extend(card());
+    acts.push(Act::On("account-entry", Event::EnterAccount("3300012345".into())));
+    acts.extend(certificates(true));
+    out.push(scenario(
+        "name-change",
+        "李娜 takes the account 3300012345 into her name; the property proof cannot be fetched: commitment with a deadline",
+        Citizen::LiNa,
+        vec![CardStep::Card],
+        finish(acts, vec![Act::On("form", Event::SubmitForm(phone_only()))]),
+        Expect {
+            business: Business::NameChange,
+            account: Some("3300012345"),
+            missing: vec![CertificateKind::PropertyProof],
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Transfer with both parties present.
+    let mut acts = start_business(Business::Transfer);
+    acts.extend(card());
+    acts.push(Act::On("account-entry", Event::EnterAccount("3300012348".into())));
+    acts.push(Act::On("transfer-parties", Event::OldHolderPresent(true)));
+    acts.extend(certificates(false));
+    out.push(scenario(
+        "transfer",
+        "陈静 bought 人民路88号: the old holder 周建华 is present and reads his card, the account moves to her name",
+        Citizen::ChenJing,
+        vec![CardStep::Card, CardStep::CardOf(Citizen::ZhouJianhua)],
+        finish(acts, vec![Act::On("form", Event::SubmitForm(phone_only()))]),
+        Expect {
+            business: Business::Transfer,
+            account: Some("3300012348"),
+            old_holder_present: Some(true),
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Closure; 赵强 also has a pushed order he leaves for later.
+    let zq = Citizen::ZhaoQiang;
+    let mut acts = start_business(Business::Closure);
+    acts.extend(card());
+    acts.push(Act::On("pushed-orders", Event::Continue));
+    acts.push(Act::On("account-entry", Event::EnterAccount("3300012347".into())));
+    acts.extend(certificates(false));
+    out.push(scenario(
+        "closure",
+        "赵强 closes account 3300012347 (skipping a pushed order for later): final reading and settlement follow, the certificate is mailed",
+        zq,
+        vec![CardStep::Card],
+        finish_with(
+            acts,
+            vec![Act::On("form", Event::SubmitForm(FormInput {
+                mailing_address: Personal::new("北京市朝阳区建国路1号"),
+                ..phone_only()
+            }))],
+            false,
+        ),
+        Expect {
+            business: Business::Closure,
+            account: Some("3300012347"),
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // A company, by its legal representative.
+    let mut acts = start();
+    acts.push(Act::On(
+        "choose-identity",
+        Event::ApplyAsCompany {
+            credit_code: "91330106MA27XY1230".into(),
+            role: CompanyRole::LegalRepresentative,
+        },
+    ));
+    acts.push(Act::On(
+        "choose-identity",
+        Event::ApplyAsCompany {
+            credit_code: crate::central::sim::COMPANY_WENSAN.into(),
+            role: CompanyRole::LegalRepresentative,
+        },
+    ));
+    acts.extend(card());
+    acts.extend(certificates(false));
+    out.push(scenario(
+        "company-new-connection",
+        "a company's legal representative applies for 80 kW: credit code checked (a typo refused), business licence fetched, nothing else",
+        z,
+        vec![CardStep::Card],
+        finish(
+            acts,
+            vec![Act::On("form", Event::SubmitForm(form_at("浙江省杭州市西湖区文三路200号", 80.0, false)))],
+        ),
+        Expect {
+            company: true,
+            problem: Some("company-credit-code-invalid"),
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // A pushed real-estate joint transfer, confirmed and signed.
+    let mut acts = start_business(Business::Transfer);
+    acts.extend(card());
+    acts.push(Act::On("pushed-orders", Event::ChoosePushed("PUSH-RE-0001".into())));
+    acts.push(Act::On(
+        "contract",
+        Event::SignContract {
+            strokes: signature(),
+        },
+    ));
+    acts.push(Act::AfterReceipt(Event::Continue));
+    acts.push(Act::On("rating", Event::Rate(Some(5))));
+    out.push(scenario(
+        "pushed-joint-transfer",
+        "孙丽's real-estate transfer was registered elsewhere: the kiosk shows the pushed transfer, she confirms and signs",
+        Citizen::SunLi,
+        vec![CardStep::Card],
+        acts,
+        Expect {
+            business: Business::Transfer,
+            account: Some("3300012349"),
+            pushed: Some("PUSH-RE-0001"),
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Bill payment, paid on the phone.
+    let mut acts = start_business(Business::PayBill);
+    acts.push(Act::On("account-entry", Event::EnterAccount("3300 0123 45".into())));
+    acts.push(Act::On("bill-due", Event::Pay));
+    acts.push(Act::PayOnPhone);
+    acts.push(Act::AfterInvoice(Event::Continue));
+    acts.push(Act::On("rating", Event::Rate(Some(4))));
+    out.push(scenario(
+        "pay-bill",
+        "pay 128.50 yuan due on account 3300012345 with the QR code shown large; central confirms, the invoice prints",
+        z,
+        vec![],
+        acts,
+        Expect {
+            orders: 0,
+            paid: Some(true),
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Bill payment never confirmed: not paid.
+    let mut acts = start_business(Business::PayBill);
+    acts.push(Act::On("account-entry", Event::EnterAccount("3300012347".into())));
+    acts.push(Act::On("bill-due", Event::Pay));
+    acts.push(Act::On("payment-failed", Event::Continue));
+    acts.push(Act::On("rating", Event::Rate(None)));
+    out.push(scenario(
+        "pay-timeout",
+        "the citizen never pays: after the time limit the screen says not paid, nothing is invoiced or counted",
+        zq,
+        vec![],
+        acts,
+        Expect {
+            orders: 0,
+            paid: Some(false),
+            problem: Some("pay-not-paid"),
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+
+    // Progress query by scanning the receipt of an order made just before.
+    let mut acts = to_form(false);
+    acts = finish(acts, vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))]);
+    acts.extend(start_business(Business::ProgressQuery));
+    acts.push(Act::ShowReceiptOn("query-entry"));
+    acts.push(Act::On("progress", Event::Continue));
+    acts.push(Act::On("rating", Event::Rate(Some(5))));
+    out.push(scenario(
+        "progress-query",
+        "after a new connection, the citizen scans the receipt's QR code with the kiosk camera and sees each step with its times",
+        z,
+        vec![CardStep::Card],
+        acts,
+        Expect {
+            progress: true,
+            ..plain(SupplyRoute::LowVoltage)
+        },
+    ));
+    out
 }
 
 /// The scenarios with an ID card.

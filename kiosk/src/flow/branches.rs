@@ -103,6 +103,11 @@ pub fn needs_contract(b: Business) -> bool {
     )
 }
 
+/// Whether the capacity rule (and the capacity notice) applies.
+pub fn capacity_rule_applies(b: Business) -> bool {
+    matches!(b, Business::NewConnection | Business::CapacityIncrease)
+}
+
 /// The hash kept of a staff secret (PIN or staff card number): SHA-256 over
 /// a fixed prefix and the secret, hex. The config holds only this.
 pub fn staff_secret_sha256(secret: &str) -> String {

@@ -22,7 +22,7 @@ mod tests;
 mod branches;
 
 pub use branches::{
-    parse_progress_reference, plausible_eid_payload, staff_secret_sha256, RatingPhrase,
+    needs_contract as needs_contract_for, parse_progress_reference, plausible_eid_payload, staff_secret_sha256, RatingPhrase,
 };
 pub use session::{
     signature_hash, Accepted, AccountProblem, CardIdentity, CardProblem, EidProblem, FaceFailure,
@@ -921,12 +921,26 @@ impl Flow {
                 Phase::Form
             }
             (Phase::Commitment, Event::Back) => Phase::ReviewCertificates,
-            (Phase::Form, Event::SubmitForm(form)) => match form.validate() {
+            (Phase::Form, Event::SubmitForm(mut form)) => match form
+                .validate_for(s.business_or_default(), s.account.as_ref())
+            {
                 Err(p) => {
                     s.problem = Some(session::Problem::Form(p));
                     Phase::Form
                 }
+                Ok(()) if !branches::capacity_rule_applies(s.business_or_default()) => {
+                    if let Some(a) = &s.account {
+                        form.address = a.address.clone();
+                    }
+                    s.form = Some(form);
+                    s.route = None;
+                    Phase::Review
+                }
                 Ok(()) => {
+                    if let Some(a) = &s.account {
+                        // The supply address of an account is the account's.
+                        form.address = a.address.clone();
+                    }
                     let park = s.park_of(&form.address);
                     let route = capacity_route(
                         &self.config.capacity(),

@@ -59,13 +59,101 @@ pub fn invoice_receipt(
                 kiosk_drivers::pii::mask_middle(&payment.account_no, 4, 2)
             ),
             format!("实收金额 {}", yuan(invoice.amount_fen)),
-            format!("发票号码 {}", invoice.invoice_no),
         ],
         missing: Vec::new(),
         qr_payload: format!("{}invoice/{}", cfg.progress_url, invoice.invoice_no),
         service_phone: cfg.service_phone.clone(),
-        footer: vec!["扫码可查验发票".to_string()],
+        footer: vec!["本发票由供电公司开具".to_string()],
+        kind: kiosk_drivers::printer::ReceiptKind::Invoice,
     })
+}
+
+/// What a receipt says was accepted, business by business (every
+/// personal value masked).
+pub(super) fn receipt_lines(
+    order: &crate::model::Order,
+    cfg: &crate::config::ReceiptConfig,
+) -> Vec<String> {
+    use crate::model::{Business, SupplyRoute};
+    let account = order
+        .account_no
+        .as_deref()
+        .map(|a| kiosk_drivers::pii::mask_middle(a, 4, 2))
+        .unwrap_or_default();
+    let mut lines = Vec::new();
+    if let Some(c) = &order.company {
+        lines.push(format!(
+            "企业客户 {}（{}）",
+            kiosk_drivers::pii::mask_middle(&c.credit_code, 6, 4),
+            match c.role {
+                crate::model::CompanyRole::LegalRepresentative => "法定代表人办理",
+                crate::model::CompanyRole::Agent => "经办人办理",
+            }
+        ));
+    }
+    if let Some(p) = &order.pushed_from {
+        lines.push(format!("确认推送工单 {p}"));
+    }
+    match order.business {
+        Business::NewConnection | Business::CapacityIncrease => {
+            let what = if order.business == Business::CapacityIncrease {
+                format!("户号 {account} 增容至 {} kW", order.application.capacity_kw)
+            } else {
+                format!("申请容量 {} kW", order.application.capacity_kw)
+            };
+            lines.push(format!(
+                "{what}（{}）",
+                if order.application.residential {
+                    "居民"
+                } else {
+                    "非居民"
+                }
+            ));
+            lines.push(
+                match order.application.route {
+                    SupplyRoute::LowVoltage => "低压接入，零投资",
+                    SupplyRoute::LowVoltageParkAssessment => {
+                        "小微企业园区低压接入，待现场勘察及技术经济比较"
+                    }
+                    SupplyRoute::HighVoltage => "超出低压接入容量，转高压办理，客户经理将联系您",
+                    SupplyRoute::HighVoltageByChoice => {
+                        "已告知低压接入方案，客户选择高压，客户经理将联系您"
+                    }
+                }
+                .to_string(),
+            );
+        }
+        Business::NameChange => lines.push(format!("户号 {account} 更名至申请人名下")),
+        Business::Transfer => {
+            lines.push(format!("户号 {account} 过户至申请人名下"));
+            match order.transfer {
+                Some(t) if t.old_holder_present => lines.push(format!(
+                    "原户主 {} 到场核验{}",
+                    order.personal.old_holder_name.masked_name(),
+                    if t.old_holder_verified { "通过" } else { "" }
+                )),
+                Some(_) => lines.push("原户主未到场，依据不动产登记信息办理".into()),
+                None => {}
+            }
+        }
+        Business::Closure => {
+            lines.push(format!("户号 {account} 申请销户"));
+            lines.push("抄表结算将另行完成，结清后销户".into());
+            lines.push(format!(
+                "销户证明将邮寄至 {}",
+                kiosk_drivers::pii::mask_middle(order.personal.mailing_address.expose(), 6, 0)
+            ));
+        }
+        Business::PayBill | Business::ProgressQuery => {}
+    }
+    if !order.certificates.is_empty() {
+        lines.push(format!("已调取电子证照 {} 份", order.certificates.len()));
+    }
+    if let Some(c) = &order.contract {
+        lines.push(format!("供用电合同 {} 已电子签署", c.version));
+        lines.push(format!("合同查阅：{}{}", cfg.contract_url, c.version));
+    }
+    lines
 }
 
 fn account_problem(e: &CentralError) -> AccountProblem {

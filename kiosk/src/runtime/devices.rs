@@ -216,6 +216,10 @@ pub async fn spawn_sim_reader(
             CardStep::NoCard => id_card::sim::Behaviour::NoCard,
             CardStep::Card => id_card::sim::Behaviour::Card(card.clone()),
             CardStep::PulledMidRead => id_card::sim::Behaviour::CardPulledMidRead(card.clone()),
+            CardStep::CardOf(other) => {
+                let (n, i, a) = other.identity();
+                id_card::sim::Behaviour::Card(resident_card(n, i, a))
+            }
         })
         .collect();
     let timings = id_card::ReaderTimings::uniform(Duration::from_millis(500));

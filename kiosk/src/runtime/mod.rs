@@ -90,7 +90,10 @@ impl Screen {
             problem: session.and_then(|x| x.problem.as_ref()).map(problem_code),
             order: order.map(|o| o.local_id.clone()),
             central_no: order.and_then(|o| o.central_no.clone()),
-            printed: order.and_then(|o| o.printed),
+            // The receipt of an order, or the invoice of a paid bill.
+            printed: order
+                .and_then(|o| o.printed)
+                .or(session.and_then(|x| x.invoice_printed)),
             elderly: s.elderly,
         }
     }
@@ -422,12 +425,17 @@ impl Runner {
             Effect::ReadCard => self.send_reader(ReaderCmd::Read).await,
             Effect::StopCardRead => self.send_reader(ReaderCmd::Stop).await,
             Effect::FetchCertificates { kinds } => {
-                let subject = self
-                    .state
-                    .session
-                    .as_ref()
-                    .and_then(|s| s.applicant.as_ref())
-                    .map(|c| c.id_number.clone());
+                let session = self.state.session.as_ref();
+                // A company's certificates are fetched by its credit code,
+                // a resident's by their ID number.
+                let subject = session.and_then(|s| match &s.company {
+                    Some(c) => Some(kiosk_drivers::pii::Personal::new(c.credit_code.clone())),
+                    None => s
+                        .applicant
+                        .as_ref()
+                        .map(|c| kiosk_drivers::pii::Personal::new(c.id_number.expose())),
+                });
+                let address = session.and_then(|s| s.account.as_ref().map(|a| a.address.clone()));
                 let tx = self.events_tx.clone();
                 let central = self.services.central.clone();
                 let consent_id = format!("consent-{}-{}", self.services.device_id, self.seq);
@@ -436,8 +444,8 @@ impl Runner {
                         None => Err(FetchProblem::Refused("no subject".into())),
                         Some(subject) => {
                             let req = CertificatesRequest {
-                                subject: kiosk_drivers::pii::Personal::new(subject.expose()),
-                                address: None,
+                                subject,
+                                address,
                                 kinds,
                                 consent_id,
                             };
@@ -652,33 +660,8 @@ pub fn receipt_for(
     order: &Order,
     cfg: &crate::config::ReceiptConfig,
 ) -> kiosk_drivers::printer::Receipt {
-    use crate::model::SupplyRoute;
     let local = order.accepted_at.with_timezone(&chrono::Local);
-    let mut accepted = vec![format!(
-        "申请容量 {} kW（{}）",
-        order.application.capacity_kw,
-        if order.application.residential {
-            "居民"
-        } else {
-            "非居民"
-        }
-    )];
-    accepted.push(
-        match order.application.route {
-            SupplyRoute::LowVoltage => "低压接入，零投资",
-            SupplyRoute::LowVoltageParkAssessment => {
-                "小微企业园区低压接入，待现场勘察及技术经济比较"
-            }
-            SupplyRoute::HighVoltage => "超出低压接入容量，转高压办理，客户经理将联系您",
-            SupplyRoute::HighVoltageByChoice => {
-                "已告知低压接入方案，客户选择高压，客户经理将联系您"
-            }
-        }
-        .to_string(),
-    );
-    if !order.certificates.is_empty() {
-        accepted.push(format!("已调取电子证照 {} 份", order.certificates.len()));
-    }
+    let accepted = business::receipt_lines(order, cfg);
     kiosk_drivers::printer::Receipt {
         title: cfg.title.clone(),
         business: order.business.title_zh().to_string(),
@@ -701,6 +684,7 @@ pub fn receipt_for(
         qr_payload: format!("{}{}", cfg.progress_url, order.local_id),
         service_phone: cfg.service_phone.clone(),
         footer: vec!["订单受理时间以本回执为准".to_string()],
+        kind: kiosk_drivers::printer::ReceiptKind::Acceptance,
     }
 }
 
