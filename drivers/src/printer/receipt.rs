@@ -227,7 +227,6 @@ enum Align {
     Center,
 }
 
-
 /// The fixed labels of a slip, in Chinese and English.
 struct Labels {
     number: &'static str,

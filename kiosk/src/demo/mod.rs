@@ -30,8 +30,8 @@ use crate::flow::Event;
 use crate::model::{CertificateKind, Order, OrderStatus, SupplyRoute};
 use crate::runtime::sync::Backoff;
 use crate::runtime::{devices, Screen};
-use kiosk_drivers::camera::sim::{Scene, SimCamera, SimCameraControl, SimImage, SimOptions};
 use crate::store::Store;
+use kiosk_drivers::camera::sim::{Scene, SimCamera, SimCameraControl, SimImage, SimOptions};
 pub use scenarios::{Act, CentralFault, PrinterFault, Scenario};
 
 /// Options of `kiosk demo`.
@@ -212,9 +212,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         crate::model::IdentityMethod::Eid,
         crate::model::IdentityMethod::CallStaff,
     ]);
-    flow_cfg.staff_pin_sha256 = Some(crate::flow::staff_secret_sha256(
-        scenarios::DEMO_STAFF_PIN,
-    ));
+    flow_cfg.staff_pin_sha256 = Some(crate::flow::staff_secret_sha256(scenarios::DEMO_STAFF_PIN));
     if let Ok(catalog) = central.catalog().await {
         flow_cfg.set_capacity(catalog.policy);
         if let Some(contract) = catalog.contract {
@@ -373,7 +371,14 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         &transcript,
         &mut failures,
     );
-    check_business(&scenario, &orders, &store, &sim.control, &receipts, &mut failures);
+    check_business(
+        &scenario,
+        &orders,
+        &store,
+        &sim.control,
+        &receipts,
+        &mut failures,
+    );
 
     let summary = Summary {
         scenario: scenario.name.to_string(),
@@ -493,7 +498,10 @@ async fn play(
                 continue;
             }
             Act::AfterInvoice(event) => {
-                let s = wait(screen, acted_at, |s| s.phase == "paid" && s.printed.is_some()).await?;
+                let s = wait(screen, acted_at, |s| {
+                    s.phase == "paid" && s.printed.is_some()
+                })
+                .await?;
                 acted_at = Some(s.seq);
                 event.clone()
             }
@@ -554,24 +562,35 @@ fn check_business(
     let e = &scenario.expect;
     if let Some(order) = orders.first() {
         if order.business != e.business {
-            failures.push(format!("business {:?}, expected {:?}", order.business, e.business));
+            failures.push(format!(
+                "business {:?}, expected {:?}",
+                order.business, e.business
+            ));
         }
         if order.account_no.as_deref() != e.account {
-            failures.push(format!("account {:?}, expected {:?}", order.account_no, e.account));
+            failures.push(format!(
+                "account {:?}, expected {:?}",
+                order.account_no, e.account
+            ));
         }
         if order.company.is_some() != e.company {
-            failures.push(format!("company {:?}, expected {}", order.company, e.company));
+            failures.push(format!(
+                "company {:?}, expected {}",
+                order.company, e.company
+            ));
         }
         if order.pushed_from.as_deref() != e.pushed {
-            failures.push(format!("pushed from {:?}, expected {:?}", order.pushed_from, e.pushed));
+            failures.push(format!(
+                "pushed from {:?}, expected {:?}",
+                order.pushed_from, e.pushed
+            ));
         }
         if let Some(p) = e.pushed {
             if !sim.pushed_confirmed().iter().any(|c| c == p) {
                 failures.push(format!("central never saw pushed order {p} confirmed"));
             }
         }
-        let want_contract =
-            e.pushed.is_some() || crate::flow::needs_contract_for(order.business);
+        let want_contract = e.pushed.is_some() || crate::flow::needs_contract_for(order.business);
         if order.contract.is_some() != want_contract {
             failures.push(format!(
                 "contract signed: {}, expected {want_contract}",
@@ -580,7 +599,10 @@ fn check_business(
         }
         let present = order.transfer.map(|t| t.old_holder_present);
         if present != e.old_holder_present {
-            failures.push(format!("old holder present {present:?}, expected {:?}", e.old_holder_present));
+            failures.push(format!(
+                "old holder present {present:?}, expected {:?}",
+                e.old_holder_present
+            ));
         }
         if e.old_holder_present == Some(true)
             && !order.transfer.is_some_and(|t| t.old_holder_verified)
@@ -592,7 +614,10 @@ fn check_business(
         failures.push("no assistance request reached central".into());
     }
     let audit = store.audit_records().unwrap_or_default();
-    let confirmed = audit.iter().filter(|r| r.event == "payment-confirmed").count();
+    let confirmed = audit
+        .iter()
+        .filter(|r| r.event == "payment-confirmed")
+        .count();
     let invoices = std::fs::read_dir(receipts)
         .map(|d| {
             d.filter_map(Result::ok)
@@ -602,28 +627,21 @@ fn check_business(
         })
         .unwrap_or(0);
     match e.paid {
-        Some(true) => {
-            if confirmed != 1 || invoices != 1 {
-                failures.push(format!(
-                    "paid: {confirmed} confirmations and {invoices} invoices, expected 1 and 1"
-                ));
-            }
-        }
-        Some(false) => {
-            if confirmed != 0 || invoices != 0 {
-                failures.push(format!(
-                    "not paid, yet {confirmed} confirmations and {invoices} invoices"
-                ));
-            }
+        Some(true) if confirmed != 1 || invoices != 1 => failures.push(format!(
+            "paid: {confirmed} confirmations and {invoices} invoices, expected 1 and 1"
+        )),
+        Some(false) if confirmed != 0 || invoices != 0 => failures.push(format!(
+            "not paid, yet {confirmed} confirmations and {invoices} invoices"
+        )),
+        Some(false)
             if sim
                 .payments()
                 .iter()
-                .any(|p| p.state == crate::central::PaymentState::Paid)
-            {
-                failures.push("central shows a paid payment".into());
-            }
+                .any(|p| p.state == crate::central::PaymentState::Paid) =>
+        {
+            failures.push("central shows a paid payment".into())
         }
-        None => {}
+        _ => {}
     }
 }
 

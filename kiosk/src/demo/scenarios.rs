@@ -39,8 +39,16 @@ impl Citizen {
             Citizen::WangFang => ("王芳", "440305197011204562", "浙江省杭州市余杭区创业路8号"),
             Citizen::ZhaoQiang => ("赵强", "110101195805050073", "北京市东城区东华门大街1号"),
             Citizen::ChenJing => ("陈静", "320502199211118881", "江苏省苏州市姑苏区人民路88号"),
-            Citizen::ZhouJianhua => ("周建华", "320502196507150019", "江苏省苏州市姑苏区人民路88号"),
-            Citizen::SunLi => ("孙丽", "330105197803220046", "浙江省杭州市拱墅区湖墅南路66号"),
+            Citizen::ZhouJianhua => (
+                "周建华",
+                "320502196507150019",
+                "江苏省苏州市姑苏区人民路88号",
+            ),
+            Citizen::SunLi => (
+                "孙丽",
+                "330105197803220046",
+                "浙江省杭州市拱墅区湖墅南路66号",
+            ),
         }
     }
 }
@@ -544,7 +552,10 @@ fn business_scenarios() -> Vec<Scenario> {
     // Capacity increase on the holder's own account.
     let mut acts = start_business(Business::CapacityIncrease);
     acts.extend(card());
-    acts.push(Act::On("account-entry", Event::EnterAccount("3300012345".into())));
+    acts.push(Act::On(
+        "account-entry",
+        Event::EnterAccount("3300012345".into()),
+    ));
     acts.extend(certificates(false));
     out.push(scenario(
         "capacity-increase",
@@ -569,7 +580,10 @@ fn business_scenarios() -> Vec<Scenario> {
     // Name change: the new holder has no property record here: commitment.
     let mut acts = start_business(Business::NameChange);
     acts.extend(card());
-    acts.push(Act::On("account-entry", Event::EnterAccount("3300012345".into())));
+    acts.push(Act::On(
+        "account-entry",
+        Event::EnterAccount("3300012345".into()),
+    ));
     acts.extend(certificates(true));
     out.push(scenario(
         "name-change",
@@ -588,7 +602,10 @@ fn business_scenarios() -> Vec<Scenario> {
     // Transfer with both parties present.
     let mut acts = start_business(Business::Transfer);
     acts.extend(card());
-    acts.push(Act::On("account-entry", Event::EnterAccount("3300012348".into())));
+    acts.push(Act::On(
+        "account-entry",
+        Event::EnterAccount("3300012348".into()),
+    ));
     acts.push(Act::On("transfer-parties", Event::OldHolderPresent(true)));
     acts.extend(certificates(false));
     out.push(scenario(
@@ -610,7 +627,10 @@ fn business_scenarios() -> Vec<Scenario> {
     let mut acts = start_business(Business::Closure);
     acts.extend(card());
     acts.push(Act::On("pushed-orders", Event::Continue));
-    acts.push(Act::On("account-entry", Event::EnterAccount("3300012347".into())));
+    acts.push(Act::On(
+        "account-entry",
+        Event::EnterAccount("3300012347".into()),
+    ));
     acts.extend(certificates(false));
     out.push(scenario(
         "closure",
@@ -669,7 +689,10 @@ fn business_scenarios() -> Vec<Scenario> {
     // A pushed real-estate joint transfer, confirmed and signed.
     let mut acts = start_business(Business::Transfer);
     acts.extend(card());
-    acts.push(Act::On("pushed-orders", Event::ChoosePushed("PUSH-RE-0001".into())));
+    acts.push(Act::On(
+        "pushed-orders",
+        Event::ChoosePushed("PUSH-RE-0001".into()),
+    ));
     acts.push(Act::On(
         "contract",
         Event::SignContract {
@@ -694,7 +717,10 @@ fn business_scenarios() -> Vec<Scenario> {
 
     // Bill payment, paid on the phone.
     let mut acts = start_business(Business::PayBill);
-    acts.push(Act::On("account-entry", Event::EnterAccount("3300 0123 45".into())));
+    acts.push(Act::On(
+        "account-entry",
+        Event::EnterAccount("3300 0123 45".into()),
+    ));
     acts.push(Act::On("bill-due", Event::Pay));
     acts.push(Act::PayOnPhone);
     acts.push(Act::AfterInvoice(Event::Continue));
@@ -714,7 +740,10 @@ fn business_scenarios() -> Vec<Scenario> {
 
     // Bill payment never confirmed: not paid.
     let mut acts = start_business(Business::PayBill);
-    acts.push(Act::On("account-entry", Event::EnterAccount("3300012347".into())));
+    acts.push(Act::On(
+        "account-entry",
+        Event::EnterAccount("3300012347".into()),
+    ));
     acts.push(Act::On("bill-due", Event::Pay));
     acts.push(Act::On("payment-failed", Event::Continue));
     acts.push(Act::On("rating", Event::Rate(None)));
@@ -734,7 +763,13 @@ fn business_scenarios() -> Vec<Scenario> {
 
     // Progress query by scanning the receipt of an order made just before.
     let mut acts = to_form(false);
-    acts = finish(acts, vec![Act::On("form", Event::SubmitForm(form(z, 8.0, true, false)))]);
+    acts = finish(
+        acts,
+        vec![Act::On(
+            "form",
+            Event::SubmitForm(form(z, 8.0, true, false)),
+        )],
+    );
     acts.extend(start_business(Business::ProgressQuery));
     acts.push(Act::ShowReceiptOn("query-entry"));
     acts.push(Act::On("progress", Event::Continue));

@@ -22,7 +22,8 @@ mod tests;
 mod branches;
 
 pub use branches::{
-    needs_contract as needs_contract_for, parse_progress_reference, plausible_eid_payload, staff_secret_sha256, RatingPhrase,
+    needs_contract as needs_contract_for, parse_progress_reference, plausible_eid_payload,
+    staff_secret_sha256, RatingPhrase,
 };
 pub use session::{
     signature_hash, Accepted, AccountProblem, CardIdentity, CardProblem, EidProblem, FaceFailure,
@@ -921,45 +922,45 @@ impl Flow {
                 Phase::Form
             }
             (Phase::Commitment, Event::Back) => Phase::ReviewCertificates,
-            (Phase::Form, Event::SubmitForm(mut form)) => match form
-                .validate_for(s.business_or_default(), s.account.as_ref())
-            {
-                Err(p) => {
-                    s.problem = Some(session::Problem::Form(p));
-                    Phase::Form
-                }
-                Ok(()) if !branches::capacity_rule_applies(s.business_or_default()) => {
-                    if let Some(a) = &s.account {
-                        form.address = a.address.clone();
+            (Phase::Form, Event::SubmitForm(mut form)) => {
+                match form.validate_for(s.business_or_default(), s.account.as_ref()) {
+                    Err(p) => {
+                        s.problem = Some(session::Problem::Form(p));
+                        Phase::Form
                     }
-                    s.form = Some(form);
-                    s.route = None;
-                    Phase::Review
-                }
-                Ok(()) => {
-                    if let Some(a) = &s.account {
-                        // The supply address of an account is the account's.
-                        form.address = a.address.clone();
-                    }
-                    let park = s.park_of(&form.address);
-                    let route = capacity_route(
-                        &self.config.capacity(),
-                        form.capacity_kw,
-                        park.is_some(),
-                        false,
-                    );
-                    let wants_hv = form.wants_high_voltage;
-                    s.form = Some(form);
-                    s.micro_park = park;
-                    s.route = Some(route);
-                    s.low_voltage_declined = false;
-                    if route == SupplyRoute::LowVoltage && !wants_hv {
+                    Ok(()) if !branches::capacity_rule_applies(s.business_or_default()) => {
+                        if let Some(a) = &s.account {
+                            form.address = a.address.clone();
+                        }
+                        s.form = Some(form);
+                        s.route = None;
                         Phase::Review
-                    } else {
-                        Phase::CapacityNotice
+                    }
+                    Ok(()) => {
+                        if let Some(a) = &s.account {
+                            // The supply address of an account is the account's.
+                            form.address = a.address.clone();
+                        }
+                        let park = s.park_of(&form.address);
+                        let route = capacity_route(
+                            &self.config.capacity(),
+                            form.capacity_kw,
+                            park.is_some(),
+                            false,
+                        );
+                        let wants_hv = form.wants_high_voltage;
+                        s.form = Some(form);
+                        s.micro_park = park;
+                        s.route = Some(route);
+                        s.low_voltage_declined = false;
+                        if route == SupplyRoute::LowVoltage && !wants_hv {
+                            Phase::Review
+                        } else {
+                            Phase::CapacityNotice
+                        }
                     }
                 }
-            },
+            }
             (Phase::Form, Event::Back) => Phase::ReviewCertificates,
             (Phase::CapacityNotice, Event::Continue) => Phase::Review,
             (Phase::CapacityNotice, Event::InsistHighVoltage(insist)) => {

@@ -5,6 +5,8 @@ use super::session::{Problem, Session};
 use super::*;
 use crate::model::{Certificate, CertificateKind};
 
+mod branches;
+
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 23, 9, 30, 0)
         .single()
@@ -58,6 +60,8 @@ struct Run {
     flow: Flow,
     state: State,
     effects: Vec<Effect>,
+    /// Answer "no pushed orders" on its own when identity is established.
+    auto_pushed: bool,
 }
 
 impl Run {
@@ -66,6 +70,7 @@ impl Run {
             flow: Flow::default(),
             state: State::new(),
             effects: vec![],
+            auto_pushed: true,
         }
     }
 
@@ -76,7 +81,7 @@ impl Run {
             .unwrap_or_else(|err| panic!("{e:?} refused in {:?}: {err}", self.state.phase));
         self.state = s;
         self.effects = fx;
-        if self.state.phase == Phase::FetchingPushed {
+        if self.auto_pushed && self.state.phase == Phase::FetchingPushed {
             // Identity established: central has no pushed order for this
             // citizen (the branch tests cover the other case).
             assert!(self.effects.contains(&Effect::FetchPushed));

@@ -134,6 +134,37 @@ mod tests {
     }
 
     #[test]
+    fn decodes_the_qr_code_of_a_rendered_receipt() {
+        use kiosk_drivers::printer::{PrinterConfig, ReceiptRenderer};
+        let cfg = crate::config::ReceiptConfig::default();
+        let mut order = crate::store::testing::sample_order("K001-20261123-0042");
+        order.central_no = Some("2026112300042".into());
+        let receipt = crate::runtime::receipt_for(&order, &cfg);
+        for width in [384, 576] {
+            let renderer = ReceiptRenderer::new(&PrinterConfig {
+                width_dots: width,
+                ..PrinterConfig::default()
+            })
+            .expect("a CJK font (fonts-wqy-microhei)");
+            let bmp = renderer.render(&receipt).unwrap();
+            // The paper as the camera sees it: black dots on white.
+            let img = image::GrayImage::from_fn(bmp.width, bmp.height, |x, y| {
+                image::Luma([if bmp.get(x, y) { 0 } else { 255 }])
+            });
+            let found = decode_luma(&img);
+            assert_eq!(
+                found,
+                vec![format!("{}K001-20261123-0042", cfg.progress_url)]
+            );
+            // What the progress query takes from it is the order id.
+            assert_eq!(
+                crate::flow::parse_progress_reference(&found[0]).as_deref(),
+                Some("K001-20261123-0042")
+            );
+        }
+    }
+
+    #[test]
     fn decodes_a_rendered_code_and_nothing_from_a_blank() {
         let img = qr_image("SIM-EID2.330106199001010026.1700000000.0011223344556677", 4);
         assert_eq!(
