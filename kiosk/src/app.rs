@@ -39,11 +39,17 @@ pub struct StatusSources {
     pub devices: Vec<(String, watch::Receiver<Health>)>,
 }
 
+/// The alarm `/status` shows while a citizen waits for a member of staff.
+pub const ASSISTANCE_ALARM: &str = "assistance requested: a citizen is waiting for staff";
+
 impl StatusSources {
     fn snapshot(&self, started_at: chrono::DateTime<Utc>) -> Snapshot {
         let now = Utc::now();
         let sync = self.sync.borrow().clone();
         let mut alarms = Vec::new();
+        if self.counters.assistance.load(Ordering::Relaxed) {
+            alarms.push(ASSISTANCE_ALARM.to_string());
+        }
         let parked = self.store.parked_count().unwrap_or(0);
         if parked > 0 {
             alarms.push(format!(

@@ -768,6 +768,33 @@ mod tests {
         task.abort();
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn calling_staff_raises_the_assistance_flag_until_the_citizen_leaves() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut runner, _reader) = runner(dir.path());
+        runner.services.flow.config.identity_methods = crate::model::IdentityMethod::ALL.to_vec();
+        let counters = runner.counters();
+        let events = runner.events();
+        let screen = runner.screen();
+        let task = tokio::spawn(runner.run(std::future::pending()));
+        let flag = || counters.assistance.load(std::sync::atomic::Ordering::Relaxed);
+        for e in [
+            Event::Start,
+            Event::ChooseBusiness(Business::NewConnection),
+            Event::ChooseIdentity(crate::model::IdentityMethod::CallStaff),
+        ] {
+            events.send(e).await.expect("send");
+        }
+        settle().await;
+        assert_eq!(screen.borrow().phase, "waiting-staff");
+        assert!(flag(), "raised while the citizen waits");
+        events.send(Event::Cancel).await.expect("send");
+        settle().await;
+        assert_eq!(screen.borrow().phase, "attract");
+        assert!(!flag(), "lowered when the session ends");
+        task.abort();
+    }
+
     #[tokio::test]
     async fn a_refused_event_is_reported_and_changes_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
