@@ -50,6 +50,12 @@ impl StatusSources {
         if self.counters.assistance.load(Ordering::Relaxed) {
             alarms.push(ASSISTANCE_ALARM.to_string());
         }
+        let quarantined = self.store.quarantined_count();
+        if quarantined > 0 {
+            alarms.push(format!(
+                "{quarantined} outbox entries unreadable and quarantined: staff must check"
+            ));
+        }
         let parked = self.store.parked_count().unwrap_or(0);
         if parked > 0 {
             alarms.push(format!(

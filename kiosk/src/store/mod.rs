@@ -231,6 +231,9 @@ pub struct Store {
     pub(crate) audit: Tree,
     /// counters, audit head, key check.
     pub(crate) meta: Tree,
+    /// Outbox entries that could not be decoded, set aside (key → raw
+    /// bytes) so they never block the drain and are not lost either.
+    pub(crate) quarantine: Tree,
     /// Seals the personal fields.
     key: DeviceKey,
     /// Source of audit timestamps and rating times.
@@ -261,9 +264,25 @@ fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
 }
 
 fn open_db(path: &Path) -> Result<sled::Db> {
-    sled::Config::new().path(path).open().map_err(sled_err(
-        "open the database (is another kiosk process running?)",
-    ))
+    // A store dropped a moment ago may still hold the file lock while
+    // sled's flusher thread winds down: wait up to two seconds for it
+    // before concluding that another process has the store open.
+    let mut tries = 0;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Err(sled::Error::Io(e))
+                if tries < 200 && e.to_string().contains("could not acquire lock") =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => {
+                return other.map_err(sled_err(
+                    "open the database (is another kiosk process running?)",
+                ))
+            }
+        }
+    }
 }
 
 fn open_tree(db: &sled::Db, name: &'static str) -> Result<Tree> {
@@ -346,6 +365,7 @@ impl Store {
         let outbox = open_tree(&db, "outbox")?;
         let audit = open_tree(&db, "audit")?;
         let meta = open_tree(&db, "meta")?;
+        let quarantine = open_tree(&db, "outbox-quarantine")?;
 
         let check = meta
             .get(KEY_CHECK)
@@ -376,6 +396,7 @@ impl Store {
             outbox,
             audit,
             meta,
+            quarantine,
             key,
             clock,
         })
@@ -566,17 +587,101 @@ impl Store {
     }
 
     /// Every outbox entry, parked or not, oldest first.
+    ///
+    /// An entry that cannot be decoded (a torn or corrupted write) is moved
+    /// to the quarantine tree, counted in [`Store::quarantined_count`] and
+    /// audited; the rest of the outbox goes on. The entry is derived data:
+    /// when its order (or the order's rating) is still undelivered, a fresh
+    /// entry replaces it, so the order still reaches central.
     pub fn outbox_all(&self) -> Result<Vec<OutboxEntry>> {
-        let mut all = self
-            .outbox
-            .iter()
-            .map(|item| {
-                let (k, v) = item.map_err(sled_err("read the outbox"))?;
-                outbox::decode(&k, &v)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut all = Vec::new();
+        for item in self.outbox.iter() {
+            let (k, v) = item.map_err(sled_err("read the outbox"))?;
+            match outbox::decode(&k, &v) {
+                Ok(entry) => all.push(entry),
+                Err(e) => {
+                    self.quarantine_entry(&k, &v, &e.to_string())?;
+                    if let Some(entry) = self.requeue(&String::from_utf8_lossy(&k))? {
+                        all.push(entry);
+                    }
+                }
+            }
+        }
         all.sort_by(|a, b| (a.enqueued_at, &a.key).cmp(&(b.enqueued_at, &b.key)));
         Ok(all)
+    }
+
+    fn quarantine_entry(&self, key: &[u8], raw: &[u8], reason: &str) -> Result<()> {
+        let now = (self.clock)();
+        let name = String::from_utf8_lossy(key).into_owned();
+        tracing::warn!(key = %name, "undecodable outbox entry quarantined");
+        (&self.outbox, &self.quarantine, &self.audit, &self.meta)
+            .transaction(|(outbox, quarantine, audit, meta)| {
+                if outbox.remove(key)?.is_none() {
+                    return Ok(());
+                }
+                quarantine.insert(key, raw)?;
+                audit::append(
+                    audit,
+                    meta,
+                    now,
+                    "quarantined",
+                    &name,
+                    json!({ "reason": reason }),
+                )?;
+                Ok(())
+            })
+            .map_err(tx_err("quarantine an outbox entry"))?;
+        self.db
+            .flush()
+            .map_err(sled_err("flush a quarantined entry"))?;
+        Ok(())
+    }
+
+    /// A fresh outbox entry for an undelivered order or rating whose entry
+    /// was quarantined; `None` when there is nothing left to deliver.
+    fn requeue(&self, key: &str) -> Result<Option<OutboxEntry>> {
+        let (kind, local_id) = match key.strip_prefix("rating-") {
+            Some(id) => (OutboxKind::Rating, id),
+            None => (OutboxKind::Order, key),
+        };
+        let Ok(Some(order)) = self.order(local_id) else {
+            return Ok(None);
+        };
+        let pending = match kind {
+            OutboxKind::Order => order.central_no.is_none(),
+            _ => order.rating.is_some(),
+        };
+        if !pending {
+            return Ok(None);
+        }
+        let now = (self.clock)();
+        let entry = OutboxEntry {
+            key: key.to_owned(),
+            kind,
+            local_id: local_id.to_owned(),
+            attempts: 0,
+            next_attempt_at: now,
+            enqueued_at: order.accepted_at,
+            last_error: Some("requeued after an unreadable entry".into()),
+            parked: false,
+            rating: None,
+        };
+        let raw = outbox::encode(&entry)?;
+        (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(outbox, audit, meta)| {
+                outbox.insert(key.as_bytes(), raw.as_slice())?;
+                audit::append(audit, meta, now, "requeued", local_id, json!({ "key": key }))?;
+                Ok(())
+            })
+            .map_err(tx_err("requeue an outbox entry"))?;
+        self.db.flush().map_err(sled_err("flush a requeued entry"))?;
+        Ok(Some(entry))
+    }
+
+    /// Outbox entries set aside because they could not be decoded.
+    pub fn quarantined_count(&self) -> usize {
+        self.quarantine.len()
     }
 
     /// Entries to try at `now`: not parked, `next_attempt_at <= now`, oldest

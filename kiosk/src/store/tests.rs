@@ -640,3 +640,57 @@ fn size_on_disk_is_reported() {
         .expect("accept");
     assert!(store.size_on_disk().expect("size") > 0);
 }
+
+#[test]
+fn an_unreadable_outbox_entry_is_quarantined_and_never_blocks_the_rest() {
+    let dir = tmp();
+    let store = open(dir.path());
+    let a = sample_order("K001-20261123-0001");
+    let b = sample_order("K001-20261123-0002");
+    store.accept(&a).expect("accept a");
+    store.accept(&b).expect("accept b");
+    // A torn write: the first entry's bytes are no longer an entry.
+    store
+        .outbox
+        .insert(a.local_id.as_bytes(), &b"{\"key\":\"K001-2026"[..])
+        .expect("corrupt");
+    let due = store.outbox_due(fixed_now()).expect("the drain goes on");
+    assert_eq!(
+        due.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+        vec![a.local_id.as_str(), b.local_id.as_str()],
+        "the undelivered order is queued again, oldest first"
+    );
+    assert_eq!(store.quarantined_count(), 1);
+    // Not lost: the raw bytes are kept for staff, and the audit says so.
+    assert_eq!(
+        store
+            .quarantine
+            .get(a.local_id.as_bytes())
+            .expect("read")
+            .as_deref(),
+        Some(&b"{\"key\":\"K001-2026"[..])
+    );
+    let audit = store.audit_records().expect("audit");
+    assert!(audit
+        .iter()
+        .any(|r| r.event == "quarantined" && r.local_id == a.local_id));
+    assert!(audit
+        .iter()
+        .any(|r| r.event == "requeued" && r.local_id == a.local_id));
+    assert!(store.audit_verify().expect("verify").is_ok());
+    // The order itself is intact and still readable.
+    assert_eq!(store.order(&a.local_id).expect("read"), Some(a.clone()));
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.quarantined_count(), 1, "survives a restart");
+    assert_eq!(store.outbox_depth().expect("depth"), 2);
+    // Delivered, it leaves; a synced order's broken entry is not requeued.
+    store.mark_synced(&a.local_id, "2026112300001").expect("synced");
+    store.mark_synced(&b.local_id, "2026112300002").expect("synced");
+    store
+        .outbox
+        .insert(b.local_id.as_bytes(), &b"\xff"[..])
+        .expect("corrupt");
+    assert!(store.outbox_due(fixed_now()).expect("drain").is_empty());
+    assert_eq!(store.quarantined_count(), 2);
+}
