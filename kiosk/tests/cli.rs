@@ -90,6 +90,17 @@ fn demo_lists_the_required_scenarios() {
         "insists-high-voltage",
         "card-pulled",
         "offline",
+        "eid-new-connection",
+        "call-staff",
+        "capacity-increase",
+        "name-change",
+        "transfer",
+        "closure",
+        "company-new-connection",
+        "pushed-joint-transfer",
+        "pay-bill",
+        "pay-timeout",
+        "progress-query",
     ] {
         assert!(s.lines().any(|l| l.starts_with(name)), "{name} listed");
     }

@@ -22,7 +22,28 @@ pub const PERSONAL: &[&str] = &[
     "文三路100号",
     "解放路25号",
     "创业路8号",
+    "赵强",
+    "陈静",
+    "周建华",
+    "孙丽",
+    "110101195805050073",
+    "320502199211118881",
+    "320502196507150019",
+    "330105197803220046",
+    "东华门大街1号",
+    "人民路88号",
+    "湖墅南路66号",
+    "建国路1号",
 ];
+
+/// The personal values in a piece of text (a log, a transcript).
+pub fn personal_data_in_text(text: &str) -> Vec<&'static str> {
+    PERSONAL
+        .iter()
+        .copied()
+        .filter(|v| text.contains(v))
+        .collect()
+}
 
 /// Every file below `dir`, recursively.
 pub fn files_below(dir: &Path) -> Vec<PathBuf> {

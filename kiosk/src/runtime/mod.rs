@@ -777,7 +777,11 @@ mod tests {
         let events = runner.events();
         let screen = runner.screen();
         let task = tokio::spawn(runner.run(std::future::pending()));
-        let flag = || counters.assistance.load(std::sync::atomic::Ordering::Relaxed);
+        let flag = || {
+            counters
+                .assistance
+                .load(std::sync::atomic::Ordering::Relaxed)
+        };
         for e in [
             Event::Start,
             Event::ChooseBusiness(Business::NewConnection),

@@ -671,11 +671,20 @@ impl Store {
         (&self.outbox, &self.audit, &self.meta)
             .transaction(|(outbox, audit, meta)| {
                 outbox.insert(key.as_bytes(), raw.as_slice())?;
-                audit::append(audit, meta, now, "requeued", local_id, json!({ "key": key }))?;
+                audit::append(
+                    audit,
+                    meta,
+                    now,
+                    "requeued",
+                    local_id,
+                    json!({ "key": key }),
+                )?;
                 Ok(())
             })
             .map_err(tx_err("requeue an outbox entry"))?;
-        self.db.flush().map_err(sled_err("flush a requeued entry"))?;
+        self.db
+            .flush()
+            .map_err(sled_err("flush a requeued entry"))?;
         Ok(Some(entry))
     }
 

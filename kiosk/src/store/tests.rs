@@ -685,8 +685,12 @@ fn an_unreadable_outbox_entry_is_quarantined_and_never_blocks_the_rest() {
     assert_eq!(store.quarantined_count(), 1, "survives a restart");
     assert_eq!(store.outbox_depth().expect("depth"), 2);
     // Delivered, it leaves; a synced order's broken entry is not requeued.
-    store.mark_synced(&a.local_id, "2026112300001").expect("synced");
-    store.mark_synced(&b.local_id, "2026112300002").expect("synced");
+    store
+        .mark_synced(&a.local_id, "2026112300001")
+        .expect("synced");
+    store
+        .mark_synced(&b.local_id, "2026112300002")
+        .expect("synced");
     store
         .outbox
         .insert(b.local_id.as_bytes(), &b"\xff"[..])
