@@ -278,30 +278,7 @@ impl CentralClient {
             return Err(CentralError::NotFound { url });
         }
         let bytes = self.read_body(&url, &mut response).await?;
-        if status.is_client_error() {
-            let (code, message) = match serde_json::from_slice::<ApiErrorBody>(&bytes) {
-                Ok(b) => (b.code, b.message),
-                Err(_) => (format!("http-{}", status.as_u16()), String::new()),
-            };
-            return Err(CentralError::Rejected {
-                url,
-                status: status.as_u16(),
-                code,
-                message,
-            });
-        }
-        if !status.is_success() {
-            return Err(CentralError::Garbage {
-                url,
-                detail: format!("unexpected HTTP status {}", status.as_u16()),
-            });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| CentralError::Garbage {
-            url,
-            // serde_json's message names the line, column and expected
-            // shape, never the offending value.
-            detail: format!("not the expected JSON ({})", e.classify_str()),
-        })
+        decode_response(&url, status.as_u16(), &bytes)
     }
 
     /// Reads the body chunk by chunk, giving up as soon as it passes the
@@ -386,10 +363,97 @@ impl Classify for serde_json::Error {
     }
 }
 
+/// Turns an HTTP status and body into the answer or a typed error: 5xx,
+/// 408 and 429 are "retry later", 404 is not found, other 4xx "rejected"
+/// with central's `{code, message}` when it sent one, anything else that is
+/// not a 2xx, or a 2xx whose body is not the expected JSON, is garbage.
+/// Error texts never quote the body (it may be personal). Public for the
+/// fuzz target.
+pub fn decode_response<T: DeserializeOwned>(url: &str, status: u16, bytes: &[u8]) -> Result<T> {
+    let url = url.to_string();
+    let status = StatusCode::from_u16(status).map_err(|_| CentralError::Garbage {
+        url: url.clone(),
+        detail: format!("invalid HTTP status {status}"),
+    })?;
+    if status.is_server_error()
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::TOO_MANY_REQUESTS
+    {
+        return Err(CentralError::Server {
+            url,
+            status: status.as_u16(),
+        });
+    }
+    if status == StatusCode::NOT_FOUND {
+        return Err(CentralError::NotFound { url });
+    }
+    if status.is_client_error() {
+        let (code, message) = match serde_json::from_slice::<ApiErrorBody>(bytes) {
+            Ok(b) => (b.code, b.message),
+            Err(_) => (format!("http-{}", status.as_u16()), String::new()),
+        };
+        return Err(CentralError::Rejected {
+            url,
+            status: status.as_u16(),
+            code,
+            message,
+        });
+    }
+    if !status.is_success() {
+        return Err(CentralError::Garbage {
+            url,
+            detail: format!("unexpected HTTP status {}", status.as_u16()),
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| CentralError::Garbage {
+        url,
+        // serde_json's message names the line, column and expected
+        // shape, never the offending value.
+        detail: format!("not the expected JSON ({})", e.classify_str()),
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn responses_decode_to_answers_or_typed_errors_that_never_quote_the_body() {
+        let url = "http://c/v1/accounts/query";
+        let decode = |status, body: &[u8]| decode_response::<Account>(url, status, body);
+        assert!(matches!(
+            decode(503, b"{}"),
+            Err(CentralError::Server { status: 503, .. })
+        ));
+        assert!(decode(429, b"").is_err_and(|e| e.retry_later()));
+        assert!(matches!(
+            decode(404, b""),
+            Err(CentralError::NotFound { .. })
+        ));
+        match decode(422, br#"{"code":"query-empty","message":"m"}"#) {
+            Err(CentralError::Rejected { code, .. }) => assert_eq!(code, "query-empty"),
+            other => panic!("{other:?}"),
+        }
+        let secret = br#"{"account_no":"330106199001010026"}"#;
+        match decode(200, secret) {
+            Err(e @ CentralError::Garbage { .. }) => {
+                assert!(e.retry_later());
+                assert!(!format!("{e} {e:?}").contains("330106199001010026"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            decode(302, b""),
+            Err(CentralError::Garbage { .. })
+        ));
+        let ok = decode(
+            200,
+            br#"{"account_no":"1","holder_masked":"x","address":"a","amount_due_fen":5}"#,
+        )
+        .unwrap();
+        assert_eq!((ok.amount_due_fen, ok.holder_matches), (5, None));
+    }
 
     #[test]
     fn path_segments_cannot_escape() {

@@ -145,7 +145,7 @@ pub fn parse_progress_reference(input: &str) -> Option<String> {
 }
 
 /// An account number as typed: digits only, 6–20 of them (spaces ignored).
-fn parse_account_no(input: &str) -> Option<String> {
+pub fn parse_account_no(input: &str) -> Option<String> {
     let digits: String = input.chars().filter(|c| !c.is_whitespace()).collect();
     ((6..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()))
         .then_some(digits)
