@@ -15,6 +15,7 @@
 
 pub mod face;
 pub mod scenarios;
+pub mod soak;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -299,7 +300,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         &scenario,
         &events,
         &mut screen,
-        &sim,
+        Some(&sim.control),
         Cameras {
             face: camera,
             qr: qr_control,
@@ -395,13 +396,13 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
 }
 
 /// The cameras of the demo kiosk, as the scripted citizen sees them.
-struct Cameras {
+pub(crate) struct Cameras {
     /// The face camera twin, in face scenarios.
-    face: Option<SimCameraControl>,
+    pub(crate) face: Option<SimCameraControl>,
     /// The QR camera twin.
-    qr: SimCameraControl,
+    pub(crate) qr: SimCameraControl,
     /// Where the printer twin writes receipts (one can be held up).
-    receipts: PathBuf,
+    pub(crate) receipts: PathBuf,
 }
 
 /// A QR code as a phone shows it: black modules on a white screen.
@@ -445,11 +446,11 @@ fn newest_receipt(dir: &Path) -> Result<SimImage, String> {
 }
 
 /// Plays the citizen's script against the screen.
-async fn play(
+pub(crate) async fn play(
     scenario: &Scenario,
     events: &tokio::sync::mpsc::Sender<Event>,
     screen: &mut watch::Receiver<Screen>,
-    sim: &crate::central::sim::SimHandle,
+    sim: Option<&crate::central::sim::SimControl>,
     cameras: Cameras,
     receipt_seen: &mut Option<Screen>,
 ) -> Result<(), String> {
@@ -487,11 +488,11 @@ async fn play(
             Act::PayOnPhone => {
                 let s = wait(screen, acted_at, |s| s.phase == "paying").await?;
                 acted_at = Some(s.seq);
-                let paid = sim
-                    .control
-                    .payments()
-                    .last()
-                    .is_some_and(|p| sim.control.settle_payment(&p.payment_id));
+                let paid = sim.is_some_and(|sim| {
+                    sim.payments()
+                        .last()
+                        .is_some_and(|p| sim.settle_payment(&p.payment_id))
+                });
                 if !paid {
                     return Err("no payment to pay on the phone".into());
                 }
@@ -506,10 +507,12 @@ async fn play(
                 event.clone()
             }
             Act::Central(fault) => {
-                sim.control.set_mode(match fault {
-                    CentralFault::Normal => Mode::Normal,
-                    CentralFault::Down => Mode::Unavailable,
-                });
+                if let Some(sim) = sim {
+                    sim.set_mode(match fault {
+                        CentralFault::Normal => Mode::Normal,
+                        CentralFault::Down => Mode::Unavailable,
+                    });
+                }
                 continue;
             }
             Act::On(phase, event) => {
