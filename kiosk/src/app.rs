@@ -209,6 +209,8 @@ pub struct Parts {
     pub qr: Option<DeviceHandle<crate::runtime::qr::QrCmd>>,
     /// How bill payments are watched.
     pub payment: crate::runtime::PaymentTiming,
+    /// Days a synced order keeps its personal fields (0: forever).
+    pub retention_days: u32,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -294,6 +296,11 @@ pub async fn start(
         shutdown_rx.clone(),
     )
     .await?;
+    tokio::spawn(crate::runtime::retention::run(
+        parts.store.clone(),
+        parts.retention_days,
+        shutdown_rx.clone(),
+    ));
     let sync = tokio::spawn(sync::run(
         parts.store,
         parts.central,
@@ -406,6 +413,7 @@ pub async fn run(
             // docs/design.md). Typed numbers work without it.
             qr: None,
             payment: crate::runtime::PaymentTiming::default(),
+            retention_days: config.sync.retention_days,
         },
         &reader,
         &printer,

@@ -135,6 +135,9 @@ pub struct SyncConfig {
     /// How long the kiosk waits for central right after acceptance before
     /// printing "pending sync", milliseconds.
     pub immediate_timeout_ms: u64,
+    /// Days after acceptance that a synced order keeps its personal fields
+    /// here (central holds the record); 0 keeps them.
+    pub retention_days: u32,
 }
 
 impl Default for SyncConfig {
@@ -143,6 +146,7 @@ impl Default for SyncConfig {
             backoff_base_ms: 1_000,
             backoff_max_secs: 300,
             immediate_timeout_ms: 2_000,
+            retention_days: 90,
         }
     }
 }

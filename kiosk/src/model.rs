@@ -447,6 +447,10 @@ pub struct Order {
     /// Parties of a transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<TransferParties>,
+    /// When the retention job deleted the personal fields (they are empty
+    /// from then on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personal_purged_at: Option<DateTime<Utc>>,
 }
 
 #[cfg(test)]

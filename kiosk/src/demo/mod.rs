@@ -279,6 +279,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
                 poll: Duration::from_millis(250),
                 timeout: Duration::from_secs(4),
             },
+            retention_days: config.sync.retention_days,
         },
         &reader,
         &printer,

@@ -78,6 +78,7 @@ pub async fn run(opts: SoakOptions) -> Result<(), DemoError> {
             status_token: Some(format!("soak-{}", rand::random::<u64>())),
             qr: None,
             payment: crate::runtime::PaymentTiming::default(),
+            retention_days: config.sync.retention_days,
         },
         &reader,
         &printer,

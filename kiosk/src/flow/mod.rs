@@ -1254,6 +1254,7 @@ impl Flow {
                     old_holder_verified: s.old_holder_verified,
                 },
             ),
+            personal_purged_at: None,
         }
     }
 

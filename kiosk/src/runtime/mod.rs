@@ -13,6 +13,7 @@ mod business;
 pub mod devices;
 pub mod face;
 pub mod qr;
+pub mod retention;
 pub mod sync;
 
 pub use business::{invoice_receipt, PaymentTiming};

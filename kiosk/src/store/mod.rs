@@ -638,6 +638,68 @@ impl Store {
         Ok(())
     }
 
+    /// The retention job: the personal fields of every order central has
+    /// confirmed and that was accepted before `cutoff` are replaced by empty
+    /// ones (sealed as before, so the record keeps its shape), the record
+    /// says when, and an audit record `personal-purged` is appended. What
+    /// the order was (business, times, route, numbers) stays. Returns how
+    /// many orders were purged; an order still pending is never touched.
+    pub fn purge_personal(&self, cutoff: DateTime<Utc>) -> Result<usize> {
+        let now = (self.clock)();
+        let mut purged = 0;
+        for item in self.orders.iter() {
+            let (k, raw) = item.map_err(sled_err("read the orders"))?;
+            let local_id = String::from_utf8_lossy(&k).into_owned();
+            let Ok(map) = record_object(&local_id, &raw) else {
+                continue;
+            };
+            let synced = map.get("status").and_then(Value::as_str) == Some("synced");
+            let accepted = map
+                .get("accepted_at")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let done = map.contains_key("personal_purged_at");
+            if !synced || done || accepted.is_none_or(|t| t >= cutoff) {
+                continue;
+            }
+            let empty = crate::model::OrderPersonal {
+                name: kiosk_drivers::pii::Personal::default(),
+                id_number: kiosk_drivers::pii::IdNumber::unchecked(""),
+                address: kiosk_drivers::pii::Personal::default(),
+                phone: kiosk_drivers::pii::Personal::default(),
+                mailing_address: kiosk_drivers::pii::Personal::default(),
+                old_holder_name: kiosk_drivers::pii::Personal::default(),
+                old_holder_id: None,
+            };
+            let plain =
+                Zeroizing::new(serde_json::to_vec(&empty).map_err(|_| StoreError::Encrypt {
+                    local_id: local_id.clone(),
+                })?);
+            let sealed = self.key.seal(local_id.as_bytes(), &plain, &local_id)?;
+            let sealed_hex = hex::encode(sealed);
+            (&self.orders, &self.audit, &self.meta)
+                .transaction(|(orders, audit, meta)| {
+                    let mut map = record_in(orders, &local_id)?;
+                    map.insert("sealed".into(), Value::String(sealed_hex.clone()));
+                    map.insert("personal_purged_at".into(), Value::String(now.to_rfc3339()));
+                    orders.insert(local_id.as_bytes(), encode_record(map).map_err(abort)?)?;
+                    audit::append(audit, meta, now, "personal-purged", &local_id, json!({}))?;
+                    Ok(())
+                })
+                .map_err(tx_err("purge an order's personal fields"))?;
+            purged += 1;
+        }
+        if purged > 0 {
+            self.db.flush().map_err(sled_err("flush the purge"))?;
+            tracing::info!(
+                purged,
+                "retention: personal fields of old synced orders deleted"
+            );
+        }
+        Ok(purged)
+    }
+
     /// A fresh outbox entry for an undelivered order or rating whose entry
     /// was quarantined; `None` when there is nothing left to deliver.
     fn requeue(&self, key: &str) -> Result<Option<OutboxEntry>> {

@@ -72,5 +72,6 @@ pub fn sample_order(local_id: &str) -> Order {
         contract: None,
         pushed_from: None,
         transfer: None,
+        personal_purged_at: None,
     }
 }

@@ -698,3 +698,59 @@ fn an_unreadable_outbox_entry_is_quarantined_and_never_blocks_the_rest() {
     assert!(store.outbox_due(fixed_now()).expect("drain").is_empty());
     assert_eq!(store.quarantined_count(), 2);
 }
+
+#[test]
+fn retention_deletes_personal_fields_of_old_synced_orders_only() {
+    let dir = tmp();
+    let store = open(dir.path());
+    let old = sample_order("K001-20261123-0001");
+    let pending = sample_order("K001-20261123-0002");
+    let mut recent = sample_order("K001-20261123-0003");
+    recent.accepted_at = fixed_now() + Duration::days(10);
+    for o in [&old, &pending, &recent] {
+        store.accept(o).expect("accept");
+    }
+    store.mark_synced(&old.local_id, "C1").expect("sync");
+    store.mark_synced(&recent.local_id, "C3").expect("sync");
+    let cutoff = fixed_now() + Duration::days(1);
+    assert_eq!(store.purge_personal(cutoff).expect("purge"), 1);
+    assert_eq!(
+        store.purge_personal(cutoff).expect("again"),
+        0,
+        "idempotent"
+    );
+
+    let purged = store.order(&old.local_id).expect("read").expect("kept");
+    assert!(purged.personal.name.is_empty() && purged.personal.id_number.expose().is_empty());
+    assert!(purged.personal.address.is_empty() && purged.personal.phone.is_empty());
+    assert!(purged.personal_purged_at.is_some());
+    assert_eq!(
+        purged.central_no.as_deref(),
+        Some("C1"),
+        "the order itself stays"
+    );
+    assert_eq!(purged.business, old.business);
+    // Not yet synced, or not old enough: untouched.
+    assert_eq!(store.order(&pending.local_id).expect("read"), Some(pending));
+    assert_eq!(
+        store
+            .order(&recent.local_id)
+            .expect("read")
+            .map(|o| o.personal),
+        Some(recent.personal.clone())
+    );
+    assert!(store
+        .audit_records()
+        .expect("audit")
+        .iter()
+        .any(|r| r.event == "personal-purged" && r.local_id == old.local_id));
+    assert!(store.audit_verify().expect("verify").is_ok());
+    // The name is gone from the files too (it was only ever sealed, but the
+    // purged record must open to the empty fields, which it did above).
+    drop(store);
+    let store = open(dir.path());
+    assert!(store
+        .order(&old.local_id)
+        .expect("read")
+        .is_some_and(|o| o.personal.name.is_empty()));
+}
