@@ -40,7 +40,7 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
     let seed: u64 = std::env::var("KIOSK_CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x4B10_5C);
+        .unwrap_or(0x004B_105C);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let sim = SimCentral::start(7).await.expect("simulator");
     let dir = tempfile::tempdir().expect("tempdir");
