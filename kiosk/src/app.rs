@@ -37,6 +37,8 @@ pub struct StatusSources {
     pub counters: Arc<Counters>,
     /// Device health, by device name.
     pub devices: Vec<(String, watch::Receiver<Health>)>,
+    /// The face models' self-test at start.
+    pub face_self_test_ok: Option<bool>,
 }
 
 /// The alarm `/status` shows while a citizen waits for a member of staff.
@@ -91,6 +93,10 @@ impl StatusSources {
             sessions_total: self.counters.sessions.load(Ordering::Relaxed),
             flow_state: self.screen.borrow().phase.to_string(),
             alarms,
+            assistance_requested: self.counters.assistance.load(Ordering::Relaxed),
+            quarantined: quarantined as u64,
+            face_self_test_ok: self.face_self_test_ok,
+            payments_confirmed_total: self.counters.payments.load(Ordering::Relaxed),
         }
     }
 }
@@ -105,6 +111,7 @@ pub struct StatusServer {
 pub async fn spawn_status(
     addr: SocketAddr,
     token: Option<String>,
+    limit: Option<crate::status::RateLimit>,
     sources: StatusSources,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<StatusServer> {
@@ -126,7 +133,7 @@ pub async fn spawn_status(
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        if let Err(e) = crate::status::serve(listener, rx, token, stopped).await {
+        if let Err(e) = crate::status::serve(listener, rx, token, limit, stopped).await {
             tracing::warn!("status endpoint stopped: {e}");
         }
     });
@@ -205,6 +212,10 @@ pub struct Parts {
     pub status_addr: SocketAddr,
     /// Status endpoint token.
     pub status_token: Option<String>,
+    /// Status endpoint rate limit.
+    pub status_rate_limit: Option<crate::status::RateLimit>,
+    /// The face models' self-test at start (`None`: no face check here).
+    pub face_self_test_ok: Option<bool>,
     /// The QR actor (e-ID and receipt scanning), if this kiosk has a camera for it.
     pub qr: Option<DeviceHandle<crate::runtime::qr::QrCmd>>,
     /// How bill payments are watched.
@@ -286,12 +297,14 @@ pub async fn start(
     let status = spawn_status(
         parts.status_addr,
         parts.status_token,
+        parts.status_rate_limit,
         StatusSources {
             store: parts.store.clone(),
             sync: sync_rx,
             screen: runner.screen(),
             counters: runner.counters(),
             devices,
+            face_self_test_ok: parts.face_self_test_ok,
         },
         shutdown_rx.clone(),
     )
@@ -382,6 +395,9 @@ pub async fn run(
     let mut flow_cfg = config.flow.clone();
     if let Ok(catalog) = central.catalog().await {
         flow_cfg.set_capacity(catalog.policy);
+        if let Some(contract) = catalog.contract {
+            flow_cfg.contract = contract;
+        }
     }
 
     let reader = devices::spawn_reader(&config.devices.card_reader)
@@ -391,7 +407,11 @@ pub async fn run(
         .await
         .map_err(|e| start_err("the printer")(e.to_string()))?;
 
+    let face_configured = flow_cfg
+        .identity_methods
+        .contains(&crate::model::IdentityMethod::Face);
     let face = start_face(&config, &mut flow_cfg);
+    let face_self_test_ok = face_configured.then_some(face.is_some());
     let token_status = token;
     let kiosk = start(
         Parts {
@@ -408,6 +428,8 @@ pub async fn run(
             transcript: None,
             status_addr: status_addr.unwrap_or(config.status.addr),
             status_token: token_status,
+            status_rate_limit: config.status.rate_limit,
+            face_self_test_ok,
             // The camera belongs to the face actor on the device; QR
             // scanning there waits for the shared camera actor (see
             // docs/design.md). Typed numbers work without it.

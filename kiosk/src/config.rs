@@ -84,6 +84,9 @@ pub struct StatusConfig {
     pub token: Option<String>,
     /// File holding the token (first-boot provisioning writes one); used when `token` is unset.
     pub token_file: Option<PathBuf>,
+    /// Requests per second `/status` and `/metrics` answer (a fleet scrapes
+    /// each kiosk every few seconds at most); `None` for no limit.
+    pub rate_limit: Option<crate::status::RateLimit>,
 }
 
 impl Default for StatusConfig {
@@ -92,6 +95,10 @@ impl Default for StatusConfig {
             addr: SocketAddr::from(([0, 0, 0, 0], 8700)),
             token: None,
             token_file: None,
+            rate_limit: Some(crate::status::RateLimit {
+                per_second: 20.0,
+                burst: 40.0,
+            }),
         }
     }
 }

@@ -61,6 +61,19 @@ pub struct Snapshot {
     pub flow_state: String,
     /// Active alarms (tamper, paper out, outbox stuck, …).
     pub alarms: Vec<String>,
+    /// A citizen is waiting for a member of staff.
+    #[serde(default)]
+    pub assistance_requested: bool,
+    /// Outbox entries that could not be read and were set aside.
+    #[serde(default)]
+    pub quarantined: u64,
+    /// The face models' self-test at start: `None` when no face check is
+    /// configured.
+    #[serde(default)]
+    pub face_self_test_ok: Option<bool>,
+    /// Bill payments central confirmed since start.
+    #[serde(default)]
+    pub payments_confirmed_total: u64,
 }
 
 impl Snapshot {
@@ -80,6 +93,10 @@ impl Snapshot {
             sessions_total: 0,
             flow_state: String::new(),
             alarms: Vec::new(),
+            assistance_requested: false,
+            quarantined: 0,
+            face_self_test_ok: None,
+            payments_confirmed_total: 0,
         }
     }
 
@@ -91,9 +108,43 @@ impl Snapshot {
     }
 }
 
+/// A limit on requests to `/status` and `/metrics`, whoever sends them: a
+/// token bucket refilled at `per_second`, holding up to `burst`. Over it,
+/// `429 Too Many Requests` with `Retry-After: 1`, before any other work.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: f64,
+    /// Requests allowed at once.
+    pub burst: f64,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        let refill = now.duration_since(self.at).as_secs_f64() * self.limit.per_second;
+        self.tokens = (self.tokens + refill).min(self.limit.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     rx: watch::Receiver<Snapshot>,
+    bucket: Option<std::sync::Arc<std::sync::Mutex<Bucket>>>,
     /// SHA-256 of the configured token: comparing fixed-size digests keeps
     /// the comparison constant-time whatever the presented length.
     token_digest: Option<[u8; 32]>,
@@ -102,14 +153,31 @@ struct AppState {
 /// The status routes over a snapshot channel; `token` protects `/status`
 /// and `/metrics`.
 pub fn router(rx: watch::Receiver<Snapshot>, token: Option<String>) -> Router {
+    router_limited(rx, token, None)
+}
+
+/// [`router`] with an optional rate limit on the protected routes.
+pub fn router_limited(
+    rx: watch::Receiver<Snapshot>,
+    token: Option<String>,
+    limit: Option<RateLimit>,
+) -> Router {
     let state = AppState {
         rx,
+        bucket: limit.map(|limit| {
+            std::sync::Arc::new(std::sync::Mutex::new(Bucket {
+                limit,
+                tokens: limit.burst,
+                at: std::time::Instant::now(),
+            }))
+        }),
         token_digest: token.map(|t| digest(&t)),
     };
     let protected = Router::new()
         .route("/status", get(status))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn_with_state(state.clone(), rate_limit));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(protected)
@@ -121,9 +189,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     rx: watch::Receiver<Snapshot>,
     token: Option<String>,
+    limit: Option<RateLimit>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(rx, token))
+    axum::serve(listener, router_limited(rx, token, limit))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -135,6 +204,24 @@ fn digest(s: &str) -> [u8; 32] {
 /// Compares two digests without an early exit.
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if let Some(bucket) = &state.bucket {
+        let allowed = bucket
+            .lock()
+            .map(|mut b| b.take(std::time::Instant::now()))
+            .unwrap_or(true);
+        if !allowed {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, HeaderValue::from_static("1"))],
+                "too many requests\n",
+            )
+                .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -253,6 +340,83 @@ fn render_metrics(s: &Snapshot) -> String {
         "Citizen sessions since start.",
         s.sessions_total.to_string(),
     );
+    metric(
+        "kiosk_assistance_requested",
+        "gauge",
+        "1 while a citizen waits for a member of staff.",
+        u8::from(s.assistance_requested).to_string(),
+    );
+    metric(
+        "kiosk_outbox_quarantined",
+        "gauge",
+        "Outbox entries that could not be read and were set aside for staff.",
+        s.quarantined.to_string(),
+    );
+    metric(
+        "kiosk_payments_confirmed_total",
+        "counter",
+        "Bill payments central confirmed since start.",
+        s.payments_confirmed_total.to_string(),
+    );
+    metric(
+        "kiosk_alarms",
+        "gauge",
+        "Active alarms (the texts are in /status).",
+        s.alarms.len().to_string(),
+    );
+    if let Some(ok) = s.face_self_test_ok {
+        metric(
+            "kiosk_face_self_test_ok",
+            "gauge",
+            "1 when the face models loaded and passed their self-test at start.",
+            u8::from(ok).to_string(),
+        );
+    }
+    if let Some(h) = s.devices.get("card_reader") {
+        let sam_fault = matches!(h, Health::Fault(w) if w.starts_with("SAM"));
+        metric(
+            "kiosk_card_reader_sam_ok",
+            "gauge",
+            "0 when the card reader's security module reports a fault.",
+            u8::from(!sam_fault).to_string(),
+        );
+    }
+    let printer = s.devices.get("printer");
+    if let Some(h) = printer {
+        out.push_str("# HELP kiosk_printer_paper Paper state of the receipt printer (1 for the current state).\n");
+        out.push_str("# TYPE kiosk_printer_paper gauge\n");
+        let now = match h {
+            Health::Fault(w) if w.contains("paper out") => "out",
+            Health::Degraded(w) if w.contains("paper near end") => "near_end",
+            Health::Ok | Health::Degraded(_) => "ok",
+            Health::Unknown | Health::Fault(_) => "unknown",
+        };
+        for state in ["ok", "near_end", "out", "unknown"] {
+            let _ = writeln!(
+                out,
+                "kiosk_printer_paper{{state=\"{state}\"}} {}",
+                u8::from(state == now)
+            );
+        }
+    }
+    out.push_str("# HELP kiosk_device_state Health of each device (1 for the current state).\n");
+    out.push_str("# TYPE kiosk_device_state gauge\n");
+    for (device, health) in &s.devices {
+        let now = match health {
+            Health::Ok => "ok",
+            Health::Degraded(_) => "degraded",
+            Health::Fault(_) => "fault",
+            Health::Unknown => "unknown",
+        };
+        for state in ["ok", "degraded", "fault", "unknown"] {
+            let _ = writeln!(
+                out,
+                "kiosk_device_state{{device=\"{}\",state=\"{state}\"}} {}",
+                escape_label(device),
+                u8::from(state == now)
+            );
+        }
+    }
     out.push_str(
         "# HELP kiosk_device_up 1 when the device works (possibly degraded), 0 otherwise.\n",
     );
@@ -428,11 +592,82 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn over_the_rate_limit_is_429_and_healthz_stays_open() {
+        let (_tx, rx) = watch::channel(snapshot());
+        let limit = RateLimit {
+            per_second: 0.001,
+            burst: 2.0,
+        };
+        let app = router_limited(rx, Some("t".into()), Some(limit));
+        for _ in 0..2 {
+            assert_eq!(
+                get(app.clone(), "/metrics", Some("Bearer t")).await.0,
+                StatusCode::OK
+            );
+        }
+        let (status, headers, _) = get(app.clone(), "/status", Some("Bearer t")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers[header::RETRY_AFTER], "1");
+        // Unauthenticated floods are limited too, before the token check.
+        assert_eq!(
+            get(app.clone(), "/status", None).await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(get(app, "/healthz", None).await.0, StatusCode::OK);
+    }
+
+    #[test]
+    fn the_bucket_refills_at_its_rate() {
+        let start = std::time::Instant::now();
+        let mut b = Bucket {
+            limit: RateLimit {
+                per_second: 10.0,
+                burst: 1.0,
+            },
+            tokens: 1.0,
+            at: start,
+        };
+        assert!(b.take(start));
+        assert!(!b.take(start));
+        assert!(!b.take(start + std::time::Duration::from_millis(50)));
+        assert!(b.take(start + std::time::Duration::from_millis(160)));
+    }
+
+    #[tokio::test]
+    async fn fleet_series_are_exported() {
+        let mut snap = snapshot();
+        snap.assistance_requested = true;
+        snap.quarantined = 1;
+        snap.face_self_test_ok = Some(false);
+        snap.devices
+            .insert("card_reader".into(), Health::Fault("SAM: 0x31".into()));
+        let (_tx, rx) = watch::channel(snap);
+        let (_, _, body) = get(router(rx, None), "/metrics", None).await;
+        for line in [
+            "kiosk_assistance_requested 1",
+            "kiosk_outbox_quarantined 1",
+            "kiosk_face_self_test_ok 0",
+            "kiosk_card_reader_sam_ok 0",
+            "kiosk_alarms 1",
+            "kiosk_printer_paper{state=\"near_end\"} 1",
+            "kiosk_printer_paper{state=\"out\"} 0",
+            "kiosk_device_state{device=\"camera\",state=\"ok\"} 1",
+            "kiosk_device_state{device=\"printer\",state=\"degraded\"} 1",
+        ] {
+            assert!(body.lines().any(|l| l == line), "{line} in\n{body}");
+        }
+        // No face check configured: no self-test series at all.
+        let (_tx, rx) = watch::channel(snapshot());
+        let (_, _, body) = get(router(rx, None), "/metrics", None).await;
+        assert!(!body.contains("kiosk_face_self_test_ok"));
+    }
+
+    #[tokio::test]
     async fn serve_stops_on_shutdown() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (_tx, rx) = watch::channel(snapshot());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, rx, None, async {
+        let server = tokio::spawn(serve(listener, rx, None, None, async {
             let _ = stopped.await;
         }));
         stop.send(()).unwrap();

@@ -404,10 +404,11 @@ async fn status_json(store: Arc<Store>, sync: watch::Receiver<SyncStatus>) -> se
         screen,
         counters: Arc::new(Counters::default()),
         devices: Vec::new(),
+        face_self_test_ok: None,
     };
     let (stop, stopped) = watch::channel(false);
     let addr = "127.0.0.1:0".parse().expect("loopback address");
-    let server = spawn_status(addr, Some("sync-test".into()), sources, stopped)
+    let server = spawn_status(addr, Some("sync-test".into()), None, sources, stopped)
         .await
         .expect("status endpoint binds");
     let body = fetch_status(server.addr, "sync-test")
