@@ -97,6 +97,7 @@ impl StatusSources {
             quarantined: quarantined as u64,
             face_self_test_ok: self.face_self_test_ok,
             payments_confirmed_total: self.counters.payments.load(Ordering::Relaxed),
+            tamper_open: None,
         }
     }
 }

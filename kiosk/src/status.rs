@@ -74,6 +74,9 @@ pub struct Snapshot {
     /// Bill payments central confirmed since start.
     #[serde(default)]
     pub payments_confirmed_total: u64,
+    /// The enclosure's tamper switch: `None` when none is fitted.
+    #[serde(default)]
+    pub tamper_open: Option<bool>,
 }
 
 impl Snapshot {
@@ -97,6 +100,7 @@ impl Snapshot {
             quarantined: 0,
             face_self_test_ok: None,
             payments_confirmed_total: 0,
+            tamper_open: None,
         }
     }
 
@@ -364,6 +368,14 @@ fn render_metrics(s: &Snapshot) -> String {
         "Active alarms (the texts are in /status).",
         s.alarms.len().to_string(),
     );
+    if let Some(open) = s.tamper_open {
+        metric(
+            "kiosk_tamper_open",
+            "gauge",
+            "1 while the enclosure's tamper switch reports it open.",
+            u8::from(open).to_string(),
+        );
+    }
     if let Some(ok) = s.face_self_test_ok {
         metric(
             "kiosk_face_self_test_ok",
