@@ -113,6 +113,7 @@ pub async fn spawn_status(
     addr: SocketAddr,
     token: Option<String>,
     limit: Option<crate::status::RateLimit>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     sources: StatusSources,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<StatusServer> {
@@ -134,7 +135,13 @@ pub async fn spawn_status(
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        if let Err(e) = crate::status::serve(listener, rx, token, limit, stopped).await {
+        let served = match tls {
+            Some(acceptor) => {
+                crate::status_tls::serve(listener, acceptor, rx, token, limit, stopped).await
+            }
+            None => crate::status::serve(listener, rx, token, limit, stopped).await,
+        };
+        if let Err(e) = served {
             tracing::warn!("status endpoint stopped: {e}");
         }
     });
@@ -215,6 +222,8 @@ pub struct Parts {
     pub status_token: Option<String>,
     /// Status endpoint rate limit.
     pub status_rate_limit: Option<crate::status::RateLimit>,
+    /// Status endpoint over TLS (with client certificates when configured).
+    pub status_tls: Option<tokio_rustls::TlsAcceptor>,
     /// The face models' self-test at start (`None`: no face check here).
     pub face_self_test_ok: Option<bool>,
     /// The QR actor (e-ID and receipt scanning), if this kiosk has a camera for it.
@@ -299,6 +308,7 @@ pub async fn start(
         parts.status_addr,
         parts.status_token,
         parts.status_rate_limit,
+        parts.status_tls,
         StatusSources {
             store: parts.store.clone(),
             sync: sync_rx,
@@ -414,6 +424,13 @@ pub async fn run(
     let face = start_face(&config, &mut flow_cfg);
     let face_self_test_ok = face_configured.then_some(face.is_some());
     let token_status = token;
+    let status_tls = match &config.status.tls {
+        Some(tls) => Some(
+            crate::status_tls::acceptor(tls)
+                .map_err(|e| start_err("the status endpoint's TLS")(e.to_string()))?,
+        ),
+        None => None,
+    };
     let kiosk = start(
         Parts {
             flow: flow_cfg,
@@ -430,6 +447,7 @@ pub async fn run(
             status_addr: status_addr.unwrap_or(config.status.addr),
             status_token: token_status,
             status_rate_limit: config.status.rate_limit,
+            status_tls,
             face_self_test_ok,
             // The camera belongs to the face actor on the device; QR
             // scanning there waits for the shared camera actor (see

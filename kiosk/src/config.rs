@@ -87,6 +87,8 @@ pub struct StatusConfig {
     /// Requests per second `/status` and `/metrics` answer (a fleet scrapes
     /// each kiosk every few seconds at most); `None` for no limit.
     pub rate_limit: Option<crate::status::RateLimit>,
+    /// Serve over TLS, with client certificates when `client_ca` is set.
+    pub tls: Option<crate::status_tls::TlsConfig>,
 }
 
 impl Default for StatusConfig {
@@ -99,6 +101,7 @@ impl Default for StatusConfig {
                 per_second: 20.0,
                 burst: 40.0,
             }),
+            tls: None,
         }
     }
 }

@@ -16,4 +16,5 @@ pub mod flow;
 pub mod model;
 pub mod runtime;
 pub mod status;
+pub mod status_tls;
 pub mod store;

@@ -408,7 +408,7 @@ async fn status_json(store: Arc<Store>, sync: watch::Receiver<SyncStatus>) -> se
     };
     let (stop, stopped) = watch::channel(false);
     let addr = "127.0.0.1:0".parse().expect("loopback address");
-    let server = spawn_status(addr, Some("sync-test".into()), None, sources, stopped)
+    let server = spawn_status(addr, Some("sync-test".into()), None, None, sources, stopped)
         .await
         .expect("status endpoint binds");
     let body = fetch_status(server.addr, "sync-test")

@@ -274,6 +274,7 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
             status_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             status_token: Some(token.clone()),
             status_rate_limit: None,
+            status_tls: None,
             face_self_test_ok: rig.as_ref().map(|_| true),
             qr: Some(qr),
             // A short limit so that `pay-timeout` ends in seconds.

@@ -77,6 +77,7 @@ pub async fn run(opts: SoakOptions) -> Result<(), DemoError> {
             status_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             status_token: Some(format!("soak-{}", rand::random::<u64>())),
             status_rate_limit: None,
+            status_tls: None,
             face_self_test_ok: None,
             qr: None,
             payment: crate::runtime::PaymentTiming::default(),
