@@ -11,6 +11,7 @@
 
 pub mod devices;
 pub mod face;
+pub mod gpio;
 pub mod sync;
 
 use std::path::PathBuf;
