@@ -7,7 +7,17 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core prometheus)
+APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core prometheus
+  dosfstools mtools fdisk e2fsprogs)
+# `--image`: what building and boot-testing the SD-card image needs
+# (scripts/image-ci.sh): the aarch64 cross toolchain, qemu-user for the
+# arm64 root file system, mmdebstrap, qemu-system for the boot test, zstd.
+IMAGE=0
+if [ "${1:-}" = "--image" ]; then
+  IMAGE=1
+  APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
+    binfmt-support arch-test qemu-system-arm mmdebstrap zstd kmod)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -30,4 +40,8 @@ if command -v rustup >/dev/null 2>&1; then
   for c in clippy rustfmt; do
     rustup component list --installed 2>/dev/null | grep -q "^$c" || rustup component add "$c"
   done
+  if [ "$IMAGE" = 1 ]; then
+    rustup target list --installed | grep -qx aarch64-unknown-linux-gnu ||
+      rustup target add aarch64-unknown-linux-gnu
+  fi
 fi

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod camera;
+pub mod gpio;
 pub mod id_card;
 pub mod pii;
 pub mod printer;

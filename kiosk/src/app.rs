@@ -74,6 +74,13 @@ impl StatusSources {
                 alarms.push(format!("{n}: {why}"));
             }
         }
+        // "cabinet open" from the GPIO actor; an unusable switch is a
+        // device fault, not an opening.
+        let tamper_open = match devices.get("tamper") {
+            Some(Health::Ok) => Some(false),
+            Some(Health::Fault(w)) if w.contains("open") => Some(true),
+            _ => None,
+        };
         Snapshot {
             version: env!("CARGO_PKG_VERSION").to_string(),
             started_at,
@@ -97,7 +104,7 @@ impl StatusSources {
             quarantined: quarantined as u64,
             face_self_test_ok: self.face_self_test_ok,
             payments_confirmed_total: self.counters.payments.load(Ordering::Relaxed),
-            tamper_open: None,
+            tamper_open,
         }
     }
 }
@@ -185,6 +192,36 @@ fn start_face(
     }
 }
 
+/// The GPIO actor when `[gpio]` names any line. The kiosk runs on without
+/// it when the GPIO block cannot be opened; the tamper health says why.
+fn start_gpio(
+    config: &Config,
+    kiosk: &Started,
+    reader: &DeviceHandle<ReaderCmd>,
+    printer: &DeviceHandle<PrinterCmd>,
+    tamper: watch::Sender<Health>,
+) -> Option<crate::runtime::gpio::GpioActor> {
+    use crate::runtime::gpio;
+    if !config.gpio.any() {
+        return None;
+    }
+    let inputs = gpio::GpioInputs {
+        screen: kiosk.screen.clone(),
+        sync: kiosk.sync_status.clone(),
+        devices: vec![reader.health.clone(), printer.health.clone()],
+    };
+    let started = gpio::open_bank(&config.gpio)
+        .and_then(|bank| gpio::spawn(config.gpio.clone(), bank, inputs, tamper.clone()));
+    match started {
+        Ok(actor) => Some(actor),
+        Err(e) => {
+            tracing::error!("GPIO unavailable, running without it: {e}");
+            tamper.send_replace(Health::Fault(format!("GPIO unavailable: {e}")));
+            None
+        }
+    }
+}
+
 /// `GET /status` with the token, as a central server would poll it.
 pub async fn fetch_status(addr: SocketAddr, token: &str) -> Result<String, reqwest::Error> {
     reqwest::Client::new()
@@ -244,6 +281,8 @@ pub struct Started {
     pub sync_wake: Arc<Notify>,
     /// The status endpoint's address.
     pub status_addr: SocketAddr,
+    /// The sync task's last result.
+    pub sync_status: watch::Receiver<SyncStatus>,
     shutdown: watch::Sender<bool>,
     runner: tokio::task::JoinHandle<Result<(), crate::runtime::RunError>>,
     sync: tokio::task::JoinHandle<()>,
@@ -267,6 +306,17 @@ pub async fn start(
     reader: &DeviceHandle<ReaderCmd>,
     printer: &DeviceHandle<PrinterCmd>,
     face: Option<&DeviceHandle<crate::runtime::face::FaceCmd>>,
+) -> std::io::Result<Started> {
+    start_with(parts, reader, printer, face, Vec::new()).await
+}
+
+/// [`start`] with more health sources in the status snapshot (the tamper switch).
+pub async fn start_with(
+    parts: Parts,
+    reader: &DeviceHandle<ReaderCmd>,
+    printer: &DeviceHandle<PrinterCmd>,
+    face: Option<&DeviceHandle<crate::runtime::face::FaceCmd>>,
+    extra_devices: Vec<(String, watch::Receiver<Health>)>,
 ) -> std::io::Result<Started> {
     let sync_wake = Arc::new(Notify::new());
     let runner = Runner::new(Services {
@@ -302,6 +352,7 @@ pub async fn start(
     if let Some(q) = &parts.qr {
         devices.push(("qr_camera".to_string(), q.health.clone()));
     }
+    devices.extend(extra_devices);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
     let status = spawn_status(
@@ -325,6 +376,7 @@ pub async fn start(
         parts.retention_days,
         shutdown_rx.clone(),
     ));
+    let sync_status = sync_tx.subscribe();
     let sync = tokio::spawn(sync::run(
         parts.store,
         parts.central,
@@ -344,6 +396,7 @@ pub async fn start(
         screen,
         sync_wake,
         status_addr: status.addr,
+        sync_status,
         shutdown,
         runner,
         sync,
@@ -431,7 +484,12 @@ pub async fn run(
         ),
         None => None,
     };
-    let kiosk = start(
+    let (tamper_tx, tamper_rx) = watch::channel(Health::Unknown);
+    let extra = match config.gpio.tamper {
+        Some(_) => vec![("tamper".to_string(), tamper_rx)],
+        None => Vec::new(),
+    };
+    let kiosk = start_with(
         Parts {
             flow: flow_cfg,
             store,
@@ -459,11 +517,21 @@ pub async fn run(
         &reader,
         &printer,
         face.as_ref().map(|f| &f.handle),
+        extra,
     )
     .await
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;
+    let gpio = start_gpio(&config, &kiosk, &reader, &printer, tamper_tx);
     info!(addr = %kiosk.status_addr, "status endpoint listening");
+    // Under systemd (Type=notify): ready now, then watchdog pings.
+    let watchdog = crate::notify::Notifier::from_env().and_then(|n| n.ready_and_watchdog());
     shutdown.await;
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    if let Some(g) = gpio {
+        g.task.abort();
+    }
     info!("shutting down");
     kiosk.stop().await;
     if let Some(s) = sim {

@@ -56,6 +56,8 @@ pub struct Config {
     pub receipt: ReceiptConfig,
     /// The local face check: models, input sizes, thresholds, liveness.
     pub face: crate::face::config::FaceConfig,
+    /// GPIO lines (presence, status LED, camera light, tamper); none by default.
+    pub gpio: kiosk_drivers::gpio::GpioConfig,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             devices: DevicesConfig::default(),
             receipt: ReceiptConfig::default(),
             face: crate::face::config::FaceConfig::default(),
+            gpio: kiosk_drivers::gpio::GpioConfig::default(),
         }
     }
 }
@@ -318,6 +321,7 @@ impl Config {
         if self.central.timeout_ms == 0 {
             return bad("central.timeout_ms must be positive");
         }
+        self.gpio.check().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

@@ -64,11 +64,42 @@ enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
+    /// Receipt printer tools.
+    Printer {
+        #[command(subcommand)]
+        command: PrinterCommand,
+    },
+    /// Camera tools.
+    Camera {
+        #[command(subcommand)]
+        command: CameraCommand,
+    },
     /// Check the config and every model; exit 0 when the kiosk can run.
     SelfTest {
         /// Config file (defaults when absent).
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PrinterCommand {
+    /// Print a synthetic test receipt on the configured printer (stop the
+    /// kiosk service first: it holds the printer).
+    Test {
+        /// Config file.
+        #[arg(long, default_value = "/data/kiosk/kiosk.toml")]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CameraCommand {
+    /// Grab one frame from the configured camera; print its size and brightness.
+    Check {
+        /// Config file.
+        #[arg(long, default_value = "/data/kiosk/kiosk.toml")]
+        config: PathBuf,
     },
 }
 
@@ -246,6 +277,29 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             println!("models in {}", dir.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Printer {
+            command: PrinterCommand::Test { config },
+        } => {
+            let cfg = kiosk::config::Config::from_file(&config)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let verdict =
+                rt.block_on(kiosk::diag::print_test_receipt(&cfg.devices.printer, None))?;
+            println!("{verdict}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Camera {
+            command: CameraCommand::Check { config },
+        } => {
+            let cfg = kiosk::config::Config::from_file(&config)?;
+            let cam = cfg
+                .devices
+                .camera
+                .as_ref()
+                .context("the config has no [devices.camera]")?;
+            let rt = tokio::runtime::Runtime::new()?;
+            println!("{}", rt.block_on(kiosk::diag::camera_check(cam))?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SelfTest { config } => {
             let cfg = match &config {
                 Some(p) => kiosk::config::Config::from_file(p)?,
@@ -321,9 +375,11 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let config = kiosk::config::Config::from_file(&config)?;
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(kiosk::app::run(config, status_addr, async {
-                let _ = tokio::signal::ctrl_c().await;
-            }))?;
+            rt.block_on(kiosk::app::run(
+                config,
+                status_addr,
+                kiosk::notify::stop_requested(),
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
     }

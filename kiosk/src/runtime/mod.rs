@@ -12,6 +12,7 @@
 mod business;
 pub mod devices;
 pub mod face;
+pub mod gpio;
 pub mod qr;
 pub mod retention;
 pub mod sync;

@@ -1,0 +1,405 @@
+//! `image-build boot-test`: boots a built test image under
+//! `qemu-system-aarch64 -M virt`, polls `/status` through a forwarded
+//! loopback port with the image's preseeded token, checks what the console
+//! reports (read-only root, `/data` read-write, the kiosk active, no failed
+//! unit), then powers the machine down.
+
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+use crate::build::Outputs;
+use crate::def::{images_dir, ImageDef};
+use crate::step::{run, tail, Step};
+
+/// What `boot-test` needs.
+#[derive(Debug, Clone)]
+pub struct BootTestOptions {
+    /// Image definition name.
+    pub image: String,
+    /// Folder the build wrote to.
+    pub out: PathBuf,
+    /// How long the kiosk has to answer `/status`.
+    pub timeout: Duration,
+}
+
+/// What the boot test saw.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// From starting qemu to the first `/status` answer.
+    pub to_status: Duration,
+    /// The first `/status` body.
+    pub status: serde_json::Value,
+    /// The console's `BOOTCHECK` line.
+    pub bootcheck: String,
+}
+
+/// An HTTP response: status code and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub code: u16,
+    /// Body (de-chunked).
+    pub body: String,
+}
+
+/// `GET path` over HTTP/1.1 with an optional bearer token; `None` when
+/// nothing answers yet (refused, reset or empty: qemu's user network
+/// accepts the connection before the guest listens).
+pub fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> Option<Response> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).ok()?;
+    parse_response(&String::from_utf8_lossy(&raw))
+}
+
+/// Parses a whole HTTP/1.1 response.
+pub fn parse_response(raw: &str) -> Option<Response> {
+    let (head, body) = raw.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)?
+    } else {
+        body.to_string()
+    };
+    Some(Response { code, body })
+}
+
+fn dechunk(mut s: &str) -> Option<String> {
+    let mut out = String::new();
+    loop {
+        let (size, rest) = s.split_once("\r\n")?;
+        let n = usize::from_str_radix(size.split(';').next()?.trim(), 16).ok()?;
+        if n == 0 {
+            return Some(out);
+        }
+        out.push_str(rest.get(..n)?);
+        s = rest.get(n + 2..)?;
+    }
+}
+
+/// A loopback port nobody listens on now (the OS picks it).
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The guest port of the kiosk's status endpoint, from the image's config.
+fn guest_port(def: &ImageDef) -> anyhow::Result<u16> {
+    let text = std::fs::read_to_string(images_dir().join(&def.board.kiosk_config))?;
+    let v: toml::Value = toml::from_str(&text)?;
+    let addr = v
+        .get("status")
+        .and_then(|s| s.get("addr"))
+        .and_then(|a| a.as_str())
+        .unwrap_or("0.0.0.0:8700");
+    Ok(addr.parse::<SocketAddr>().context("status.addr")?.port())
+}
+
+/// Kills qemu when the test ends, whatever way it ends.
+struct Vm(Child);
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Boots the image and checks it.
+pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
+    let def = ImageDef::load(&images_dir(), &opts.image)?;
+    let q = def.qemu.clone().with_context(|| {
+        format!(
+            "{} has no [qemu] section: it cannot boot in emulation",
+            def.name
+        )
+    })?;
+    let out = Outputs::new(&opts.out, &def.name);
+    ensure_raw(&out)?;
+    let need = |p: PathBuf| -> anyhow::Result<PathBuf> {
+        if p.exists() {
+            Ok(p)
+        } else {
+            bail!(
+                "{} is missing: run `image-build build --image {} --out {}` first",
+                p.display(),
+                def.name,
+                opts.out.display()
+            )
+        }
+    };
+    let img = need(out.file(".img"))?;
+    let kernel = need(out.file(".vmlinuz"))?;
+    let initrd = need(out.file(".initrd"))?;
+    let cmdline = std::fs::read_to_string(need(out.file(".cmdline"))?)?;
+    let token = std::fs::read_to_string(need(out.file(".status-token"))?)?
+        .trim()
+        .to_string();
+    let port = free_port()?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let console = out.file(".boot-console.log");
+    let _ = std::fs::remove_file(&console);
+    let tmp = tempfile::tempdir()?;
+    let monitor = tmp.path().join("monitor.sock");
+    let mut cmd = Command::new("qemu-system-aarch64");
+    cmd.args(["-M", &q.machine, "-cpu", &q.cpu])
+        .args(["-smp", &q.smp.to_string(), "-m", &q.memory_mib.to_string()])
+        .args(["-accel", "tcg,thread=multi"])
+        .arg("-kernel")
+        .arg(&kernel)
+        .arg("-initrd")
+        .arg(&initrd)
+        .args(["-append", cmdline.trim()])
+        .arg("-drive")
+        .arg(format!(
+            "file={},if=none,id=d0,format=raw,snapshot=on",
+            img.display()
+        ))
+        .args(["-device", "virtio-blk-pci,drive=d0"])
+        .arg("-netdev")
+        .arg(format!(
+            "user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:{}",
+            guest_port(&def)?
+        ))
+        .args(["-device", "virtio-net-pci,netdev=n0,romfile="])
+        .args(["-display", "none", "-no-reboot"])
+        .arg("-serial")
+        .arg(format!("file:{}", console.display()))
+        .arg("-monitor")
+        .arg(format!("unix:{},server=on,wait=off", monitor.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(out.file(".qemu-stderr.log"))?);
+    let console_tail = || tail(&std::fs::read_to_string(&console).unwrap_or_default(), 30);
+
+    let started = Instant::now();
+    let mut vm = Vm(cmd
+        .spawn()
+        .context("cannot start qemu-system-aarch64 (package qemu-system-arm)")?);
+    let step = Step::start(format!(
+        "boot {} under qemu, poll /status on {addr}",
+        def.name
+    ));
+    let status = loop {
+        if let Some(st) = vm.0.try_wait()? {
+            let err = std::fs::read_to_string(out.file(".qemu-stderr.log")).unwrap_or_default();
+            bail!(
+                "qemu exited ({st}) before /status answered: {err}\nconsole:\n{}",
+                console_tail()
+            );
+        }
+        if started.elapsed() > opts.timeout {
+            bail!(
+                "the kiosk did not answer /status within {} s\nconsole:\n{}",
+                opts.timeout.as_secs(),
+                console_tail()
+            );
+        }
+        match http_get(addr, "/status", Some(&token)) {
+            Some(r) if r.code == 200 => break r,
+            Some(r) if r.code == 401 => bail!("/status refused the preseeded token (401)"),
+            _ => std::thread::sleep(Duration::from_secs(1)),
+        }
+    };
+    let to_status = started.elapsed();
+    step.done();
+    let status: serde_json::Value =
+        serde_json::from_str(&status.body).context("/status is not JSON")?;
+    check_status(&status)?;
+    match http_get(addr, "/status", None) {
+        Some(r) if r.code == 401 => {}
+        other => bail!("/status without the token should be 401, got {other:?}"),
+    }
+
+    let step = Step::start("wait for the console's BOOTCHECK line");
+    let bootcheck = loop {
+        let text = std::fs::read_to_string(&console).unwrap_or_default();
+        if let Some(l) = text.lines().find(|l| l.contains("BOOTCHECK ")) {
+            break l.trim().to_string();
+        }
+        if started.elapsed() > opts.timeout + Duration::from_secs(180) {
+            bail!("no BOOTCHECK line on the console\n{}", console_tail());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    step.done();
+    check_bootcheck(&bootcheck)?;
+
+    let step = Step::start("power down");
+    if let Ok(mut m) = UnixStream::connect(&monitor) {
+        let _ = m.write_all(b"system_powerdown\n");
+    }
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(60) {
+        if vm.0.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let clean = vm.0.try_wait()?.is_some();
+    step.done();
+    if !clean {
+        eprintln!("image-build: the guest did not power down within 60 s; qemu stopped (the image is opened with snapshot=on: nothing was written)");
+    }
+    Ok(Report {
+        to_status,
+        status,
+        bootcheck,
+    })
+}
+
+/// Healthy: the store open and the status answering (it is, or there would
+/// be no snapshot), on the attract screen, no device in fault. Central is
+/// unreachable on purpose, which the kiosk must tolerate.
+pub fn check_status(s: &serde_json::Value) -> anyhow::Result<()> {
+    if s["version"] != env!("CARGO_PKG_VERSION") {
+        bail!(
+            "/status reports version {}, expected {}",
+            s["version"],
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    if s["flow_state"] != "attract" {
+        bail!(
+            "the kiosk is not on the attract screen: {}",
+            s["flow_state"]
+        );
+    }
+    if let Some(devs) = s["devices"].as_object() {
+        for (name, h) in devs {
+            if h["state"] == "fault" {
+                bail!("device {name} is in fault: {}", h["detail"]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The console check: read-only root, writable `/data`, kiosk active, no
+/// failed unit.
+pub fn check_bootcheck(line: &str) -> anyhow::Result<()> {
+    for want in ["root=ro", "data=rw", "kiosk=active", "failed=none"] {
+        if !line.split_whitespace().any(|w| w == want) {
+            bail!("boot check wants {want}: {line}");
+        }
+    }
+    Ok(())
+}
+
+/// Compressed image only: decompresses to the raw image next to it.
+pub fn ensure_raw(out: &Outputs) -> anyhow::Result<()> {
+    let img = out.file(".img");
+    let zst = out.file(".img.zst");
+    if !img.exists() && zst.exists() {
+        run(Command::new("zstd")
+            .args(["-q", "-d", "--long=31"])
+            .arg(&zst)
+            .arg("-o")
+            .arg(&img))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_parse_plain_and_chunked() {
+        let r = parse_response("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").expect("parses");
+        assert_eq!(
+            r,
+            Response {
+                code: 200,
+                body: "ok".into()
+            }
+        );
+        let r = parse_response(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+        )
+        .expect("parses");
+        assert_eq!(r.body, "abcde");
+        assert_eq!(parse_response(""), None, "an empty reply is no answer");
+    }
+
+    #[test]
+    fn http_get_talks_to_a_real_socket_with_the_token() {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().expect("accept");
+            let mut buf = [0u8; 1024];
+            let n = s.read(&mut buf).expect("read");
+            let req = String::from_utf8_lossy(&buf[..n]).into_owned();
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\n{\"a\"")
+                .expect("write");
+            req
+        });
+        let r = http_get(addr, "/status", Some("t0k")).expect("answer");
+        assert_eq!(r.code, 200);
+        let req = server.join().expect("server");
+        assert!(req.starts_with("GET /status HTTP/1.1\r\n"), "{req}");
+        assert!(req.contains("Authorization: Bearer t0k\r\n"), "{req}");
+    }
+
+    #[test]
+    fn nothing_listening_is_no_answer() {
+        let port = free_port().expect("port");
+        assert_eq!(
+            http_get(SocketAddr::from(([127, 0, 0, 1], port)), "/", None),
+            None
+        );
+    }
+
+    #[test]
+    fn status_health_rules() {
+        let ok = serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"), "flow_state": "attract",
+            "devices": {"printer": {"state": "ok"}, "card_reader": {"state": "unknown"}}
+        });
+        assert!(check_status(&ok).is_ok());
+        let mut fault = ok.clone();
+        fault["devices"]["printer"] = serde_json::json!({"state": "fault", "detail": "paper out"});
+        assert!(check_status(&fault)
+            .expect_err("fault")
+            .to_string()
+            .contains("paper out"));
+        let mut busy = ok.clone();
+        busy["flow_state"] = "choose-business".into();
+        assert!(check_status(&busy).is_err());
+    }
+
+    #[test]
+    fn bootcheck_needs_every_condition() {
+        assert!(check_bootcheck("BOOTCHECK root=ro data=rw kiosk=active failed=none").is_ok());
+        let err = check_bootcheck("BOOTCHECK root=rw data=rw kiosk=active failed=none")
+            .expect_err("writable root");
+        assert!(err.to_string().contains("root=ro"));
+        assert!(
+            check_bootcheck("BOOTCHECK root=ro data=rw kiosk=active failed=x.service").is_err()
+        );
+    }
+
+    #[test]
+    fn test_images_boot_on_the_definitions_port() {
+        let def = ImageDef::load(&images_dir(), "qemu-virt").expect("loads");
+        assert_eq!(guest_port(&def).expect("port"), 8700);
+    }
+}
