@@ -158,6 +158,44 @@ pub async fn spawn_status(
 /// The face path on the device: the engine on the configured models and the
 /// V4L2 camera. When either cannot start, the face method is withdrawn (the
 /// other methods serve everyone) and the reason is logged.
+/// QR scanning on the device: through the face actor when it owns the
+/// camera (it alternates between face checks and scans), else a QR actor
+/// on the camera alone; `None` without a camera (typed numbers still work,
+/// the e-ID needs the camera).
+fn start_qr(
+    config: &Config,
+    face: Option<&crate::runtime::face::FaceActor>,
+) -> Option<DeviceHandle<crate::runtime::qr::QrCmd>> {
+    use crate::runtime::face::FaceCmd;
+    use crate::runtime::qr::QrCmd;
+    if let Some(face) = face {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<QrCmd>(8);
+        let to_face = face.handle.commands.clone();
+        tokio::spawn(async move {
+            while let Some(cmd) = rx.recv().await {
+                let on = cmd == QrCmd::Start;
+                if to_face.send(FaceCmd::ScanQr(on)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        // The face actor's own handle carries the events and the health.
+        return Some(DeviceHandle::new(
+            tx,
+            face.handle.health.clone(),
+            Arc::default(),
+        ));
+    }
+    let camera_cfg = config.devices.camera.as_ref()?;
+    match kiosk_drivers::camera::v4l2::V4l2Camera::open(camera_cfg) {
+        Ok(camera) => Some(crate::runtime::qr::spawn_qr_actor(camera)),
+        Err(e) => {
+            tracing::error!("camera unavailable for QR scanning: {e}");
+            None
+        }
+    }
+}
+
 fn start_face(
     config: &Config,
     flow: &mut crate::flow::FlowConfig,
@@ -476,6 +514,7 @@ pub async fn run(
         .contains(&crate::model::IdentityMethod::Face);
     let face = start_face(&config, &mut flow_cfg);
     let face_self_test_ok = face_configured.then_some(face.is_some());
+    let qr = start_qr(&config, face.as_ref());
     let token_status = token;
     let status_tls = match &config.status.tls {
         Some(tls) => Some(
@@ -507,10 +546,7 @@ pub async fn run(
             status_rate_limit: config.status.rate_limit,
             status_tls,
             face_self_test_ok,
-            // The camera belongs to the face actor on the device; QR
-            // scanning there waits for the shared camera actor (see
-            // docs/design.md). Typed numbers work without it.
-            qr: None,
+            qr,
             payment: crate::runtime::PaymentTiming::default(),
             retention_days: config.sync.retention_days,
         },

@@ -760,3 +760,45 @@ fn check(
         ));
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// On the device the face actor owns the one camera: between face
+    /// checks it decodes QR codes for the e-ID and the progress query.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_face_camera_scans_qr_codes_between_checks() {
+        let (Ok(models), Ok(faces)) = (face::models_dir(), face::faces_dir()) else {
+            eprintln!("skipped: face models or photos absent");
+            return;
+        };
+        let cfg = crate::face::config::FaceConfig::with_model_dir(models);
+        let rig = face::start(&cfg, &faces.join("pairs").join("img2.jpg")).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        rig.actor.handle.connect(tx);
+        let payload = crate::central::sim::eid_payload("330106199001010026");
+        rig.camera
+            .set_scene(Scene::Still(qr_picture(&payload).unwrap()))
+            .unwrap();
+        let face_cmd = &rig.actor.handle.commands;
+        face_cmd
+            .send(crate::runtime::face::FaceCmd::ScanQr(true))
+            .await
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("a QR code within 30 s");
+        assert_eq!(got, Some(Event::QrScanned(payload.clone())));
+        // Stopped, nothing more comes, even with the code still in view.
+        face_cmd
+            .send(crate::runtime::face::FaceCmd::ScanQr(false))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        while let Ok(e) = rx.try_recv() {
+            assert_ne!(e, Event::QrScanned(payload.clone()), "sent once only");
+        }
+    }
+}

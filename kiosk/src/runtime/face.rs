@@ -37,6 +37,9 @@ pub enum FaceCmd {
     Start,
     /// End the session and wipe it.
     Stop,
+    /// Decode QR codes from the camera (`true`) or stop: the one camera
+    /// serves the e-ID and receipt scans too, never during a face check.
+    ScanQr(bool),
 }
 
 /// What the face screen shows: codes for the UI's translation tables.
@@ -101,6 +104,8 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
             reference: None,
             engine_session: false,
             capturing: false,
+            scanning_qr: false,
+            qr_sent: None,
             rng: rand::rngs::StdRng::from_entropy(),
         };
         actor.run().await;
@@ -121,6 +126,10 @@ struct Actor<C> {
     engine_session: bool,
     /// An attempt is running: frames flow.
     capturing: bool,
+    /// A QR scan is running (and no attempt): frames go to the QR decoder.
+    scanning_qr: bool,
+    /// The payload sent last in this scan (not sent twice).
+    qr_sent: Option<String>,
     rng: rand::rngs::StdRng,
 }
 
@@ -135,6 +144,10 @@ impl<C: FrameSource> Actor<C> {
                     }
                     Some(FaceCmd::Start) => self.start().await,
                     Some(FaceCmd::Stop) => self.stop(),
+                    Some(FaceCmd::ScanQr(on)) => {
+                        self.scanning_qr = on;
+                        self.qr_sent = None;
+                    }
                     None => {
                         self.stop();
                         return;
@@ -151,9 +164,14 @@ impl<C: FrameSource> Actor<C> {
                         return;
                     }
                 },
-                frame = self.camera.next_frame(), if self.capturing => {
+                frame = self.camera.next_frame(), if self.capturing || self.scanning_qr => {
                     self.health.send_replace(self.camera.health());
                     match frame {
+                        Ok(frame) if !self.capturing => self.scan_qr(frame).await,
+                        Err(e) if !self.capturing => {
+                            tracing::debug!("qr scan: camera: {e}");
+                            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        }
                         Ok(frame) => self.offer(frame),
                         Err(e) => {
                             warn!("camera: {e}");
@@ -214,6 +232,22 @@ impl<C: FrameSource> Actor<C> {
         self.end_engine_session();
         self.reference = None;
         self.publish(|p| *p = FacePrompt::default());
+    }
+
+    async fn scan_qr(&mut self, frame: CameraFrame) {
+        let found = tokio::task::spawn_blocking(move || super::qr::decode_frame(&frame))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let Some(payload) = found
+            .into_iter()
+            .find(|p| self.qr_sent.as_deref() != Some(p))
+        else {
+            return;
+        };
+        self.qr_sent = Some(payload.clone());
+        super::devices::emit(&self.events, Event::QrScanned(payload)).await;
     }
 
     fn offer(&mut self, mut frame: CameraFrame) {
