@@ -39,6 +39,8 @@ pub struct StatusSources {
     pub devices: Vec<(String, watch::Receiver<Health>)>,
     /// The face models' self-test at start.
     pub face_self_test_ok: Option<bool>,
+    /// Frame counters of the cameras, by device name.
+    pub frames: Vec<(String, Arc<std::sync::atomic::AtomicU64>)>,
 }
 
 /// The alarm `/status` shows while a citizen waits for a member of staff.
@@ -105,6 +107,11 @@ impl StatusSources {
             face_self_test_ok: self.face_self_test_ok,
             payments_confirmed_total: self.counters.payments.load(Ordering::Relaxed),
             tamper_open,
+            frames_total: self
+                .frames
+                .iter()
+                .map(|(n, c)| (n.clone(), c.load(Ordering::Relaxed)))
+                .collect(),
         }
     }
 }
@@ -180,11 +187,10 @@ fn start_qr(
             }
         });
         // The face actor's own handle carries the events and the health.
-        return Some(DeviceHandle::new(
-            tx,
-            face.handle.health.clone(),
-            Arc::default(),
-        ));
+        return Some(
+            DeviceHandle::new(tx, face.handle.health.clone(), Arc::default())
+                .with_frames(face.handle.frames.clone()),
+        );
     }
     let camera_cfg = config.devices.camera.as_ref()?;
     match kiosk_drivers::camera::v4l2::V4l2Camera::open(camera_cfg) {
@@ -384,11 +390,17 @@ pub async fn start_with(
         ("card_reader".to_string(), reader.health.clone()),
         ("printer".to_string(), printer.health.clone()),
     ];
+    let mut frames = Vec::new();
     if let Some(f) = face {
         devices.push(("camera".to_string(), f.health.clone()));
+        frames.push(("camera".to_string(), f.frames.clone()));
     }
     if let Some(q) = &parts.qr {
-        devices.push(("qr_camera".to_string(), q.health.clone()));
+        // Through the face actor it is the same camera: counted once.
+        if !frames.iter().any(|(_, c)| Arc::ptr_eq(c, &q.frames)) {
+            devices.push(("qr_camera".to_string(), q.health.clone()));
+            frames.push(("qr_camera".to_string(), q.frames.clone()));
+        }
     }
     devices.extend(extra_devices);
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -405,6 +417,7 @@ pub async fn start_with(
             counters: runner.counters(),
             devices,
             face_self_test_ok: parts.face_self_test_ok,
+            frames,
         },
         shutdown_rx.clone(),
     )

@@ -77,6 +77,9 @@ pub struct Snapshot {
     /// The enclosure's tamper switch: `None` when none is fitted.
     #[serde(default)]
     pub tamper_open: Option<bool>,
+    /// Frames each camera delivered since start (its rate is the frame rate).
+    #[serde(default)]
+    pub frames_total: BTreeMap<String, u64>,
 }
 
 impl Snapshot {
@@ -101,6 +104,7 @@ impl Snapshot {
             face_self_test_ok: None,
             payments_confirmed_total: 0,
             tamper_open: None,
+            frames_total: BTreeMap::new(),
         }
     }
 
@@ -408,6 +412,17 @@ fn render_metrics(s: &Snapshot) -> String {
                 out,
                 "kiosk_printer_paper{{state=\"{state}\"}} {}",
                 u8::from(state == now)
+            );
+        }
+    }
+    if !s.frames_total.is_empty() {
+        out.push_str("# HELP kiosk_camera_frames_total Frames delivered by each camera (rate() is frames/s).\n");
+        out.push_str("# TYPE kiosk_camera_frames_total counter\n");
+        for (device, n) in &s.frames_total {
+            let _ = writeln!(
+                out,
+                "kiosk_camera_frames_total{{device=\"{}\"}} {n}",
+                escape_label(device)
             );
         }
     }

@@ -29,6 +29,7 @@ fn full_snapshot() -> Snapshot {
     s.tamper_open = Some(false);
     s.last_sync_ok = Some(Utc::now());
     s.outbox_depth = 1;
+    s.frames_total.insert("camera".into(), 120);
     s
 }
 

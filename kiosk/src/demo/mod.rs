@@ -791,6 +791,12 @@ mod tests {
             .await
             .expect("a QR code within 30 s");
         assert_eq!(got, Some(Event::QrScanned(payload.clone())));
+        let counted = rig
+            .actor
+            .handle
+            .frames
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert!(counted >= 1, "frames are counted for /metrics");
         // Stopped, nothing more comes, even with the code still in view.
         face_cmd
             .send(crate::runtime::face::FaceCmd::ScanQr(false))

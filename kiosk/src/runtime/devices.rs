@@ -33,6 +33,9 @@ pub struct DeviceHandle<C> {
     pub commands: mpsc::Sender<C>,
     /// The device's health.
     pub health: watch::Receiver<Health>,
+    /// Frames (or other units of work) the device delivered: a camera's
+    /// frames, so `rate()` of it is the frame rate.
+    pub frames: Arc<std::sync::atomic::AtomicU64>,
     events: EventSink,
 }
 
@@ -45,8 +48,16 @@ impl<C> DeviceHandle<C> {
         Self {
             commands,
             health,
+            frames: Arc::default(),
             events,
         }
+    }
+
+    /// This handle counting into `frames` (a handle fronting another
+    /// device's actor shares its counter).
+    pub(crate) fn with_frames(mut self, frames: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.frames = frames;
+        self
     }
 
     /// Tells the actor where to send its events.
@@ -94,11 +105,7 @@ pub fn spawn_reader_actor<R: CardReader + 'static>(reader: R) -> DeviceHandle<Re
     let (health_tx, health) = watch::channel(reader.health());
     let events = EventSink::default();
     tokio::spawn(reader_actor(reader, rx, events.clone(), health_tx));
-    DeviceHandle {
-        commands: tx,
-        health,
-        events,
-    }
+    DeviceHandle::new(tx, health, events)
 }
 
 async fn reader_actor<R: CardReader>(
@@ -271,11 +278,7 @@ pub fn spawn_printer_actor<P: ReceiptPrinter + 'static>(
             emit(&sink, event).await;
         }
     });
-    DeviceHandle {
-        commands: tx,
-        health,
-        events,
-    }
+    DeviceHandle::new(tx, health, events)
 }
 
 /// Spawns the printer the config names. For the twin, `receipts` is where

@@ -92,6 +92,7 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
     let (prompt_tx, prompt) = watch::channel(FacePrompt::default());
     let events = Arc::default();
     let handle = DeviceHandle::new(tx, health, Arc::clone(&events));
+    let frames = Arc::clone(&handle.frames);
     tokio::spawn(async move {
         let mut actor = Actor {
             camera,
@@ -106,6 +107,7 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
             capturing: false,
             scanning_qr: false,
             qr_sent: None,
+            frames,
             rng: rand::rngs::StdRng::from_entropy(),
         };
         actor.run().await;
@@ -130,6 +132,8 @@ struct Actor<C> {
     scanning_qr: bool,
     /// The payload sent last in this scan (not sent twice).
     qr_sent: Option<String>,
+    /// Frames received from the camera.
+    frames: Arc<std::sync::atomic::AtomicU64>,
     rng: rand::rngs::StdRng,
 }
 
@@ -166,6 +170,9 @@ impl<C: FrameSource> Actor<C> {
                 },
                 frame = self.camera.next_frame(), if self.capturing || self.scanning_qr => {
                     self.health.send_replace(self.camera.health());
+                    if frame.is_ok() {
+                        self.frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     match frame {
                         Ok(frame) if !self.capturing => self.scan_qr(frame).await,
                         Err(e) if !self.capturing => {

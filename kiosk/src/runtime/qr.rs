@@ -51,6 +51,7 @@ pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C) -> DeviceHandle<QrCmd
     let (health_tx, health) = watch::channel(camera.health());
     let events: super::devices::EventSink = Arc::default();
     let handle = DeviceHandle::new(tx, health, Arc::clone(&events));
+    let frames = Arc::clone(&handle.frames);
     tokio::spawn(async move {
         let mut camera = camera;
         let mut scanning = false;
@@ -81,7 +82,10 @@ pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C) -> DeviceHandle<QrCmd
                         changed
                     });
                     let frame = match frame {
-                        Ok(f) => f,
+                        Ok(f) => {
+                            frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            f
+                        }
                         Err(e) => {
                             debug!("qr scan: camera: {e}");
                             // Unplugged or stalled: the driver reopens; don't spin.
