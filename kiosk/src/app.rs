@@ -41,6 +41,8 @@ pub struct StatusSources {
     pub face_self_test_ok: Option<bool>,
     /// Frame counters of the cameras, by device name.
     pub frames: Vec<(String, Arc<std::sync::atomic::AtomicU64>)>,
+    /// The central client (its view of central's clock).
+    pub central: Option<Arc<CentralClient>>,
 }
 
 /// The alarm `/status` shows while a citizen waits for a member of staff.
@@ -112,6 +114,11 @@ impl StatusSources {
                 .iter()
                 .map(|(n, c)| (n.clone(), c.load(Ordering::Relaxed)))
                 .collect(),
+            clock_offset_s: self
+                .central
+                .as_ref()
+                .and_then(|c| c.clock_offset())
+                .map(|d| d.num_milliseconds() as f64 / 1000.0),
         }
     }
 }
@@ -418,6 +425,7 @@ pub async fn start_with(
             devices,
             face_self_test_ok: parts.face_self_test_ok,
             frames,
+            central: Some(parts.central.clone()),
         },
         shutdown_rx.clone(),
     )

@@ -80,6 +80,10 @@ pub struct Snapshot {
     /// Frames each camera delivered since start (its rate is the frame rate).
     #[serde(default)]
     pub frames_total: BTreeMap<String, u64>,
+    /// Central's clock minus this kiosk's, seconds, from central's last
+    /// answer (`None` until central has answered).
+    #[serde(default)]
+    pub clock_offset_s: Option<f64>,
 }
 
 impl Snapshot {
@@ -105,6 +109,7 @@ impl Snapshot {
             payments_confirmed_total: 0,
             tamper_open: None,
             frames_total: BTreeMap::new(),
+            clock_offset_s: None,
         }
     }
 
@@ -372,6 +377,14 @@ fn render_metrics(s: &Snapshot) -> String {
         "Active alarms (the texts are in /status).",
         s.alarms.len().to_string(),
     );
+    if let Some(offset) = s.clock_offset_s {
+        metric(
+            "kiosk_clock_offset_seconds",
+            "gauge",
+            "Central's clock minus the kiosk's, from central's last answer (1 s resolution).",
+            offset.to_string(),
+        );
+    }
     if let Some(open) = s.tamper_open {
         metric(
             "kiosk_tamper_open",

@@ -30,6 +30,7 @@ fn full_snapshot() -> Snapshot {
     s.last_sync_ok = Some(Utc::now());
     s.outbox_depth = 1;
     s.frames_total.insert("camera".into(), 120);
+    s.clock_offset_s = Some(-0.4);
     s
 }
 

@@ -406,6 +406,7 @@ async fn status_json(store: Arc<Store>, sync: watch::Receiver<SyncStatus>) -> se
         devices: Vec::new(),
         face_self_test_ok: None,
         frames: Vec::new(),
+        central: None,
     };
     let (stop, stopped) = watch::channel(false);
     let addr = "127.0.0.1:0".parse().expect("loopback address");

@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -94,9 +96,40 @@ pub struct CentralClient {
     base: String,
     token: Option<String>,
     max_response_bytes: usize,
+    /// Central's clock minus ours, milliseconds, from the `Date` header of
+    /// the last answer (`i64::MIN`: not known yet).
+    clock_offset_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl CentralClient {
+    /// How far central's clock is ahead of this kiosk's (negative: behind),
+    /// from the last answer's `Date` header; `None` before any answer.
+    /// The header has one-second resolution, so small offsets read as 0–1 s.
+    pub fn clock_offset(&self) -> Option<chrono::Duration> {
+        match self
+            .clock_offset_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            i64::MIN => None,
+            ms => Some(chrono::Duration::milliseconds(ms)),
+        }
+    }
+
+    fn note_date(&self, headers: &reqwest::header::HeaderMap) {
+        let Some(date) = headers
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| chrono::DateTime::parse_from_rfc2822(v).ok())
+        else {
+            return;
+        };
+        let offset = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
+        self.clock_offset_ms.store(
+            offset.num_milliseconds(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
     /// Builds a client from its configuration.
     pub fn new(config: ClientConfig) -> std::result::Result<Self, ClientSetupError> {
         let base = config.base_url.trim_end_matches('/').to_string();
@@ -129,6 +162,7 @@ impl CentralClient {
             base,
             token: config.token,
             max_response_bytes: config.max_response_bytes,
+            clock_offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
         })
     }
 
@@ -264,6 +298,7 @@ impl CentralClient {
             request = request.json(body);
         }
         let mut response = request.send().await.map_err(|e| transport_error(&url, e))?;
+        self.note_date(response.headers());
         let status = response.status();
         if status.is_server_error()
             || status == StatusCode::REQUEST_TIMEOUT

@@ -417,3 +417,14 @@ async fn eid_and_reference_photo_through_the_client() {
     assert!(paid.invoice.is_some());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_clock_offset_is_known_after_centrals_first_answer() {
+    let sim = SimCentral::start(1).await.unwrap();
+    let c = client(&sim);
+    assert_eq!(c.clock_offset(), None, "nothing known before an answer");
+    c.catalog().await.unwrap();
+    let offset = c.clock_offset().expect("from the Date header");
+    // Same machine, same clock: within the header's one-second resolution.
+    assert!(offset.num_milliseconds().abs() <= 1_500, "{offset:?}");
+}
