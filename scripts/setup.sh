@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core)
+APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core espeak-ng)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -12,6 +12,7 @@ pub mod camera;
 pub mod id_card;
 pub mod pii;
 pub mod printer;
+pub mod speaker;
 
 use serde::{Deserialize, Serialize};
 

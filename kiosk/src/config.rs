@@ -56,6 +56,8 @@ pub struct Config {
     pub receipt: ReceiptConfig,
     /// The local face check: models, input sizes, thresholds, liveness.
     pub face: crate::face::config::FaceConfig,
+    /// The touchscreen: voice guidance, technician PIN.
+    pub ui: crate::gui::UiConfig,
 }
 
 impl Default for Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             devices: DevicesConfig::default(),
             receipt: ReceiptConfig::default(),
             face: crate::face::config::FaceConfig::default(),
+            ui: crate::gui::UiConfig::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod config;
 pub mod demo;
 pub mod face;
 pub mod flow;
+pub mod gui;
 pub mod model;
 pub mod runtime;
 pub mod status;

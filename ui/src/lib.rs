@@ -1,14 +1,35 @@
 //! Screens of the kiosk.
 //!
-//! The touchscreen (Slint) arrives in its own issue; this crate already holds
-//! what every screen says, in Simplified Chinese (the default) and English,
-//! keyed by the flow's phase names. The headless demo prints these lines, and
-//! voice guidance will speak the `prompt`. Keeping the words here, not in the
-//! flow, lets the UI change without touching business rules.
+//! The touchscreen is Slint: the `.slint` pages under `ui/` (pages, widgets,
+//! components) are compiled by `build.rs`. The only seam between them and
+//! the rest of the kiosk is the `Kiosk` global adapter: [`Screens`] writes a
+//! [`View`] (plain data the kiosk's controller builds from the flow state)
+//! into it, and every touch comes back as an [`Action`]. This crate knows
+//! nothing of the flow; it does not depend on the `kiosk` crate.
+//!
+//! The titles and prompts of every screen (also what voice guidance speaks)
+//! are kept here in Simplified Chinese (the default) and English, keyed by
+//! the flow's phase names; the words on buttons are `@tr()` strings in the
+//! `.slint` files with their Chinese in `translations/zh_CN`.
 
 #![warn(missing_docs)]
 
+pub mod headless;
+mod screens;
+mod view;
+
+pub use screens::{page_for, Action, Screens, UiError, PAGES};
+/// Slint itself, for the controller's event loop and timers.
+pub use slint;
+pub use view::{Method, Qr, View};
+
 use serde::Serialize;
+
+/// Code generated from the `.slint` files.
+#[allow(missing_docs, clippy::all, clippy::pedantic, unused_qualifications)]
+pub mod generated {
+    slint::include_modules!();
+}
 
 /// A display language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -18,6 +39,16 @@ pub enum Lang {
     Zh,
     /// English.
     En,
+}
+
+impl Lang {
+    /// The code the screens use (`zh`, `en`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
 }
 
 /// What a screen says.
@@ -89,5 +120,90 @@ mod tests {
             assert_ne!(screen(p, Lang::Zh), screen(p, Lang::En));
         }
         assert_eq!(screen("no-such", Lang::Zh), None);
+    }
+}
+
+#[cfg(test)]
+mod translation_tests {
+    /// Every `@tr("…")` string of the `.slint` files.
+    fn tr_strings() -> Vec<String> {
+        let mut out = Vec::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut dirs = vec![root];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("ui dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "slint") {
+                    let text = std::fs::read_to_string(&p).expect("slint file");
+                    for part in text.split("@tr(\"").skip(1) {
+                        let end = part.find("\")").expect("closed @tr");
+                        out.push(part[..end].to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `msgid` → `msgstr` of the Chinese catalogue.
+    fn catalogue() -> std::collections::HashMap<String, String> {
+        let po = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/translations/zh_CN/LC_MESSAGES/kiosk-ui.po"
+        ))
+        .expect("po");
+        let mut map = std::collections::HashMap::new();
+        let mut id = None;
+        for line in po.lines() {
+            if let Some(v) = line.strip_prefix("msgid \"") {
+                id = Some(v.trim_end_matches('"').to_string());
+            } else if let Some(v) = line.strip_prefix("msgstr \"") {
+                if let Some(id) = id.take() {
+                    map.insert(id, v.trim_end_matches('"').to_string());
+                }
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn every_visible_string_has_a_chinese_translation() {
+        let strings = tr_strings();
+        assert!(strings.len() > 50, "found only {} strings", strings.len());
+        let po = catalogue();
+        let missing: Vec<_> = strings
+            .iter()
+            .filter(|s| po.get(*s).is_none_or(|t| t.is_empty() || t == *s))
+            .collect();
+        assert!(missing.is_empty(), "untranslated: {missing:?}");
+    }
+
+    #[test]
+    fn no_visible_text_is_left_out_of_tr() {
+        // A `text:` given as a bare English literal would never be translated.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut dirs = vec![root];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("ui dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).expect("file");
+                for line in text.lines() {
+                    if let Some(rest) = line.trim().strip_prefix("text: \"") {
+                        let lit = rest.split('"').next().unwrap_or_default();
+                        assert!(
+                            !lit.chars().any(|c| c.is_ascii_alphabetic()) || lit.len() <= 1,
+                            "{}: untranslatable literal {lit:?}",
+                            p.display()
+                        );
+                    }
+                }
+            }
+        }
     }
 }
