@@ -69,7 +69,7 @@ fn sample(phase: &str, elderly: bool, lang: Lang) -> View {
             })
             .collect(),
         business: "new-connection".into(),
-        masked_name: "张**".into(),
+        masked_name: "张*".into(),
         masked_id: "3301**********0026".into(),
         found: vec!["subject-proof".into()],
         missing: vec!["property-proof".into()],

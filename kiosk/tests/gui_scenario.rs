@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use chrono::Utc;
-use i_slint_backend_testing::{ElementHandle, ElementRoot};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot};
 use kiosk::flow::{CardIdentity, Effect, Event, Fetched, Flow, FlowConfig, State};
 use kiosk::gui::controller::{Controller, Output};
 use kiosk::gui::view::{build, ViewContext};
@@ -83,8 +83,15 @@ impl Rig {
 
     /// Taps the control labelled `label` and carries out what it did.
     fn tap(&mut self, label: &str) {
-        let found: Vec<_> =
-            ElementHandle::find_by_accessible_label(self.screens.window(), label).collect();
+        // Controls only: a button's own text carries the same label.
+        let found: Vec<_> = ElementHandle::find_by_accessible_label(self.screens.window(), label)
+            .filter(|e| {
+                matches!(
+                    e.accessible_role(),
+                    Some(AccessibleRole::Button | AccessibleRole::TextInput)
+                )
+            })
+            .collect();
         assert!(
             !found.is_empty(),
             "no control labelled {label:?} on screen `{}`",
@@ -201,7 +208,7 @@ fn a_citizen_does_a_new_connection_with_missing_documents_by_touch() {
         "review-certificates",
         "证照核对",
         &[
-            "张**",
+            "张*",
             "3301**********0026",
             "主体资格证明",
             "缺少，可承诺后补",
