@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core prometheus
+APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core prometheus espeak-ng
   dosfstools mtools fdisk e2fsprogs)
 # `--image`: what building and boot-testing the SD-card image needs
 # (scripts/image-ci.sh): the aarch64 cross toolchain, qemu-user for the

@@ -13,6 +13,7 @@ pub mod gpio;
 pub mod id_card;
 pub mod pii;
 pub mod printer;
+pub mod speaker;
 
 use serde::{Deserialize, Serialize};
 

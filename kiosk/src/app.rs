@@ -328,6 +328,8 @@ pub struct Started {
     pub events: mpsc::Sender<crate::flow::Event>,
     /// What the screen shows.
     pub screen: watch::Receiver<Screen>,
+    /// Every state entered, for the touchscreen and its screenshots.
+    pub states: crate::gui::feed::StateFeed,
     /// Wakes the sync task.
     pub sync_wake: Arc<Notify>,
     /// The status endpoint's address.
@@ -446,6 +448,7 @@ pub async fn start_with(
     ));
     let events = runner.events();
     let screen = runner.screen();
+    let states = runner.state_feed();
     let mut stop = shutdown_rx;
     let runner = tokio::spawn(runner.run(async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -453,6 +456,7 @@ pub async fn start_with(
     Ok(Started {
         events,
         screen,
+        states,
         sync_wake,
         status_addr: status.addr,
         sync_status,

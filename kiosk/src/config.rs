@@ -58,6 +58,8 @@ pub struct Config {
     pub face: crate::face::config::FaceConfig,
     /// GPIO lines (presence, status LED, camera light, tamper); none by default.
     pub gpio: kiosk_drivers::gpio::GpioConfig,
+    /// The touchscreen: voice guidance, technician PIN.
+    pub ui: crate::gui::UiConfig,
 }
 
 impl Default for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             receipt: ReceiptConfig::default(),
             face: crate::face::config::FaceConfig::default(),
             gpio: kiosk_drivers::gpio::GpioConfig::default(),
+            ui: crate::gui::UiConfig::default(),
         }
     }
 }

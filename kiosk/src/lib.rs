@@ -14,6 +14,7 @@ pub mod demo;
 pub mod diag;
 pub mod face;
 pub mod flow;
+pub mod gui;
 pub mod model;
 pub mod notify;
 pub mod runtime;

@@ -28,7 +28,8 @@ enum Command {
     },
     /// Run a scenario on simulated devices and the in-process central simulator.
     Demo {
-        /// Scripted citizen, no window (the only mode until the touchscreen UI lands).
+        /// Scripted citizen, no window; screens are written as PNGs to OUT/screens.
+        /// Without it a touchscreen window opens and a person plays the citizen.
         #[arg(long)]
         headless: bool,
         /// Scenario to run.
@@ -322,7 +323,10 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             list_scenarios: true,
             ..
         } => {
-            for s in kiosk::demo::scenarios::all() {
+            for s in kiosk::demo::scenarios::all()
+                .into_iter()
+                .chain(kiosk::gui::scenarios::all())
+            {
                 println!("{:<24} {}", s.name, s.description);
             }
             Ok(ExitCode::SUCCESS)
@@ -334,15 +338,16 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             data,
             list_scenarios: false,
         } => {
-            if !headless {
-                eprintln!("kiosk demo: the touchscreen UI is not built yet; running headless");
-            }
-            let rt = tokio::runtime::Runtime::new()?;
-            let summary = rt.block_on(kiosk::demo::run(kiosk::demo::DemoOptions {
+            let opts = kiosk::demo::DemoOptions {
                 scenario,
                 out: out.clone(),
                 data,
-            }))?;
+            };
+            let summary = if headless {
+                tokio::runtime::Runtime::new()?.block_on(kiosk::demo::run(opts))?
+            } else {
+                kiosk::gui::window::run(opts, kiosk::gui::window::WindowOptions::demo())?
+            };
             for o in &summary.orders {
                 println!(
                     "order {}  central {}  {}  {:?}  missing {:?}  {:?}",

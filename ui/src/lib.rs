@@ -1,14 +1,35 @@
 //! Screens of the kiosk.
 //!
-//! The touchscreen (Slint) arrives in its own issue; this crate already holds
-//! what every screen says, in Simplified Chinese (the default) and English,
-//! keyed by the flow's phase names. The headless demo prints these lines, and
-//! voice guidance will speak the `prompt`. Keeping the words here, not in the
-//! flow, lets the UI change without touching business rules.
+//! The touchscreen is Slint: the `.slint` pages under `ui/` (pages, widgets,
+//! components) are compiled by `build.rs`. The only seam between them and
+//! the rest of the kiosk is the `Kiosk` global adapter: [`Screens`] writes a
+//! [`View`] (plain data the kiosk's controller builds from the flow state)
+//! into it, and every touch comes back as an [`Action`]. This crate knows
+//! nothing of the flow; it does not depend on the `kiosk` crate.
+//!
+//! The titles and prompts of every screen (also what voice guidance speaks)
+//! are kept here in Simplified Chinese (the default) and English, keyed by
+//! the flow's phase names; the words on buttons are `@tr()` strings in the
+//! `.slint` files with their Chinese in `translations/zh_CN`.
 
 #![warn(missing_docs)]
 
+pub mod headless;
+mod screens;
+mod view;
+
+pub use screens::{page_for, Action, Screens, UiError, PAGES};
+/// Slint itself, for the controller's event loop and timers.
+pub use slint;
+pub use view::{Method, Qr, View};
+
 use serde::Serialize;
+
+/// Code generated from the `.slint` files.
+#[allow(missing_docs, clippy::all, clippy::pedantic, unused_qualifications)]
+pub mod generated {
+    slint::include_modules!();
+}
 
 /// A display language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -18,6 +39,16 @@ pub enum Lang {
     Zh,
     /// English.
     En,
+}
+
+impl Lang {
+    /// The code the screens use (`zh`, `en`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
 }
 
 /// What a screen says.
@@ -51,6 +82,24 @@ const SCREENS: &[(&str, ScreenText, ScreenText)] = &[
     ("rating", t("满意度评价", "请为本次服务打分。"), t("Rate this service", "Please rate this service.")),
     ("fault", t("暂时无法受理", "很抱歉，本机暂时无法受理，请联系工作人员。"), t("We could not accept this", "Sorry, this kiosk cannot accept your application right now. Please ask a member of staff.")),
     ("timeout-warning", t("还需要更多时间吗？", "如需继续办理，请点击“需要更多时间”。"), t("Do you need more time?", "Tap More time to carry on.")),
+    ("account-entry", t("输入户号", "请输入您的电费户号，户号印在电费单和缴费通知上。"), t("Your account number", "Enter your electricity account number; it is on your bill.")),
+    ("fetching-account", t("正在查询户号", "正在查询户号信息，请稍候。"), t("Looking up the account", "Looking up your account, please wait.")),
+    ("transfer-parties", t("原户主是否到场", "原户主在场时请其刷身份证；不在场时，依据不动产登记信息办理。"), t("Is the previous holder here?", "If the previous holder is here, they read their ID card; if not, the property register is used.")),
+    ("reading-second-card", t("请原户主放置身份证", "请原户主将身份证平放在读卡区，读取完成前请勿移开。"), t("Previous holder's ID card", "The previous holder lays their ID card on the reader until it is read.")),
+    ("scanning-eid", t("出示电子身份证", "请打开手机上的电子身份证，将二维码对准摄像头。"), t("Show your electronic ID", "Open the electronic ID on your phone and hold its QR code to the camera.")),
+    ("verifying-eid", t("正在核验电子身份证", "正在核验，请稍候。"), t("Checking your electronic ID", "Checking, please wait.")),
+    ("waiting-staff", t("工作人员马上就到", "已通知工作人员，请稍候，工作人员将协助您核验身份。"), t("Help is on its way", "A member of staff has been called and will help you prove who you are.")),
+    ("fetching-pushed", t("正在查询待办事项", "请稍候。"), t("Checking for pending requests", "Please wait.")),
+    ("pushed-orders", t("您有待确认的业务", "以下业务已由其他部门发起，请核对后确认并签名，或稍后办理。"), t("Requests waiting for you", "These were started elsewhere for you. Check, then confirm and sign, or leave them for later.")),
+    ("contract", t("签署供用电合同", "请逐页阅读合同，在下方签名后点击“确认签署”。"), t("Sign the supply contract", "Read each page, sign below and tap Confirm.")),
+    ("bill-due", t("应缴电费", "请核对应缴金额，点击“缴费”后用手机扫码支付。"), t("Amount due", "Check the amount, tap Pay, then pay with your phone.")),
+    ("creating-payment", t("正在生成缴费码", "请稍候。"), t("Preparing the payment code", "Please wait.")),
+    ("paying", t("请扫码缴费", "请用手机扫描屏幕上的二维码完成支付，支付成功前请勿离开。"), t("Scan to pay", "Scan the code on the screen with your phone to pay; please stay until it is confirmed.")),
+    ("paid", t("缴费成功", "缴费成功，请取走电费发票。"), t("Paid", "Payment received. Please take your invoice.")),
+    ("payment-failed", t("未完成缴费", "未收到支付确认，本次未扣款记录。您可以重新缴费或稍后再试。"), t("Not paid", "No payment was confirmed, so nothing is recorded as paid. Try again or come back later.")),
+    ("query-entry", t("查询办理进度", "请将回执上的二维码对准摄像头，或输入订单号。"), t("Check progress", "Hold your receipt's QR code to the camera, or type the order number.")),
+    ("fetching-progress", t("正在查询进度", "请稍候。"), t("Looking up progress", "Please wait.")),
+    ("progress", t("办理进度", "以下是您的业务每个环节的开始和完成时间。"), t("Progress", "Here is each step of your request with when it started and finished.")),
 ];
 
 const fn t(title: &'static str, prompt: &'static str) -> ScreenText {
@@ -89,5 +138,90 @@ mod tests {
             assert_ne!(screen(p, Lang::Zh), screen(p, Lang::En));
         }
         assert_eq!(screen("no-such", Lang::Zh), None);
+    }
+}
+
+#[cfg(test)]
+mod translation_tests {
+    /// Every `@tr("…")` string of the `.slint` files.
+    fn tr_strings() -> Vec<String> {
+        let mut out = Vec::new();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut dirs = vec![root];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("ui dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "slint") {
+                    let text = std::fs::read_to_string(&p).expect("slint file");
+                    for part in text.split("@tr(\"").skip(1) {
+                        let end = part.find("\")").expect("closed @tr");
+                        out.push(part[..end].to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// `msgid` → `msgstr` of the Chinese catalogue.
+    fn catalogue() -> std::collections::HashMap<String, String> {
+        let po = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/translations/zh_CN/LC_MESSAGES/kiosk-ui.po"
+        ))
+        .expect("po");
+        let mut map = std::collections::HashMap::new();
+        let mut id = None;
+        for line in po.lines() {
+            if let Some(v) = line.strip_prefix("msgid \"") {
+                id = Some(v.trim_end_matches('"').to_string());
+            } else if let Some(v) = line.strip_prefix("msgstr \"") {
+                if let Some(id) = id.take() {
+                    map.insert(id, v.trim_end_matches('"').to_string());
+                }
+            }
+        }
+        map
+    }
+
+    #[test]
+    fn every_visible_string_has_a_chinese_translation() {
+        let strings = tr_strings();
+        assert!(strings.len() > 50, "found only {} strings", strings.len());
+        let po = catalogue();
+        let missing: Vec<_> = strings
+            .iter()
+            .filter(|s| po.get(*s).is_none_or(|t| t.is_empty() || t == *s))
+            .collect();
+        assert!(missing.is_empty(), "untranslated: {missing:?}");
+    }
+
+    #[test]
+    fn no_visible_text_is_left_out_of_tr() {
+        // A `text:` given as a bare English literal would never be translated.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let mut dirs = vec![root];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("ui dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&p).expect("file");
+                for line in text.lines() {
+                    if let Some(rest) = line.trim().strip_prefix("text: \"") {
+                        let lit = rest.split('"').next().unwrap_or_default();
+                        assert!(
+                            !lit.chars().any(|c| c.is_ascii_alphabetic()) || lit.len() <= 1,
+                            "{}: untranslatable literal {lit:?}",
+                            p.display()
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -10,8 +10,9 @@
 //!
 //! Outputs in `--out`: `transcript.jsonl` (one line per flow step, no
 //! personal data), `receipts/<order>.escpos` and `<order>.png`,
-//! `summary.json` (one entry per order, no personal data) and
-//! `status.json` (what `/status` answered at the end).
+//! `summary.json` (one entry per order, no personal data),
+//! `status.json` (what `/status` answered at the end) and `screens/`
+//! (a PNG of every screen visited, Chinese and English; see `gui::shots`).
 
 pub mod face;
 pub mod scenarios;
@@ -139,7 +140,16 @@ fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> 
 
 /// Runs one scenario; `Ok(summary)` says whether its outcome happened.
 pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
-    let scenario = scenarios::by_name(&opts.scenario)
+    run_with(opts, None).await
+}
+
+/// Runs the demo's kiosk; with `human`, a person at the touchscreen window
+/// plays instead of the scenario's script (see `gui::window`).
+pub async fn run_with(
+    opts: DemoOptions,
+    human: Option<crate::gui::window::Human>,
+) -> Result<Summary, DemoError> {
+    let scenario = crate::gui::scenarios::by_name(&opts.scenario)
         .ok_or_else(|| DemoError::UnknownScenario(opts.scenario.clone()))?;
     let receipts = opts.out.join("receipts");
     std::fs::create_dir_all(&receipts).map_err(io("cannot create", &receipts))?;
@@ -260,6 +270,10 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         printer_controls.set_paper(kiosk_drivers::printer::sim::PaperState::Out);
     }
 
+    let view_ctx = crate::gui::view::ViewContext {
+        flow: flow_cfg.clone(),
+        progress_url: config.receipt.progress_url.clone(),
+    };
     // The status endpoint answers on loopback, as a central server would poll it.
     let token = format!("demo-{}", rand::random::<u64>());
     let kiosk = crate::app::start(
@@ -298,6 +312,13 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         what: "the status endpoint",
         detail: e.to_string(),
     })?;
+    let view_ctx_window = view_ctx.clone();
+    let shots = crate::gui::shots::Shots::spawn(
+        &opts.out,
+        view_ctx,
+        crate::flow::State::new(),
+        kiosk.states.subscribe(),
+    );
     let events = kiosk.events.clone();
     let mut screen = kiosk.screen.clone();
     let sync_wake = kiosk.sync_wake.clone();
@@ -317,8 +338,17 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
         },
         &mut receipt_seen,
     );
-    // Generous: the face scenarios run real models in the host profile.
-    match tokio::time::timeout(Duration::from_secs(240), script).await {
+    let outcome = match human {
+        Some(h) => {
+            drop(script);
+            h.play(events.clone(), kiosk.states.subscribe(), view_ctx_window)
+                .await;
+            Ok(Ok(()))
+        }
+        // Generous: the face scenarios run real models in the host profile.
+        None => tokio::time::timeout(Duration::from_secs(240), script).await,
+    };
+    match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => failures.push(e),
         Err(_) => failures.push(format!(
@@ -367,6 +397,11 @@ pub async fn run(opts: DemoOptions) -> Result<Summary, DemoError> {
     }
 
     kiosk.stop().await;
+    match tokio::task::spawn_blocking(move || shots.finish()).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => failures.push(format!("screenshots: {e}")),
+        Err(_) => failures.push("the screenshot writer stopped unexpectedly".into()),
+    }
 
     let orders = store.orders().map_err(|e| DemoError::Start {
         what: "reading the store",

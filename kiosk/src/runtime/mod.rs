@@ -234,6 +234,8 @@ pub struct Runner {
     events_tx: mpsc::Sender<Event>,
     events_rx: mpsc::Receiver<Event>,
     screen: watch::Sender<Screen>,
+    /// Every state entered, for the touchscreen (see `gui::feed`).
+    feed: crate::gui::feed::StateFeed,
     transcript: Option<tokio::fs::File>,
     /// The armed timer: only the newest generation matters to the flow.
     timer: Option<tokio::task::JoinHandle<()>>,
@@ -268,6 +270,7 @@ impl Runner {
             events_tx,
             events_rx,
             screen,
+            feed: crate::gui::feed::StateFeed::default(),
             transcript: None,
             timer: None,
             payment_watch: None,
@@ -283,6 +286,11 @@ impl Runner {
     /// The screen state, for a UI or a scripted citizen.
     pub fn screen(&self) -> watch::Receiver<Screen> {
         self.screen.subscribe()
+    }
+
+    /// Every state the flow enters, for the touchscreen.
+    pub fn state_feed(&self) -> crate::gui::feed::StateFeed {
+        self.feed.clone()
     }
 
     /// Session and order counters.
@@ -319,6 +327,7 @@ impl Runner {
             self.handle(event).await?;
         }
         self.disarm();
+        self.feed.close();
         if let Some(f) = self.transcript.as_mut() {
             let _ = f.flush().await;
         }
@@ -341,6 +350,7 @@ impl Runner {
                 self.state = next;
                 self.seq += 1;
                 self.screen.send_replace(Screen::of(self.seq, &self.state));
+                self.feed.publish(&self.state);
                 for fx in effects {
                     self.execute(fx).await;
                 }

@@ -1,0 +1,259 @@
+//! The controller: turns touches ([`Action`]) into flow [`Event`]s, and
+//! keeps what belongs to the screen only (language, what is being typed,
+//! the signature being drawn, voice volume, the technician PIN pad).
+//!
+//! It decides nothing the flow decides: the flow validates the form, the ID
+//! number and the consent; the controller only collects keystrokes.
+
+use kiosk_drivers::pii::Personal;
+use kiosk_ui::{Action, Lang};
+
+use super::view::{field_on, Local};
+use crate::flow::{Event, FormInput, State};
+use crate::model::{Business, IdentityMethod};
+
+/// What a touch leads to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this event to the flow.
+    Event(Event),
+    /// Say the current screen again.
+    Replay,
+    /// The screen changed locally (typing, language, volume): redraw.
+    Redraw,
+    /// The technician PIN was right: open the technician menu.
+    Technician,
+}
+
+/// Taps on the hidden entry that open the PIN pad.
+const TECHNICIAN_TAPS: u8 = 5;
+/// Longest ID number, name and phone the keypads accept.
+const MAX_ID: usize = 18;
+const MAX_NAME: usize = 8;
+const MAX_PHONE: usize = 12;
+
+/// The screen's controller.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    local: Local,
+    taps: u8,
+    pin: String,
+    stroke_clock: u32,
+    last_session: bool,
+}
+
+fn parse_code<T: serde::de::DeserializeOwned>(code: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(code.to_string())).ok()
+}
+
+impl Controller {
+    /// A controller; `pin` opens the technician menu (empty: never).
+    pub fn new(pin: impl Into<String>, muted: bool) -> Self {
+        Self {
+            local: Local {
+                residential: true,
+                volume: 3,
+                muted,
+                ..Local::default()
+            },
+            taps: 0,
+            pin: pin.into(),
+            stroke_clock: 0,
+            last_session: false,
+        }
+    }
+
+    /// The screen-only state, for building the view.
+    pub fn local(&self) -> &Local {
+        &self.local
+    }
+
+    /// The display language.
+    pub fn lang(&self) -> Lang {
+        self.local.lang
+    }
+
+    /// Forgets what was typed when a session ends (the flow wiped its data;
+    /// the screen's copy goes too). Call with every new state.
+    pub fn observe(&mut self, state: &State) {
+        let has = state.session.is_some();
+        if self.last_session && !has {
+            let keep = Local {
+                lang: Lang::default(),
+                residential: true,
+                volume: self.local.volume,
+                muted: self.local.muted,
+                ..Local::default()
+            };
+            self.local = keep;
+        }
+        self.last_session = has;
+    }
+
+    /// Handles one touch on `state`'s screen.
+    pub fn act(&mut self, action: Action, state: &State) -> Vec<Output> {
+        let phase = state.phase.name();
+        let ev = |e| vec![Output::Event(e)];
+        if self.local.technician {
+            return self.technician(action);
+        }
+        match action {
+            Action::Start => ev(Event::Start),
+            Action::Elderly(on) => ev(Event::SetElderly(on)),
+            Action::Lang(l) => {
+                self.local.lang = l;
+                vec![Output::Redraw, Output::Replay]
+            }
+            Action::Business(code) => match parse_code::<Business>(&code) {
+                Some(b) => ev(Event::ChooseBusiness(b)),
+                None => Vec::new(),
+            },
+            Action::Identity(code) => match parse_code::<IdentityMethod>(&code) {
+                Some(m) => ev(Event::ChooseIdentity(m)),
+                None => Vec::new(),
+            },
+            Action::FaceConsent(yes) => ev(Event::FaceConsent(yes)),
+            Action::CertificateConsent(yes) => ev(Event::CertificateConsent(yes)),
+            Action::Continue => ev(Event::Continue),
+            Action::Back => ev(Event::Back),
+            Action::Cancel => ev(Event::Cancel),
+            Action::MoreTime => ev(Event::MoreTime),
+            Action::Rate(stars) => ev(Event::Rate(stars)),
+            Action::Confirm => ev(Event::Confirm),
+            Action::HighVoltage(yes) => ev(Event::InsistHighVoltage(yes)),
+            Action::Sign => {
+                let strokes = std::mem::take(&mut self.local.strokes);
+                ev(Event::SignCommitment {
+                    strokes,
+                    deadline: None,
+                })
+            }
+            Action::ClearSignature => {
+                self.local.strokes.clear();
+                vec![Output::Redraw]
+            }
+            Action::Stroke { x, y, down } => {
+                if down || self.local.strokes.is_empty() {
+                    self.local.strokes.push(Vec::new());
+                }
+                // Points are timed by their order (16 ms apart): the hash
+                // of the signature needs an order, not the wall clock.
+                self.stroke_clock = self.stroke_clock.saturating_add(16);
+                let clamp = |v: f32| v.clamp(0.0, f32::from(u16::MAX)) as u16;
+                if let Some(s) = self.local.strokes.last_mut() {
+                    s.push((clamp(x), clamp(y), self.stroke_clock));
+                }
+                vec![Output::Redraw]
+            }
+            Action::Field(f) => {
+                self.local.field = f;
+                vec![Output::Redraw]
+            }
+            Action::Key(k) => {
+                self.key(phase, &k);
+                vec![Output::Redraw]
+            }
+            Action::Pinyin(k) => {
+                if k == "⌫" {
+                    if self.local.pinyin.pop().is_none() {
+                        self.local.name.pop();
+                    }
+                } else if self.local.pinyin.len() < 6 {
+                    self.local.pinyin.push_str(&k);
+                }
+                vec![Output::Redraw]
+            }
+            Action::Candidate(c) => {
+                if self.local.name.chars().count() < MAX_NAME {
+                    self.local.name.push_str(&c);
+                }
+                self.local.pinyin.clear();
+                vec![Output::Redraw]
+            }
+            Action::EnterIdentity => ev(Event::EnterIdentity {
+                name: Personal::new(self.local.name.clone()),
+                id_number: Personal::new(self.local.id.clone()),
+            }),
+            Action::SubmitForm => {
+                let session = state.session.as_ref();
+                let address = session
+                    .and_then(|s| s.suggested_address().cloned())
+                    .unwrap_or_default();
+                ev(Event::SubmitForm(FormInput {
+                    address,
+                    capacity_kw: self.local.capacity.parse().unwrap_or(0.0),
+                    residential: self.local.residential,
+                    phone: Personal::new(self.local.phone.clone()),
+                    wants_high_voltage: false,
+                    mailing_address: Personal::default(),
+                }))
+            }
+            Action::Residential(yes) => {
+                self.local.residential = yes;
+                vec![Output::Redraw]
+            }
+            Action::Replay => vec![Output::Replay],
+            Action::Volume(d) => {
+                self.local.volume = (self.local.volume + d).clamp(0, 5);
+                vec![Output::Redraw, Output::Replay]
+            }
+            Action::TechnicianTap => {
+                self.taps += 1;
+                if self.taps >= TECHNICIAN_TAPS && !self.pin.is_empty() {
+                    self.taps = 0;
+                    self.local.technician = true;
+                    self.local.pin.clear();
+                }
+                vec![Output::Redraw]
+            }
+            Action::Pin(_) | Action::TechnicianClose => Vec::new(),
+        }
+    }
+
+    fn technician(&mut self, action: Action) -> Vec<Output> {
+        match action {
+            Action::Pin(k) if k == "delete" => {
+                self.local.pin.pop();
+                vec![Output::Redraw]
+            }
+            Action::Pin(k) => {
+                self.local.pin.push_str(&k);
+                if self.local.pin == self.pin {
+                    self.local.technician = false;
+                    self.local.pin.clear();
+                    vec![Output::Redraw, Output::Technician]
+                } else {
+                    if self.local.pin.len() >= self.pin.len() {
+                        self.local.pin.clear();
+                    }
+                    vec![Output::Redraw]
+                }
+            }
+            Action::TechnicianClose => {
+                self.local.technician = false;
+                self.local.pin.clear();
+                vec![Output::Redraw]
+            }
+            // Everything else is ignored while the PIN pad is open.
+            _ => Vec::new(),
+        }
+    }
+
+    fn key(&mut self, phase: &str, key: &str) {
+        let field = field_on(phase, &self.local.field);
+        let (buf, max, allow_x) = match field.as_str() {
+            "id" => (&mut self.local.id, MAX_ID, true),
+            "capacity" => (&mut self.local.capacity, 6, false),
+            "phone" => (&mut self.local.phone, MAX_PHONE, false),
+            _ => return,
+        };
+        match key {
+            "delete" => {
+                buf.pop();
+            }
+            "X" if !allow_x => {}
+            k if buf.len() < max => buf.push_str(k),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,228 @@
+//! Builds the screen's [`View`] from the flow [`State`] and what the
+//! citizen is typing. Personal values leave here masked, except the supply
+//! address (the citizen must check it) and what is being typed now.
+
+use chrono::NaiveDate;
+use kiosk_ui::{Lang, Method, Qr, View};
+
+use crate::flow::{FlowConfig, Phase, State};
+use crate::model::{capacity_route, IdentityMethod, SupplyRoute};
+use crate::runtime::problem_code;
+
+/// What the view needs besides the state: the flow's parameters and the
+/// receipt's QR prefix.
+#[derive(Debug, Clone, Default)]
+pub struct ViewContext {
+    /// Businesses, methods, limits, commitment days.
+    pub flow: FlowConfig,
+    /// Prefix of the progress-query QR code; the order id is appended.
+    pub progress_url: String,
+}
+
+/// What the controller keeps of the screen itself (not in the flow).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Local {
+    /// Display language.
+    pub lang: Lang,
+    /// The field the keypad types into.
+    pub field: String,
+    /// Name typed (face path).
+    pub name: String,
+    /// ID number typed (face path).
+    pub id: String,
+    /// Pinyin typed so far.
+    pub pinyin: String,
+    /// Capacity typed.
+    pub capacity: String,
+    /// Phone typed.
+    pub phone: String,
+    /// Residential use.
+    pub residential: bool,
+    /// Signature strokes: `(x, y, ms)` points.
+    pub strokes: Vec<crate::flow::Stroke>,
+    /// Voice volume 0–5.
+    pub volume: i32,
+    /// Voice muted by config.
+    pub muted: bool,
+    /// The technician PIN pad is open.
+    pub technician: bool,
+    /// PIN digits typed (never shown).
+    pub pin: String,
+}
+
+/// The identity method's code as the screens know it.
+pub fn method_code(m: IdentityMethod) -> &'static str {
+    match m {
+        IdentityMethod::Face => "face",
+        IdentityMethod::IdCard => "id-card",
+        IdentityMethod::Eid => "eid",
+        IdentityMethod::CallStaff => "call-staff",
+    }
+}
+
+fn route_code(r: SupplyRoute) -> &'static str {
+    match r {
+        SupplyRoute::LowVoltage => "low-voltage",
+        SupplyRoute::LowVoltageParkAssessment => "low-voltage-park-assessment",
+        SupplyRoute::HighVoltage => "high-voltage",
+        SupplyRoute::HighVoltageByChoice => "high-voltage-by-choice",
+    }
+}
+
+/// The field the keypad types into on `phase`, given the one last chosen.
+pub fn field_on(phase: &str, chosen: &str) -> String {
+    let (fields, first): (&[&str], &str) = match phase {
+        "face-identity" => (&["name", "id"], "name"),
+        "form" => (&["capacity", "phone"], "capacity"),
+        _ => return String::new(),
+    };
+    if fields.contains(&chosen) {
+        chosen.to_string()
+    } else {
+        first.to_string()
+    }
+}
+
+fn format_kw(kw: f64) -> String {
+    if kw.fract() == 0.0 {
+        format!("{kw:.0}")
+    } else {
+        format!("{kw}")
+    }
+}
+
+/// The deadline shown on the commitment before it is signed: today plus
+/// the configured days.
+fn default_deadline(ctx: &ViewContext, today: NaiveDate) -> String {
+    (today + chrono::Duration::days(ctx.flow.commitment_days)).to_string()
+}
+
+fn qr_of(payload: &str) -> Option<Qr> {
+    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::M).ok()?;
+    let width = code.width();
+    let modules = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == qrcode::Color::Dark)
+        .collect();
+    Some(Qr { width, modules })
+}
+
+/// The view of `state`, with the controller's `local` screen state.
+pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) -> View {
+    let phase = state.phase.name();
+    let session = state.session.as_ref();
+    let applicant = session.and_then(|s| s.applicant.as_ref().or(s.claimed.as_ref()));
+    let form = session.and_then(|s| s.form.as_ref());
+    let order = session.and_then(|s| s.order.as_ref());
+    let policy = ctx.flow.capacity();
+    let park = session.is_some_and(|s| s.micro_park.is_some());
+    let route = session.and_then(|s| s.route).or_else(|| {
+        form.map(|f| capacity_route(&policy, f.capacity_kw, park, f.wants_high_voltage))
+    });
+    let limit = if park {
+        policy.micro_park_kw
+    } else {
+        policy.low_voltage_kw
+    };
+    View {
+        phase: phase.to_string(),
+        resumes: match &state.phase {
+            Phase::TimeoutWarning(p) => p.name().to_string(),
+            _ => String::new(),
+        },
+        elderly: state.elderly,
+        lang: local.lang,
+        businesses: ctx
+            .flow
+            .businesses
+            .iter()
+            .map(|b| b.code().to_string())
+            .collect(),
+        methods: IdentityMethod::ALL
+            .iter()
+            .map(|m| Method {
+                code: method_code(*m).to_string(),
+                enabled: ctx.flow.identity_methods.contains(m)
+                    && !(*m == IdentityMethod::Face && session.is_some_and(|s| s.face_closed)),
+            })
+            .collect(),
+        business: session
+            .map(|s| s.business_or_default().code().to_string())
+            .unwrap_or_default(),
+        masked_name: applicant.map(|a| a.name.masked_name()).unwrap_or_default(),
+        masked_id: applicant.map(|a| a.id_number.masked()).unwrap_or_default(),
+        found: session
+            .map(|s| {
+                s.certificates
+                    .iter()
+                    .map(|c| c.kind.code().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        missing: session
+            .map(|s| s.missing.iter().map(|k| k.code().to_string()).collect())
+            .unwrap_or_default(),
+        deadline: session
+            .and_then(|s| s.commitment.as_ref())
+            .map(|c| c.deadline.to_string())
+            .unwrap_or_else(|| default_deadline(ctx, today)),
+        route: route.map(route_code).unwrap_or_default().to_string(),
+        capacity_kw: form.map(|f| format_kw(f.capacity_kw)).unwrap_or_default(),
+        limit_kw: format_kw(limit),
+        address: form
+            .map(|f| f.address.expose().to_string())
+            .or_else(|| {
+                session
+                    .and_then(|s| s.suggested_address())
+                    .map(|a| a.expose().to_string())
+            })
+            .unwrap_or_default(),
+        masked_phone: form.map(|f| f.phone.masked_phone()).unwrap_or_default(),
+        residential: local.residential,
+        order_no: order
+            .map(|o| o.central_no.clone().unwrap_or_else(|| o.local_id.clone()))
+            .unwrap_or_default(),
+        pending_sync: order.is_some_and(|o| o.central_no.is_none()),
+        printed: match order.and_then(|o| o.printed) {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "",
+        }
+        .to_string(),
+        problem: session
+            .and_then(|s| s.problem.as_ref())
+            .map(problem_code)
+            .unwrap_or_default(),
+        qr: order.and_then(|o| qr_of(&format!("{}{}", ctx.progress_url, o.local_id))),
+        face_progress: 0,
+        field: field_on(phase, &local.field),
+        entry_name: local.name.clone(),
+        entry_id: local.id.clone(),
+        entry_capacity: local.capacity.clone(),
+        entry_phone: local.phone.clone(),
+        pinyin: local.pinyin.clone(),
+        candidates: super::pinyin::candidates(&local.pinyin)
+            .iter()
+            .map(|c| c.to_string())
+            .collect(),
+        signature_path: signature_path(&local.strokes),
+        signed: local.strokes.iter().any(|s| !s.is_empty()),
+        volume: local.volume,
+        muted: local.muted,
+        technician: local.technician,
+    }
+}
+
+/// SVG path commands drawing the strokes.
+pub fn signature_path(strokes: &[crate::flow::Stroke]) -> String {
+    let mut out = String::new();
+    for s in strokes {
+        for (i, (x, y, _)) in s.iter().enumerate() {
+            out.push_str(if i == 0 { "M " } else { " L " });
+            out.push_str(&format!("{x} {y}"));
+        }
+        out.push(' ');
+    }
+    out.trim_end().to_string()
+}

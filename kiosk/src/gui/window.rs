@@ -1,0 +1,238 @@
+//! `kiosk demo` with a window: the demo's kiosk (twins, central simulator)
+//! runs on a background thread, and a person plays the citizen on the
+//! touchscreen window (winit on a desktop, `linuxkms` on the device).
+//!
+//! Slint runs on the main thread. Touches go to the controller, which sends
+//! flow events to the runner; the runner's states come back through the
+//! [`StateFeed`](super::feed::StateFeed) and a timer on the UI thread
+//! draws them and speaks them.
+//!
+//! The kiosk cannot be escaped: the window has no frame, a close request
+//! is refused, and only the technician PIN (five taps on the title) ends
+//! the program.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use kiosk_drivers::speaker::espeak::EspeakSpeaker;
+use kiosk_ui::slint::{self, ComponentHandle};
+use kiosk_ui::{Screens, UiError};
+use tokio::sync::mpsc::{Sender, UnboundedReceiver};
+
+use super::controller::{Controller, Output};
+use super::view::{build, ViewContext};
+use super::voice::Guide;
+use crate::demo::{DemoError, DemoOptions, Summary};
+use crate::flow::{Event, State};
+
+/// What the kiosk thread hands the window once it runs.
+struct Attached {
+    events: Sender<Event>,
+    states: UnboundedReceiver<State>,
+    ctx: ViewContext,
+}
+
+/// The person at the window, as the demo sees it: instead of a script,
+/// hand the window the kiosk and wait until the window closes.
+pub struct Human {
+    ready: std::sync::mpsc::Sender<Attached>,
+    closed: tokio::sync::oneshot::Receiver<()>,
+}
+
+impl Human {
+    /// Connects the window to the kiosk and waits until it is closed.
+    pub async fn play(
+        self,
+        events: Sender<Event>,
+        states: UnboundedReceiver<State>,
+        ctx: ViewContext,
+    ) {
+        if self
+            .ready
+            .send(Attached {
+                events,
+                states,
+                ctx,
+            })
+            .is_ok()
+        {
+            let _ = self.closed.await;
+        }
+    }
+}
+
+/// Why the window demo failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WindowError {
+    /// The demo's kiosk could not start.
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    /// The window could not open.
+    #[error(transparent)]
+    Ui(#[from] UiError),
+    /// Slint's event loop failed.
+    #[error("the touchscreen stopped: {0}")]
+    EventLoop(#[from] slint::PlatformError),
+    /// A thread could not start or stopped unexpectedly.
+    #[error("the demo's kiosk thread failed: {0}")]
+    Thread(String),
+}
+
+/// Window options: the `[ui]` config.
+#[derive(Debug, Clone)]
+pub struct WindowOptions {
+    /// PIN, voice.
+    pub ui: super::UiConfig,
+}
+
+impl WindowOptions {
+    /// The demo's: the default config with the technician PIN `1234`.
+    pub fn demo() -> Self {
+        Self {
+            ui: super::UiConfig {
+                technician_pin: "1234".into(),
+                ..super::UiConfig::default()
+            },
+        }
+    }
+}
+
+struct App {
+    state: State,
+    controller: Controller,
+    guide: Guide<EspeakSpeaker>,
+    ctx: ViewContext,
+    events: Sender<Event>,
+}
+
+impl App {
+    fn view(&self) -> kiosk_ui::View {
+        build(
+            &self.state,
+            self.controller.local(),
+            &self.ctx,
+            chrono::Local::now().date_naive(),
+        )
+    }
+}
+
+/// Runs the demo's kiosk with a person at the window until the technician
+/// ends it.
+pub fn run(opts: DemoOptions, win: WindowOptions) -> Result<Summary, WindowError> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
+    let human = Human {
+        ready: ready_tx,
+        closed: closed_rx,
+    };
+    let kiosk = std::thread::Builder::new()
+        .name("kiosk".into())
+        .spawn(move || -> Result<Summary, WindowError> {
+            let rt =
+                tokio::runtime::Runtime::new().map_err(|e| WindowError::Thread(e.to_string()))?;
+            Ok(rt.block_on(crate::demo::run_with(opts, Some(human)))?)
+        })
+        .map_err(|e| WindowError::Thread(e.to_string()))?;
+    let join = |k: std::thread::JoinHandle<Result<Summary, WindowError>>| {
+        k.join()
+            .map_err(|_| WindowError::Thread("the kiosk thread panicked".into()))?
+    };
+    let Ok(attached) = ready_rx.recv() else {
+        // The kiosk stopped before it was ready: its error says why.
+        return join(kiosk);
+    };
+    let screens = Rc::new(Screens::new()?);
+    screens
+        .window()
+        .window()
+        .on_close_requested(|| slint::CloseRequestResponse::KeepWindowShown);
+    let app = Rc::new(RefCell::new(App {
+        state: State::new(),
+        controller: Controller::new(win.ui.technician_pin.clone(), win.ui.muted),
+        guide: Guide::new(
+            EspeakSpeaker::new(win.ui.espeak.clone()).with_rate(win.ui.speech_rate),
+            win.ui.muted,
+        ),
+        ctx: attached.ctx,
+        events: attached.events,
+    }));
+    let draw = {
+        let screens = Rc::downgrade(&screens);
+        let app = app.clone();
+        move |speak: bool| {
+            let (Some(screens), Ok(mut a)) = (screens.upgrade(), app.try_borrow_mut()) else {
+                return;
+            };
+            let view = a.view();
+            screens.show(&view);
+            if speak {
+                a.guide.show(&view);
+            }
+        }
+    };
+    draw(true);
+    {
+        let app = app.clone();
+        let draw = draw.clone();
+        screens.on_action(move |action| {
+            let outputs = {
+                let Ok(mut a) = app.try_borrow_mut() else {
+                    return;
+                };
+                let state = a.state.clone();
+                a.controller.act(action, &state)
+            };
+            for out in outputs {
+                match out {
+                    Output::Event(e) => {
+                        if let Ok(a) = app.try_borrow() {
+                            if a.events.try_send(e).is_err() {
+                                tracing::warn!("the kiosk is busy: a touch was dropped");
+                            }
+                        }
+                    }
+                    Output::Redraw => draw(false),
+                    Output::Replay => {
+                        if let Ok(mut a) = app.try_borrow_mut() {
+                            let view = a.view();
+                            a.guide.replay(&view);
+                        }
+                    }
+                    Output::Technician => {
+                        let _ = slint::quit_event_loop();
+                    }
+                }
+            }
+        });
+    }
+    // The runner's states, drawn as they come (every 40 ms at most).
+    let mut states = attached.states;
+    let timer = slint::Timer::default();
+    {
+        let app = app.clone();
+        timer.start(
+            slint::TimerMode::Repeated,
+            Duration::from_millis(40),
+            move || {
+                let mut changed = false;
+                while let Ok(s) = states.try_recv() {
+                    if let Ok(mut a) = app.try_borrow_mut() {
+                        a.controller.observe(&s);
+                        a.state = s;
+                        changed = true;
+                    }
+                }
+                if changed {
+                    draw(true);
+                }
+            },
+        );
+    }
+    screens.window().show()?;
+    let ran = slint::run_event_loop_until_quit();
+    drop(timer);
+    let _ = closed_tx.send(());
+    ran?;
+    join(kiosk)
+}

@@ -1,0 +1,174 @@
+//! Measures the rendered screens, as an accessibility audit would: every
+//! page is drawn with the software renderer at 1280×800 in both modes and
+//! both languages, and on the pixels of each text the contrast between the
+//! text and its background must be at least 4.5:1; in elderly mode every
+//! touch control must be at least 60×60 dp (44×44 otherwise).
+//!
+//! One test per binary: it owns this thread's Slint platform.
+
+use i_slint_backend_testing::{AccessibleRole, ElementRoot};
+use kiosk_ui::headless::{Frame, Headless};
+use kiosk_ui::{Lang, Method, Qr, View};
+
+/// WCAG relative luminance of an sRGB pixel.
+fn luminance(p: [u8; 3]) -> f64 {
+    let lin = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(p[0]) + 0.7152 * lin(p[1]) + 0.0722 * lin(p[2])
+}
+
+fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
+    let (la, lb) = (luminance(a), luminance(b));
+    (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+}
+
+/// Contrast of the text in a box: the background is the box's commonest
+/// colour; the text's colour is the pixel that differs most from it (glyph
+/// cores are drawn in the full text colour, edges are blended).
+fn text_contrast(f: &Frame, x: u32, y: u32, w: u32, h: u32) -> Option<f64> {
+    let mut counts = std::collections::HashMap::new();
+    let (x1, y1) = ((x + w).min(f.width), (y + h).min(f.height));
+    for yy in y..y1 {
+        for xx in x..x1 {
+            *counts.entry(f.at(xx, yy)).or_insert(0u32) += 1;
+        }
+    }
+    let bg = *counts.iter().max_by_key(|(_, n)| **n)?.0;
+    let fg = counts
+        .keys()
+        .copied()
+        .max_by(|a, b| contrast(*a, bg).total_cmp(&contrast(*b, bg)))?;
+    if fg == bg {
+        return None; // nothing drawn (empty text)
+    }
+    Some(contrast(fg, bg))
+}
+
+/// A view of `phase` with representative data.
+fn sample(phase: &str, elderly: bool, lang: Lang) -> View {
+    View {
+        phase: phase.into(),
+        elderly,
+        lang,
+        businesses: vec![
+            "new-connection".into(),
+            "capacity-increase".into(),
+            "pay-bill".into(),
+        ],
+        methods: ["face", "id-card", "eid", "call-staff"]
+            .iter()
+            .map(|c| Method {
+                code: (*c).into(),
+                enabled: *c != "eid",
+            })
+            .collect(),
+        business: "new-connection".into(),
+        masked_name: "张*".into(),
+        masked_id: "3301**********0026".into(),
+        found: vec!["subject-proof".into()],
+        missing: vec!["property-proof".into()],
+        deadline: "2026-12-23".into(),
+        route: "low-voltage".into(),
+        capacity_kw: "8".into(),
+        limit_kw: "160".into(),
+        address: "浙江省杭州市西湖区文三路100号".into(),
+        masked_phone: "138****5678".into(),
+        residential: true,
+        order_no: "GD2026112300042".into(),
+        printed: "yes".into(),
+        problem: if phase == "fault" {
+            "store-failed".into()
+        } else {
+            String::new()
+        },
+        qr: Some(Qr {
+            width: 21,
+            modules: (0..441).map(|i| i % 3 == 0).collect(),
+        }),
+        field: match phase {
+            "face-identity" => "name".into(),
+            "form" => "capacity".into(),
+            _ => String::new(),
+        },
+        entry_name: "张".into(),
+        entry_id: "33010619900101".into(),
+        entry_capacity: "8".into(),
+        entry_phone: "138".into(),
+        pinyin: "wei".into(),
+        candidates: vec!["伟".into(), "魏".into(), "维".into()],
+        signature_path: "M 20 30 L 60 80 L 120 40".into(),
+        signed: true,
+        volume: 3,
+        ..View::default()
+    }
+}
+
+#[test]
+fn every_screen_has_readable_text_and_big_enough_targets() {
+    let ui = Headless::new().expect("headless window");
+    let mut pages: Vec<&str> = kiosk_ui::PAGES.to_vec();
+    pages.push("submitting"); // the generic waiting page
+    let mut problems = Vec::new();
+    let mut measured = (0usize, 0usize);
+    for elderly in [false, true] {
+        let min_target = if elderly { 60.0 } else { 44.0 };
+        for lang in [Lang::Zh, Lang::En] {
+            for phase in &pages {
+                let frame = ui.render(&sample(phase, elderly, lang));
+                let root = ui.screens().window();
+                for e in root.root_element().query_descendants().find_all() {
+                    let (pos, size) = (e.absolute_position(), e.size());
+                    if size.width < 1.0 || size.height < 1.0 || e.computed_opacity() < 0.5 {
+                        continue;
+                    }
+                    let label = e.accessible_label().unwrap_or_default();
+                    match e.accessible_role() {
+                        Some(AccessibleRole::Button) | Some(AccessibleRole::TextInput) => {
+                            measured.1 += 1;
+                            if size.width < min_target || size.height < min_target {
+                                problems.push(format!(
+                                    "{phase} {lang:?} elderly={elderly}: {label:?} is {:.0}×{:.0}",
+                                    size.width, size.height
+                                ));
+                            }
+                        }
+                        Some(AccessibleRole::Text) if !label.trim().is_empty() => {
+                            let clip = |v: f32| v.max(0.0) as u32;
+                            if let Some(c) = text_contrast(
+                                &frame,
+                                clip(pos.x),
+                                clip(pos.y),
+                                clip(size.width),
+                                clip(size.height),
+                            ) {
+                                measured.0 += 1;
+                                if c < 4.5 {
+                                    problems.push(format!(
+                                        "{phase} {lang:?} elderly={elderly}: {label:?} contrast {c:.2}"
+                                    ));
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        measured.0 > 200 && measured.1 > 100,
+        "measured {measured:?}"
+    );
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
