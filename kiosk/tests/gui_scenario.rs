@@ -160,8 +160,10 @@ fn a_citizen_does_a_new_connection_with_missing_documents_by_touch() {
         let actions = actions.clone();
         screens.on_action(move |a| actions.borrow_mut().push(a));
     }
-    let mut config = FlowConfig::default();
-    config.identity_methods = vec![kiosk::model::IdentityMethod::IdCard];
+    let config = FlowConfig {
+        identity_methods: vec![kiosk::model::IdentityMethod::IdCard],
+        ..FlowConfig::default()
+    };
     let mut rig = Rig {
         screens,
         actions,

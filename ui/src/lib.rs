@@ -26,7 +26,14 @@ pub use view::{Method, Qr, View};
 use serde::Serialize;
 
 /// Code generated from the `.slint` files.
-#[allow(missing_docs, clippy::all, clippy::pedantic, unused_qualifications)]
+#[allow(
+    missing_docs,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::todo,
+    unused_qualifications
+)]
 pub mod generated {
     slint::include_modules!();
 }
