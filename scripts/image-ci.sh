@@ -19,8 +19,9 @@ if [ -z "${KIOSK_MODELS_DIR:-}" ] && [ -d ../shared/models ]; then
   KIOSK_MODELS_DIR="$(cd ../shared/models && pwd)"
   export KIOSK_MODELS_DIR
 fi
-cargo build -q --release -p image-build
-ib="$CARGO_TARGET_DIR/release/image-build"
+# The host tool in the dev profile (warm with the test suite's cache).
+cargo build -q -p image-build
+ib="$CARGO_TARGET_DIR/debug/image-build"
 start=$(date +%s)
 "$ib" build --image qemu-virt --out "$out"
 echo "image-ci: qemu-virt image built in $(( $(date +%s) - start )) s"

@@ -58,6 +58,7 @@ impl Outputs {
 /// Builds the image; returns its manifest (also written next to it).
 pub fn build(opts: &BuildOptions) -> anyhow::Result<Manifest> {
     let started = Instant::now();
+    let commit = manifest::git_commit();
     let def = ImageDef::load(&images_dir(), &opts.image)?;
     let caches = Caches::from_env()?;
     fs::create_dir_all(&opts.out)
@@ -141,6 +142,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<Manifest> {
         status_token_preseeded: token.is_some(),
         seconds: started.elapsed().as_secs_f64(),
         out: &out,
+        git_commit: commit,
     })?;
     step.done();
     if !opts.keep_work {

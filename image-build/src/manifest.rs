@@ -141,7 +141,9 @@ pub fn parse_packages(text: &str) -> Vec<Package> {
     v
 }
 
-fn git_commit() -> String {
+/// The commit the build starts from (`-dirty` with local changes), taken
+/// before the build so edits made while it runs do not show.
+pub fn git_commit() -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let head = run(Command::new("git")
         .arg("-C")
@@ -196,6 +198,8 @@ pub struct Inputs<'a> {
     pub seconds: f64,
     /// Output names.
     pub out: &'a Outputs,
+    /// [`git_commit`] when the build started.
+    pub git_commit: String,
 }
 
 /// Computes the checksums and writes the manifest and a `sha256sum` file.
@@ -226,7 +230,7 @@ pub fn write(i: Inputs<'_>) -> anyhow::Result<Manifest> {
     let m = Manifest {
         image: i.def.name.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
-        git_commit: git_commit(),
+        git_commit: i.git_commit,
         debian_suite: i.def.debian.suite.clone(),
         kernel: i.kernel.to_string(),
         cmdline: i.cmdline.to_string(),

@@ -65,36 +65,42 @@ impl SimGpioControl {
     }
 }
 
-impl GpioBank for SimGpio {
-    fn input(&mut self, pin: u8, pull: Pull) -> Result<(), Error> {
+impl SimGpio {
+    /// Claims `pin` as an input idling at `Some(level)`, or as an output (`None`).
+    fn claim(&mut self, pin: u8, input_idle: Option<bool>) -> Result<(), Error> {
         let mut s = lock(&self.state);
         if s.failing {
             return Err(Error::Unavailable("simulated fault".into()));
         }
-        if s.outputs.contains_key(&pin) {
+        let (taken, reason) = match input_idle {
+            Some(_) => (s.outputs.contains_key(&pin), "already an output"),
+            None => (s.inputs.contains_key(&pin), "already an input"),
+        };
+        if taken {
             return Err(Error::Pin {
                 pin,
-                reason: "already an output".into(),
+                reason: reason.into(),
             });
         }
-        let idle = pull == Pull::Up;
-        s.inputs.entry(pin).or_insert(idle);
+        match input_idle {
+            Some(idle) => {
+                s.inputs.entry(pin).or_insert(idle);
+            }
+            None => {
+                s.outputs.insert(pin, false);
+            }
+        }
         Ok(())
+    }
+}
+
+impl GpioBank for SimGpio {
+    fn input(&mut self, pin: u8, pull: Pull) -> Result<(), Error> {
+        self.claim(pin, Some(pull == Pull::Up))
     }
 
     fn output(&mut self, pin: u8) -> Result<(), Error> {
-        let mut s = lock(&self.state);
-        if s.failing {
-            return Err(Error::Unavailable("simulated fault".into()));
-        }
-        if s.inputs.contains_key(&pin) {
-            return Err(Error::Pin {
-                pin,
-                reason: "already an input".into(),
-            });
-        }
-        s.outputs.insert(pin, false);
-        Ok(())
+        self.claim(pin, None)
     }
 
     fn read(&mut self, pin: u8) -> Result<bool, Error> {

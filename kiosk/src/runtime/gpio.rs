@@ -179,14 +179,8 @@ mod tests {
 
     fn screen(phase: &'static str) -> Screen {
         Screen {
-            seq: 0,
             phase,
-            resumes: None,
-            problem: None,
-            order: None,
-            central_no: None,
-            printed: None,
-            elderly: false,
+            ..Screen::attract()
         }
     }
 

@@ -79,6 +79,11 @@ pub struct Screen {
 }
 
 impl Screen {
+    /// The attract screen before any step (tests and twins start from it).
+    pub fn attract() -> Self {
+        Self::of(0, &State::new())
+    }
+
     fn of(seq: u64, s: &State) -> Self {
         let session = s.session.as_ref();
         let order = session.and_then(|x| x.order.as_ref());
