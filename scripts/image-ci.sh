@@ -20,11 +20,6 @@ if [ -z "${KIOSK_MODELS_DIR:-}" ] && [ -d ../shared/models ]; then
   export KIOSK_MODELS_DIR
 fi
 # The host tool in the dev profile (warm with the test suite's cache).
-# Slint's system-font loader would link the target's libfontconfig; the
-# device's kiosk does not draw the touchscreen yet (no linuxkms), so it
-# loads fontconfig at run time if ever, and the cross build needs no arm64
-# fontconfig headers.
-export RUST_FONTCONFIG_DLOPEN=1
 cargo build -q -p image-build
 ib="$CARGO_TARGET_DIR/debug/image-build"
 start=$(date +%s)
