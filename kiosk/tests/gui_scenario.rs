@@ -276,7 +276,10 @@ fn a_citizen_does_a_new_connection_with_missing_documents_by_touch() {
     // it): it shows on the generic page, and the signature is given here
     // as the flow event the contract page will send.
     assert_eq!(rig.phase(), "contract");
-    assert!(rig.shows("签署供用电合同"), "the contract screen says what it is");
+    assert!(
+        rig.shows("签署供用电合同"),
+        "the contract screen says what it is"
+    );
     rig.step(Event::SignContract {
         strokes: vec![vec![(10, 10, 0), (40, 30, 16), (80, 20, 32)]],
     });

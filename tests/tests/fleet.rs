@@ -103,22 +103,27 @@ fn tool(name: &str) -> Option<PathBuf> {
     })
 }
 
+/// Runs a command and fails the test with its output unless it succeeds.
+fn succeeds(cmd: &mut Command) {
+    let out = cmd.output().expect("the command runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn promtool_unit_tests_of_the_rules_pass() {
     let Some(promtool) = tool("promtool") else {
         eprintln!("skipped: promtool absent (Debian package prometheus)");
         return;
     };
-    let out = Command::new(&promtool)
-        .args(["test", "rules", "alerts_test.yml"])
-        .current_dir(fleet_dir())
-        .output()
-        .expect("promtool runs");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        Command::new(&promtool)
+            .args(["test", "rules", "alerts_test.yml"])
+            .current_dir(fleet_dir()),
     );
     // The shipped scrape config is valid once its token file exists.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -133,16 +138,10 @@ fn promtool_unit_tests_of_the_rules_pass() {
         dir.path().join("alerts.yml"),
     )
     .expect("copy");
-    let out = Command::new(&promtool)
-        .args(["check", "config", "prometheus.yml"])
-        .current_dir(dir.path())
-        .output()
-        .expect("promtool runs");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(
+        Command::new(&promtool)
+            .args(["check", "config", "prometheus.yml"])
+            .current_dir(dir.path()),
     );
 }
 

@@ -527,17 +527,13 @@ impl Store {
             return Err(StoreError::EmptyLocalId);
         }
         let record = self.seal_order(order)?;
-        let entry = OutboxEntry {
-            key: local_id.to_owned(),
-            kind: OutboxKind::Order,
-            local_id: local_id.to_owned(),
-            attempts: 0,
-            next_attempt_at: order.accepted_at,
-            enqueued_at: order.accepted_at,
-            last_error: None,
-            parked: false,
-            rating: None,
-        };
+        let entry = OutboxEntry::new(
+            local_id,
+            OutboxKind::Order,
+            local_id,
+            order.accepted_at,
+            order.accepted_at,
+        );
         let entry_raw = outbox::encode(&entry)?;
         let detail = json!({
             "business": order.business.code(),
@@ -719,15 +715,8 @@ impl Store {
         }
         let now = (self.clock)();
         let entry = OutboxEntry {
-            key: key.to_owned(),
-            kind,
-            local_id: local_id.to_owned(),
-            attempts: 0,
-            next_attempt_at: now,
-            enqueued_at: order.accepted_at,
             last_error: Some("requeued after an unreadable entry".into()),
-            parked: false,
-            rating: None,
+            ..OutboxEntry::new(key, kind, local_id, now, order.accepted_at)
         };
         let raw = outbox::encode(&entry)?;
         (&self.outbox, &self.audit, &self.meta)
@@ -880,17 +869,13 @@ impl Store {
         }
         let now = (self.clock)();
         let key = outbox::rating_key(local_id);
-        let entry_raw = outbox::encode(&OutboxEntry {
-            key: key.clone(),
-            kind: OutboxKind::Rating,
-            local_id: local_id.to_owned(),
-            attempts: 0,
-            next_attempt_at: now,
-            enqueued_at: now,
-            last_error: None,
-            parked: false,
-            rating: None,
-        })?;
+        let entry_raw = outbox::encode(&OutboxEntry::new(
+            &key,
+            OutboxKind::Rating,
+            local_id,
+            now,
+            now,
+        ))?;
         (&self.orders, &self.outbox, &self.audit, &self.meta)
             .transaction(|(orders, outbox, audit, meta)| {
                 let mut map = record_in(orders, local_id)?;
@@ -929,15 +914,8 @@ impl Store {
         let subject = rating.subject.clone();
         let stars = rating.stars;
         let entry_raw = outbox::encode(&OutboxEntry {
-            key: key.clone(),
-            kind: OutboxKind::ServiceRating,
-            local_id: subject.clone(),
-            attempts: 0,
-            next_attempt_at: now,
-            enqueued_at: now,
-            last_error: None,
-            parked: false,
             rating: Some(rating),
+            ..OutboxEntry::new(&key, OutboxKind::ServiceRating, &subject, now, now)
         })?;
         (&self.outbox, &self.audit, &self.meta)
             .transaction(|(outbox, audit, meta)| {

@@ -65,6 +65,27 @@ pub struct OutboxEntry {
 }
 
 impl OutboxEntry {
+    /// A fresh entry: no attempt yet, due at `due`, queued at `enqueued_at`.
+    pub fn new(
+        key: &str,
+        kind: OutboxKind,
+        local_id: &str,
+        due: DateTime<Utc>,
+        enqueued_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            key: key.to_owned(),
+            kind,
+            local_id: local_id.to_owned(),
+            attempts: 0,
+            next_attempt_at: due,
+            enqueued_at,
+            last_error: None,
+            parked: false,
+            rating: None,
+        }
+    }
+
     /// Whether the entry should be tried at `now`.
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         !self.parked && self.next_attempt_at <= now
