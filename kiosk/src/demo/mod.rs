@@ -199,8 +199,9 @@ pub async fn run_with(
                 face::models_dir().map_err(start_err)?,
             );
             // The scripted subject moves on the clock whatever the machine's
-            // load; on a busy shared machine frames come slowly, so the demo
-            // gives each action more time than a kiosk's default.
+            // load; on a busy shared machine (or beside the other scenario
+            // tests and the screenshot writer) frames come slowly, so the
+            // demo gives each action more time than a kiosk's default.
             cfg.liveness.action_timeout_ms *= 2;
             cfg.liveness.total_timeout_ms *= 2;
             let reference = pairs.join(setup.reference);
