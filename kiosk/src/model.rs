@@ -453,6 +453,14 @@ pub struct Order {
     pub personal_purged_at: Option<DateTime<Utc>>,
 }
 
+/// An amount in fen as yuan (`¥123.45`), as screens, receipts and
+/// invoices show it.
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    format!("{sign}¥{}.{:02}", fen / 100, fen % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -512,5 +520,12 @@ mod tests {
         assert_eq!(capacity_route(&p, 8.0, false, true), HighVoltageByChoice);
         assert_eq!(capacity_route(&p, 250.0, true, true), HighVoltageByChoice);
         assert_eq!(capacity_route(&p, 400.0, true, true), HighVoltage);
+    }
+
+    #[test]
+    fn yuan_has_two_decimals() {
+        assert_eq!(yuan(12_345), "¥123.45");
+        assert_eq!(yuan(5), "¥0.05");
+        assert_eq!(yuan(-100), "-¥1.00");
     }
 }

@@ -2,13 +2,14 @@
 //! page is drawn with the software renderer at 1280×800 in both modes and
 //! both languages, and on the pixels of each text the contrast between the
 //! text and its background must be at least 4.5:1; in elderly mode every
-//! touch control must be at least 60×60 dp (44×44 otherwise).
+//! touch control must be at least 60×60 dp (44×44 otherwise), and no
+//! control may fall off the screen.
 //!
 //! One test per binary: it owns this thread's Slint platform.
 
 use i_slint_backend_testing::{AccessibleRole, ElementRoot};
 use kiosk_ui::headless::{Frame, Headless};
-use kiosk_ui::{Lang, Method, Qr, View};
+use kiosk_ui::{Lang, Method, Pushed, Qr, Step, View};
 
 /// WCAG relative luminance of an sRGB pixel.
 fn luminance(p: [u8; 3]) -> f64 {
@@ -92,8 +93,10 @@ fn sample(phase: &str, elderly: bool, lang: Lang) -> View {
             modules: (0..441).map(|i| i % 3 == 0).collect(),
         }),
         field: match phase {
-            "face-identity" => "name".into(),
+            "face-identity" | "waiting-staff" => "name".into(),
             "form" => "capacity".into(),
+            "account-entry" => "account".into(),
+            "query-entry" => "order".into(),
             _ => String::new(),
         },
         entry_name: "张".into(),
@@ -105,6 +108,50 @@ fn sample(phase: &str, elderly: bool, lang: Lang) -> View {
         signature_path: "M 20 30 L 60 80 L 120 40".into(),
         signed: true,
         volume: 3,
+        entry_account: "3300012345".into(),
+        entry_order: "GD2026112300042".into(),
+        entry_pin: "●●●●".into(),
+        account_no: "3300012345".into(),
+        account_holder: "张*".into(),
+        amount_due: "¥128.50".into(),
+        has_due: true,
+        pushed: vec![
+            Pushed {
+                id: "P-1".into(),
+                business: "transfer".into(),
+                source: "不动产登记联动过户".into(),
+                summary: "人民路88号的房屋已过户给您，请确认将电费户号一并过户。".into(),
+            },
+            Pushed {
+                id: "P-2".into(),
+                business: "new-connection".into(),
+                source: "项目审批联动主动服务".into(),
+                summary: "您的项目已获审批，请确认供电方案并签名后启动接电。".into(),
+            },
+        ],
+        contract_title: "低压供用电合同（居民/非居民）".into(),
+        contract_text: "第一条 供电方按国家规定的电能质量标准向用电方供电，用电地址、用电容量以本次受理登记为准。".into(),
+        contract_page: 1,
+        contract_pages: 3,
+        pay_qr: Some(Qr {
+            width: 25,
+            modules: (0..625).map(|i| i % 2 == 0).collect(),
+        }),
+        pay_amount: "¥128.50".into(),
+        invoice_no: "INV000001".into(),
+        progress_no: "GD2026112300042".into(),
+        progress_business: "new-connection".into(),
+        steps: ["done", "in-progress", "pending", "pending"]
+            .iter()
+            .zip(["受理", "现场勘查", "供电方案答复", "装表接电"])
+            .map(|(state, title)| Step {
+                title: title.into(),
+                state: (*state).into(),
+                started: if *state == "pending" { String::new() } else { "11-23 09:30".into() },
+                finished: if *state == "done" { "11-23 09:31".into() } else { String::new() },
+            })
+            .collect(),
+        mailing_address: "浙江省杭州市西湖区文三路100号".into(),
         ..View::default()
     }
 }
@@ -112,6 +159,11 @@ fn sample(phase: &str, elderly: bool, lang: Lang) -> View {
 #[test]
 fn every_screen_has_readable_text_and_big_enough_targets() {
     let ui = Headless::new().expect("headless window");
+    // `KIOSK_MEASURE_PNG=DIR` keeps every audited screen as a PNG to look at.
+    let dump = std::env::var_os("KIOSK_MEASURE_PNG").map(std::path::PathBuf::from);
+    if let Some(dir) = &dump {
+        std::fs::create_dir_all(dir).expect("screen folder");
+    }
     let mut pages: Vec<&str> = kiosk_ui::PAGES.to_vec();
     pages.push("submitting"); // the generic waiting page
     let mut problems = Vec::new();
@@ -121,6 +173,11 @@ fn every_screen_has_readable_text_and_big_enough_targets() {
         for lang in [Lang::Zh, Lang::En] {
             for phase in &pages {
                 let frame = ui.render(&sample(phase, elderly, lang));
+                if let Some(dir) = &dump {
+                    let mode = if elderly { "elderly" } else { "standard" };
+                    let name = format!("{phase}-{}-{mode}.png", lang.code());
+                    frame.save_png(&dir.join(name)).expect("write the screen");
+                }
                 let root = ui.screens().window();
                 for e in root.root_element().query_descendants().find_all() {
                     let (pos, size) = (e.absolute_position(), e.size());
@@ -131,6 +188,14 @@ fn every_screen_has_readable_text_and_big_enough_targets() {
                     match e.accessible_role() {
                         Some(AccessibleRole::Button) | Some(AccessibleRole::TextInput) => {
                             measured.1 += 1;
+                            let (right, bottom) = (pos.x + size.width, pos.y + size.height);
+                            if right > frame.width as f32 + 0.5
+                                || bottom > frame.height as f32 + 0.5
+                            {
+                                problems.push(format!(
+                                    "{phase} {lang:?} elderly={elderly}: {label:?} is cut off at the screen's edge ({right:.0}, {bottom:.0})"
+                                ));
+                            }
                             if size.width < min_target || size.height < min_target {
                                 problems.push(format!(
                                     "{phase} {lang:?} elderly={elderly}: {label:?} is {:.0}×{:.0}",

@@ -18,10 +18,10 @@ pub mod headless;
 mod screens;
 mod view;
 
-pub use screens::{page_for, Action, Screens, UiError, PAGES};
+pub use screens::{page_for, Action, Screens, UiError, PAGES, SHARED_PAGES};
 /// Slint itself, for the controller's event loop and timers.
 pub use slint;
-pub use view::{Method, Qr, View};
+pub use view::{Method, Pushed, Qr, Step, View};
 
 use serde::Serialize;
 

@@ -6,7 +6,9 @@ use std::rc::Rc;
 
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
-use crate::generated::{Kiosk, KioskWindow, Method as SlintMethod};
+use crate::generated::{
+    Kiosk, KioskWindow, Method as SlintMethod, Pushed as SlintPushed, Step as SlintStep,
+};
 use crate::{Lang, Qr, View};
 
 /// Pages that exist, by the phase name they show; [`page_for`] sends every
@@ -29,14 +31,31 @@ pub const PAGES: &[&str] = &[
     "rating",
     "fault",
     "timeout-warning",
+    "account-entry",
+    "transfer-parties",
+    "scanning-eid",
+    "waiting-staff",
+    "pushed-orders",
+    "contract",
+    "bill-due",
+    "paying",
+    "paid",
+    "payment-failed",
+    "query-entry",
+    "progress",
 ];
 
-/// The page that shows `phase`: its own page, or the generic waiting page
-/// for phases where the kiosk works and the citizen waits (and for phases
-/// this build does not know yet).
+/// Phases shown by another phase's page (with their own title and prompt).
+pub const SHARED_PAGES: &[(&str, &str)] = &[("reading-second-card", "reading-card")];
+
+/// The page that shows `phase`: its own page, a page it shares, or the
+/// generic waiting page for phases where the kiosk works and the citizen
+/// waits (and for phases this build does not know yet).
 pub fn page_for(phase: &str) -> &str {
     if PAGES.contains(&phase) {
         phase
+    } else if let Some((_, page)) = SHARED_PAGES.iter().find(|(p, _)| *p == phase) {
+        page
     } else {
         "wait"
     }
@@ -120,6 +139,24 @@ pub enum Action {
     Pin(String),
     /// Close the technician PIN pad.
     TechnicianClose,
+    /// The account number typed is complete.
+    EnterAccount,
+    /// "Find my account by my identity" (bill payment).
+    UseIdentity,
+    /// Transfer: the previous holder is here (`true`) or not.
+    HolderPresent(bool),
+    /// A pushed order chosen for confirmation, by id.
+    ChoosePushed(String),
+    /// Turn the contract's page: `+1` next, `-1` previous.
+    ContractPage(i32),
+    /// "Confirm signing" on the contract.
+    SignContract,
+    /// "Pay" on the bill.
+    Pay,
+    /// The order number typed for a progress query is complete.
+    EnterOrder,
+    /// Staff confirm the citizen's identity with their PIN.
+    StaffConfirm,
     /// A point of a signature stroke; `down` starts a stroke.
     Stroke {
         /// Logical x in the pad.
@@ -165,6 +202,15 @@ impl Action {
             "technician-tap" => Action::TechnicianTap,
             "pin" => Action::Pin(arg.into()),
             "technician-close" => Action::TechnicianClose,
+            "enter-account" => Action::EnterAccount,
+            "use-identity" => Action::UseIdentity,
+            "holder-present" => Action::HolderPresent(yes),
+            "choose-pushed" => Action::ChoosePushed(arg.into()),
+            "contract-page" => Action::ContractPage(if arg == "previous" { -1 } else { 1 }),
+            "sign-contract" => Action::SignContract,
+            "pay" => Action::Pay,
+            "enter-order" => Action::EnterOrder,
+            "staff-confirm" => Action::StaffConfirm,
             _ => return None,
         })
     }
@@ -290,6 +336,46 @@ impl Screens {
         k.set_volume(view.volume);
         k.set_muted(view.muted);
         k.set_technician(view.technician);
+        k.set_entry_account(view.entry_account.as_str().into());
+        k.set_entry_order(view.entry_order.as_str().into());
+        k.set_entry_pin(view.entry_pin.as_str().into());
+        k.set_account_no(view.account_no.as_str().into());
+        k.set_account_holder(view.account_holder.as_str().into());
+        k.set_amount_due(view.amount_due.as_str().into());
+        k.set_has_due(view.has_due);
+        k.set_mailing_address(view.mailing_address.as_str().into());
+        k.set_pushed(ModelRc::from(Rc::new(VecModel::from(
+            view.pushed
+                .iter()
+                .map(|p| SlintPushed {
+                    id: p.id.as_str().into(),
+                    business: p.business.as_str().into(),
+                    source: p.source.as_str().into(),
+                    summary: p.summary.as_str().into(),
+                })
+                .collect::<Vec<_>>(),
+        ))));
+        k.set_pushed_summary(view.pushed_summary.as_str().into());
+        k.set_contract_title(view.contract_title.as_str().into());
+        k.set_contract_text(view.contract_text.as_str().into());
+        k.set_contract_page(view.contract_page);
+        k.set_contract_pages(view.contract_pages);
+        k.set_pay_qr(view.pay_qr.as_ref().map(qr_image).unwrap_or_default());
+        k.set_pay_amount(view.pay_amount.as_str().into());
+        k.set_invoice_no(view.invoice_no.as_str().into());
+        k.set_progress_no(view.progress_no.as_str().into());
+        k.set_progress_business(view.progress_business.as_str().into());
+        k.set_steps(ModelRc::from(Rc::new(VecModel::from(
+            view.steps
+                .iter()
+                .map(|s| SlintStep {
+                    title: s.title.as_str().into(),
+                    state: s.state.as_str().into(),
+                    started: s.started.as_str().into(),
+                    finished: s.finished.as_str().into(),
+                })
+                .collect::<Vec<_>>(),
+        ))));
     }
 
     /// The businesses the adapter holds now (for tests).

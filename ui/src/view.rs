@@ -26,6 +26,33 @@ pub struct Qr {
     pub modules: Vec<bool>,
 }
 
+/// An order started elsewhere (e.g. by the property register) that waits
+/// for the citizen's confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pushed {
+    /// Central id (what "confirm" sends back).
+    pub id: String,
+    /// Business code.
+    pub business: String,
+    /// Where it came from, as central words it.
+    pub source: String,
+    /// What the citizen confirms, in one sentence.
+    pub summary: String,
+}
+
+/// One step of an order's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Step {
+    /// Title as central words it (受理, 现场勘查, …).
+    pub title: String,
+    /// `done`, `in-progress` or `pending`.
+    pub state: String,
+    /// Local start time (`MM-DD HH:MM`), empty when not started.
+    pub started: String,
+    /// Local finish time, empty when not finished.
+    pub finished: String,
+}
+
 /// What the screen shows.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct View {
@@ -101,4 +128,44 @@ pub struct View {
     pub muted: bool,
     /// The technician PIN pad is open.
     pub technician: bool,
+    /// Account number typed (account entry).
+    pub entry_account: String,
+    /// Order number typed (progress query).
+    pub entry_order: String,
+    /// The staff PIN typed, as one dot a digit (never the digits).
+    pub entry_pin: String,
+    /// The account the business concerns.
+    pub account_no: String,
+    /// Its holder, masked by central.
+    pub account_holder: String,
+    /// Amount due (`¥123.45`); empty when no account.
+    pub amount_due: String,
+    /// Whether anything is due.
+    pub has_due: bool,
+    /// Orders started elsewhere, waiting for confirmation.
+    pub pushed: Vec<Pushed>,
+    /// The summary of the pushed order being signed, if any.
+    pub pushed_summary: String,
+    /// Supply contract: title.
+    pub contract_title: String,
+    /// Supply contract: the page shown.
+    pub contract_text: String,
+    /// Supply contract: page shown (1-based) and how many.
+    pub contract_page: i32,
+    /// Supply contract: number of pages.
+    pub contract_pages: i32,
+    /// The payment code to scan.
+    pub pay_qr: Option<Qr>,
+    /// Amount of the payment (`¥123.45`).
+    pub pay_amount: String,
+    /// Invoice number once paid.
+    pub invoice_no: String,
+    /// The progress query's order number and steps.
+    pub progress_no: String,
+    /// The business of the order queried.
+    pub progress_business: String,
+    /// Each step of the order queried.
+    pub steps: Vec<Step>,
+    /// Where the closure certificate is mailed (closure form).
+    pub mailing_address: String,
 }

@@ -22,8 +22,8 @@ mod tests;
 mod branches;
 
 pub use branches::{
-    needs_contract as needs_contract_for, parse_account_no, parse_progress_reference,
-    plausible_eid_payload, staff_secret_sha256, RatingPhrase,
+    capacity_rule_applies, needs_contract as needs_contract_for, parse_account_no,
+    parse_progress_reference, plausible_eid_payload, staff_secret_sha256, RatingPhrase,
 };
 pub use session::{
     signature_hash, Accepted, AccountProblem, CardIdentity, CardProblem, EidProblem, FaceFailure,

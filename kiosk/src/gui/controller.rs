@@ -8,8 +8,8 @@
 use kiosk_drivers::pii::Personal;
 use kiosk_ui::{Action, Lang};
 
-use super::view::{field_on, Local};
-use crate::flow::{Event, FormInput, State};
+use super::view::{field_on, mailing_address, supply_address, Local};
+use crate::flow::{Event, FormInput, StaffAuth, State};
 use crate::model::{Business, IdentityMethod};
 
 /// What a touch leads to.
@@ -31,6 +31,9 @@ const TECHNICIAN_TAPS: u8 = 5;
 const MAX_ID: usize = 18;
 const MAX_NAME: usize = 8;
 const MAX_PHONE: usize = 12;
+const MAX_ACCOUNT: usize = 20;
+const MAX_ORDER: usize = 40;
+const MAX_PIN: usize = 12;
 
 /// The screen's controller.
 #[derive(Debug, Clone)]
@@ -150,7 +153,11 @@ impl Controller {
                 vec![Output::Redraw]
             }
             Action::Key(k) => {
-                self.key(phase, &k);
+                let business = state
+                    .session
+                    .as_ref()
+                    .map_or(Business::NewConnection, |s| s.business_or_default());
+                self.key(phase, business, &k);
                 vec![Output::Redraw]
             }
             Action::Pinyin(k) => {
@@ -177,7 +184,12 @@ impl Controller {
             Action::SubmitForm => {
                 let session = state.session.as_ref();
                 let address = session
-                    .and_then(|s| s.suggested_address().cloned())
+                    .and_then(|s| supply_address(s).cloned())
+                    .unwrap_or_default();
+                let closure = session.is_some_and(|s| s.business_or_default() == Business::Closure);
+                let mailing_address = session
+                    .filter(|_| closure)
+                    .and_then(|s| mailing_address(s).cloned())
                     .unwrap_or_default();
                 ev(Event::SubmitForm(FormInput {
                     address,
@@ -185,8 +197,34 @@ impl Controller {
                     residential: self.local.residential,
                     phone: Personal::new(self.local.phone.clone()),
                     wants_high_voltage: false,
-                    mailing_address: Personal::default(),
+                    mailing_address,
                 }))
+            }
+            Action::EnterAccount => ev(Event::EnterAccount(self.local.account.clone())),
+            Action::UseIdentity => ev(Event::UseIdentity),
+            Action::HolderPresent(yes) => ev(Event::OldHolderPresent(yes)),
+            Action::ChoosePushed(id) => {
+                self.local.contract_page = 0;
+                ev(Event::ChoosePushed(id))
+            }
+            Action::ContractPage(d) => {
+                self.local.contract_page =
+                    self.local.contract_page.saturating_add_signed(d as isize);
+                vec![Output::Redraw]
+            }
+            Action::SignContract => {
+                let strokes = std::mem::take(&mut self.local.strokes);
+                ev(Event::SignContract { strokes })
+            }
+            Action::Pay => ev(Event::Pay),
+            Action::EnterOrder => ev(Event::EnterOrderNo(self.local.order.clone())),
+            Action::StaffConfirm => {
+                let pin = std::mem::take(&mut self.local.staff_pin);
+                ev(Event::StaffConfirm {
+                    auth: StaffAuth::Pin(Personal::new(pin)),
+                    name: Personal::new(self.local.name.clone()),
+                    id_number: Personal::new(self.local.id.clone()),
+                })
             }
             Action::Residential(yes) => {
                 self.local.residential = yes;
@@ -239,20 +277,30 @@ impl Controller {
         }
     }
 
-    fn key(&mut self, phase: &str, key: &str) {
-        let field = field_on(phase, &self.local.field);
-        let (buf, max, allow_x) = match field.as_str() {
-            "id" => (&mut self.local.id, MAX_ID, true),
-            "capacity" => (&mut self.local.capacity, 6, false),
-            "phone" => (&mut self.local.phone, MAX_PHONE, false),
+    fn key(&mut self, phase: &str, business: Business, key: &str) {
+        let field = field_on(phase, business, &self.local.field);
+        // The keys each field takes: digits, the X of an ID number, the
+        // letters and hyphen of an order number.
+        let (buf, max, takes): (_, _, fn(char) -> bool) = match field.as_str() {
+            "id" => (&mut self.local.id, MAX_ID, |c| {
+                c.is_ascii_digit() || c == 'X'
+            }),
+            "capacity" => (&mut self.local.capacity, 6, |c| c.is_ascii_digit()),
+            "phone" => (&mut self.local.phone, MAX_PHONE, |c| c.is_ascii_digit()),
+            "account" => (&mut self.local.account, MAX_ACCOUNT, |c| c.is_ascii_digit()),
+            "order" => (&mut self.local.order, MAX_ORDER, |c| {
+                c.is_ascii_alphanumeric() || c == '-'
+            }),
+            "staff-pin" => (&mut self.local.staff_pin, MAX_PIN, |c| c.is_ascii_digit()),
             _ => return,
         };
         match key {
             "delete" => {
                 buf.pop();
             }
-            "X" if !allow_x => {}
-            k if buf.len() < max => buf.push_str(k),
+            k if buf.len() < max && k.chars().count() == 1 && k.chars().all(takes) => {
+                buf.push_str(k)
+            }
             _ => {}
         }
     }

@@ -101,28 +101,6 @@ pub const WAITING: &[&str] = &[
     "fetching-progress",
 ];
 
-/// Phases of the businesses added after the touchscreen (issue 4) that are
-/// shown on the generic page (title, the spoken prompt, the problem, and
-/// back/cancel) until they get pages of their own: their forms (account
-/// keypad, staff PIN, pushed-order list, contract pager and signature pad,
-/// payment QR, progress steps) are not drawn yet. Listed so the gap is
-/// visible and the test below keeps every other phase honest.
-pub const GENERIC_FOR_NOW: &[&str] = &[
-    "account-entry",
-    "transfer-parties",
-    "reading-second-card",
-    "scanning-eid",
-    "waiting-staff",
-    "pushed-orders",
-    "contract",
-    "bill-due",
-    "paying",
-    "paid",
-    "payment-failed",
-    "query-entry",
-    "progress",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,11 +109,15 @@ mod tests {
     fn every_phase_has_a_page_and_words_in_both_languages() {
         for phase in PHASES {
             let page = kiosk_ui::page_for(phase);
+            let shared = kiosk_ui::SHARED_PAGES.contains(&(*phase, page));
             assert!(
-                page == *phase
-                    || (page == "wait"
-                        && (WAITING.contains(phase) || GENERIC_FOR_NOW.contains(phase))),
+                page == *phase || shared || (page == "wait" && WAITING.contains(phase)),
                 "phase `{phase}` has no page of its own and is not a waiting phase"
+            );
+            assert_eq!(
+                page == "wait",
+                WAITING.contains(phase),
+                "phase `{phase}`: only the waiting phases show the waiting page"
             );
             for lang in [kiosk_ui::Lang::Zh, kiosk_ui::Lang::En] {
                 let t = kiosk_ui::screen(phase, lang);

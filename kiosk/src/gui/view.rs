@@ -3,10 +3,13 @@
 //! address (the citizen must check it) and what is being typed now.
 
 use chrono::NaiveDate;
-use kiosk_ui::{Lang, Method, Qr, View};
+use kiosk_ui::{Lang, Method, Pushed, Qr, Step, View};
 
-use crate::flow::{FlowConfig, Phase, State};
-use crate::model::{capacity_route, IdentityMethod, SupplyRoute};
+use kiosk_drivers::pii::Personal;
+
+use crate::central::StepState;
+use crate::flow::{capacity_rule_applies, FlowConfig, Phase, Session, State};
+use crate::model::{capacity_route, yuan, Business, IdentityMethod, SupplyRoute};
 use crate::runtime::problem_code;
 
 /// What the view needs besides the state: the flow's parameters and the
@@ -48,6 +51,14 @@ pub struct Local {
     pub technician: bool,
     /// PIN digits typed (never shown).
     pub pin: String,
+    /// Account number typed.
+    pub account: String,
+    /// Order number typed (progress query).
+    pub order: String,
+    /// Staff PIN typed on the call-staff screen (shown as dots).
+    pub staff_pin: String,
+    /// Page of the supply contract shown (0-based).
+    pub contract_page: usize,
 }
 
 /// The identity method's code as the screens know it.
@@ -69,18 +80,53 @@ fn route_code(r: SupplyRoute) -> &'static str {
     }
 }
 
-/// The field the keypad types into on `phase`, given the one last chosen.
-pub fn field_on(phase: &str, chosen: &str) -> String {
-    let (fields, first): (&[&str], &str) = match phase {
-        "face-identity" => (&["name", "id"], "name"),
-        "form" => (&["capacity", "phone"], "capacity"),
+/// The field the keypad types into on `phase` of `business`, given the one
+/// last chosen (the first field of the screen otherwise).
+pub fn field_on(phase: &str, business: Business, chosen: &str) -> String {
+    let fields: &[&str] = match phase {
+        "face-identity" => &["name", "id"],
+        "form" if capacity_rule_applies(business) => &["capacity", "phone"],
+        "form" => &["phone"],
+        "account-entry" => &["account"],
+        "query-entry" => &["order"],
+        "waiting-staff" => &["staff-pin", "name", "id"],
         _ => return String::new(),
     };
     if fields.contains(&chosen) {
         chosen.to_string()
     } else {
-        first.to_string()
+        fields[0].to_string()
     }
+}
+
+/// The supply address of the session: the account's for an account
+/// business, else the one on the certificates or the ID card.
+pub fn supply_address(session: &Session) -> Option<&Personal> {
+    session
+        .account
+        .as_ref()
+        .map(|a| &a.address)
+        .or_else(|| session.suggested_address())
+}
+
+/// Where a closure's certificate is mailed: the address on the applicant's
+/// ID card (where they live), else the supply address.
+pub fn mailing_address(session: &Session) -> Option<&Personal> {
+    session
+        .applicant
+        .as_ref()
+        .and_then(|a| a.address.as_ref())
+        .or_else(|| supply_address(session))
+}
+
+/// A time as the kiosk's local `MM-DD HH:MM`.
+fn local_time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| {
+        t.with_timezone(&chrono::Local)
+            .format("%m-%d %H:%M")
+            .to_string()
+    })
+    .unwrap_or_default()
 }
 
 fn format_kw(kw: f64) -> String {
@@ -125,6 +171,14 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
     } else {
         policy.low_voltage_kw
     };
+    let business = session.map_or(Business::NewConnection, |s| s.business_or_default());
+    let account = session.and_then(|s| s.account.as_ref());
+    let payment = session.and_then(|s| s.payment.as_ref());
+    let progress = session.and_then(|s| s.progress.as_ref());
+    let contract = &ctx.flow.contract;
+    let contract_page = local
+        .contract_page
+        .min(contract.pages.len().saturating_sub(1));
     View {
         phase: phase.to_string(),
         resumes: match &state.phase {
@@ -171,20 +225,21 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
         capacity_kw: form.map(|f| format_kw(f.capacity_kw)).unwrap_or_default(),
         limit_kw: format_kw(limit),
         address: form
-            .map(|f| f.address.expose().to_string())
-            .or_else(|| {
-                session
-                    .and_then(|s| s.suggested_address())
-                    .map(|a| a.expose().to_string())
-            })
-            .unwrap_or_default(),
+            .map(|f| f.address.expose())
+            .filter(|a| !a.is_empty())
+            .or_else(|| session.and_then(supply_address).map(|a| a.expose()))
+            .unwrap_or_default()
+            .to_string(),
         masked_phone: form.map(|f| f.phone.masked_phone()).unwrap_or_default(),
         residential: local.residential,
         order_no: order
             .map(|o| o.central_no.clone().unwrap_or_else(|| o.local_id.clone()))
             .unwrap_or_default(),
         pending_sync: order.is_some_and(|o| o.central_no.is_none()),
-        printed: match order.and_then(|o| o.printed) {
+        printed: match order
+            .and_then(|o| o.printed)
+            .or(session.and_then(|s| s.invoice_printed))
+        {
             Some(true) => "yes",
             Some(false) => "no",
             None => "",
@@ -196,7 +251,7 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
             .unwrap_or_default(),
         qr: order.and_then(|o| qr_of(&format!("{}{}", ctx.progress_url, o.local_id))),
         face_progress: 0,
-        field: field_on(phase, &local.field),
+        field: field_on(phase, business, &local.field),
         entry_name: local.name.clone(),
         entry_id: local.id.clone(),
         entry_capacity: local.capacity.clone(),
@@ -211,6 +266,70 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
         volume: local.volume,
         muted: local.muted,
         technician: local.technician,
+        entry_account: local.account.clone(),
+        entry_order: local.order.clone(),
+        entry_pin: "●".repeat(local.staff_pin.chars().count()),
+        account_no: account.map(|a| a.account_no.clone()).unwrap_or_default(),
+        account_holder: account.map(|a| a.holder_masked.clone()).unwrap_or_default(),
+        amount_due: account.map(|a| yuan(a.amount_due_fen)).unwrap_or_default(),
+        has_due: account.is_some_and(|a| a.amount_due_fen > 0),
+        pushed: session
+            .map(|s| {
+                s.pushed
+                    .iter()
+                    .map(|p| Pushed {
+                        id: p.id.clone(),
+                        business: p.business.code().to_string(),
+                        source: p.source.clone(),
+                        summary: p.summary.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        pushed_summary: session
+            .and_then(|s| s.pushed_choice.as_ref())
+            .map(|p| p.summary.clone())
+            .unwrap_or_default(),
+        contract_title: contract.title.clone(),
+        contract_text: contract
+            .pages
+            .get(contract_page)
+            .cloned()
+            .unwrap_or_default(),
+        contract_page: i32::try_from(contract_page + 1).unwrap_or(i32::MAX),
+        contract_pages: i32::try_from(contract.pages.len()).unwrap_or(i32::MAX),
+        pay_qr: payment.and_then(|p| qr_of(&p.qr_payload)),
+        pay_amount: payment.map(|p| yuan(p.amount_fen)).unwrap_or_default(),
+        invoice_no: payment
+            .and_then(|p| p.invoice.as_ref())
+            .map(|i| i.invoice_no.clone())
+            .unwrap_or_default(),
+        progress_no: progress.map(|p| p.order_no.clone()).unwrap_or_default(),
+        progress_business: progress
+            .map(|p| p.business.code().to_string())
+            .unwrap_or_default(),
+        steps: progress
+            .map(|p| {
+                p.steps
+                    .iter()
+                    .map(|st| Step {
+                        title: st.title.clone(),
+                        state: match st.state {
+                            StepState::Done => "done",
+                            StepState::InProgress => "in-progress",
+                            StepState::Pending => "pending",
+                        }
+                        .to_string(),
+                        started: local_time(st.started_at),
+                        finished: local_time(st.finished_at),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        mailing_address: session
+            .and_then(mailing_address)
+            .map(|a| a.expose().to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -40,7 +40,7 @@ pub fn invoice_receipt(
     cfg: &crate::config::ReceiptConfig,
 ) -> Option<kiosk_drivers::printer::Receipt> {
     let invoice = payment.invoice.as_ref()?;
-    let yuan = |fen: i64| format!("¥{}.{:02}", fen / 100, fen % 100);
+    use crate::model::yuan;
     Some(kiosk_drivers::printer::Receipt {
         title: "供电营业厅自助服务 电费发票".into(),
         business: "电费缴纳".into(),
