@@ -183,7 +183,6 @@ async fn spoof_photo_fails_liveness() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky since the touchscreen merge: in the test process a mismatch sometimes ends as a liveness timeout (issue 3); `kiosk demo --scenario face-mismatch` passes"]
 async fn face_mismatch_offers_the_card_after_three_attempts() {
     if !face_material() {
         return;

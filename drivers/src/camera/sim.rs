@@ -3,7 +3,9 @@
 //! It serves frames at a nominal rate on tokio's clock (so tests run with
 //! paused time): frame `n` is due at `n / fps` after the first call, carries
 //! `seq = n` and `captured_at = n / fps`. A slow reader skips frames, as with
-//! a real camera: the next frame is the next one due, and `seq` shows the gap.
+//! a real camera: the next frame is the next one due, and `seq` shows the gap
+//! (unless [`SimOptions::lockstep`]: then no frame is skipped and frame time
+//! follows the reader).
 //!
 //! What it shows is a [`Scene`]:
 //! - [`Scene::Still`]: a photo replayed as is;
@@ -248,6 +250,13 @@ pub struct SimOptions {
     pub size: Option<(u32, u32)>,
     /// Amplitude of the sensor noise added to live frames (0: none).
     pub noise: u8,
+    /// Lockstep: a slow reader skips no frame; frame `n` still carries
+    /// `captured_at = n / fps`, so frame time runs slower than the wall
+    /// clock when the reader is slow. Whatever is timed on frame times (the
+    /// liveness challenge's time limits, a head movement) then behaves the
+    /// same on a loaded machine as on an idle one: for scripted demos and
+    /// tests. A reader faster than `fps` is still paced at `fps`.
+    pub lockstep: bool,
 }
 
 impl Default for SimOptions {
@@ -256,6 +265,7 @@ impl Default for SimOptions {
             fps: 15,
             size: Some((640, 480)),
             noise: 2,
+            lockstep: false,
         }
     }
 }
@@ -645,9 +655,14 @@ impl SimCamera {
         let start = *self.start.get_or_insert(now);
         let period_ns = self.period.as_nanos().max(1);
         let elapsed = now.duration_since(start).as_nanos();
-        // The next frame due: not before the last one + 1, not in the past.
+        // The next frame due: not before the last one + 1, not in the past
+        // (in lockstep, simply the next one).
         let due_index = u64::try_from(elapsed.div_ceil(period_ns)).unwrap_or(u64::MAX);
-        let index = self.next_index.max(due_index);
+        let index = if self.opts.lockstep {
+            self.next_index
+        } else {
+            self.next_index.max(due_index)
+        };
         let t =
             Duration::from_nanos(u64::try_from(u128::from(index) * period_ns).unwrap_or(u64::MAX));
 

@@ -90,6 +90,7 @@ fn quiet() -> SimOptions {
         fps: 10,
         size: None,
         noise: 0,
+        lockstep: false,
     }
 }
 
@@ -535,6 +536,37 @@ async fn camera_sim_frames_have_increasing_seq_and_time() {
     assert_eq!(f.seq, 8);
     assert_eq!(f.captured_at, Duration::from_millis(800));
     assert_eq!(cam.health(), crate::Health::Ok);
+}
+
+#[tokio::test(start_paused = true)]
+async fn camera_sim_in_lockstep_skips_nothing_and_frame_time_follows_the_reader() {
+    let bytes = png(&image::RgbImage::from_pixel(
+        32,
+        24,
+        image::Rgb([90, 120, 150]),
+    ));
+    let opts = SimOptions {
+        lockstep: true,
+        ..quiet()
+    };
+    let (mut cam, _ctl) = SimCamera::still(&bytes, opts).unwrap();
+    let t0 = tokio::time::Instant::now();
+    for i in 0..4u64 {
+        let f = cam.next_frame().await.unwrap();
+        assert_eq!(f.seq, i, "no frame skipped");
+        assert_eq!(f.captured_at, Duration::from_millis(100 * i));
+        // A reader ten times slower than the camera.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(t0.elapsed() >= Duration::from_secs(4));
+    // Frame time is 400 ms though 4 s went by on the clock.
+    let f = cam.next_frame().await.unwrap();
+    assert_eq!((f.seq, f.captured_at), (4, Duration::from_millis(400)));
+    // Behind the wall clock, the next frames come at once.
+    let before = tokio::time::Instant::now();
+    let _ = cam.next_frame().await.unwrap();
+    let _ = cam.next_frame().await.unwrap();
+    assert_eq!(before.elapsed(), Duration::ZERO);
 }
 
 #[tokio::test(start_paused = true)]

@@ -157,8 +157,12 @@ pub fn start(cfg: &FaceConfig, photo: &Path) -> Result<FaceRig, RigError> {
     let (w, h) = (img.width(), img.height());
     let image =
         SimImage::from_rgb(w, h, img.into_raw()).map_err(|e| RigError::Face(e.to_string()))?;
+    // Lockstep: the liveness challenge is timed on frame times, so the
+    // scripted citizen keeps up even when the machine is loaded (a slow
+    // engine would otherwise see frames skipped and the time limit pass).
     let opts = SimOptions {
         size: None,
+        lockstep: true,
         ..SimOptions::default()
     };
     let (camera, control) = SimCamera::new(

@@ -245,6 +245,7 @@ pub async fn run_with(
             fps: 5,
             size: None,
             noise: 0,
+            lockstep: false,
         },
     )
     .map_err(|e| DemoError::Start {
