@@ -217,10 +217,11 @@ pub fn capacity_route(
 }
 
 /// Who the applicant is for a company customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CompanyRole {
     /// The legal representative (法定代表人) in person.
+    #[default]
     LegalRepresentative,
     /// An agent (经办人) acting for the company.
     Agent,

@@ -52,9 +52,21 @@ fn text_contrast(f: &Frame, x: u32, y: u32, w: u32, h: u32) -> Option<f64> {
 }
 
 /// A view of `phase` with representative data.
-fn sample(phase: &str, elderly: bool, lang: Lang) -> View {
+/// A sample view of `page`: a phase name, or `phase+variant` for a second
+/// look at a screen (`choose-identity+company`: the company entry open).
+fn sample(page: &str, elderly: bool, lang: Lang) -> View {
+    let (phase, variant) = page.split_once('+').unwrap_or((page, ""));
     View {
         phase: phase.into(),
+        company_entry: variant == "company",
+        phrases: ["quick", "clear-guidance", "no-paperwork", "too-slow", "hard-to-use", "device-problem"]
+            .iter()
+            .map(|c| kiosk_ui::Choice {
+                code: (*c).into(),
+                chosen: *c == "quick",
+            })
+            .collect(),
+        entry_credit_code: "91330106MA27XY123".into(),
         elderly,
         lang,
         businesses: vec![
@@ -93,6 +105,7 @@ fn sample(phase: &str, elderly: bool, lang: Lang) -> View {
             modules: (0..441).map(|i| i % 3 == 0).collect(),
         }),
         field: match phase {
+            "choose-identity" => "credit-code".into(),
             "face-identity" | "waiting-staff" => "name".into(),
             "form" => "capacity".into(),
             "account-entry" => "account".into(),
@@ -166,6 +179,7 @@ fn every_screen_has_readable_text_and_big_enough_targets() {
     }
     let mut pages: Vec<&str> = kiosk_ui::PAGES.to_vec();
     pages.push("submitting"); // the generic waiting page
+    pages.push("choose-identity+company");
     let mut problems = Vec::new();
     let mut measured = (0usize, 0usize);
     for elderly in [false, true] {

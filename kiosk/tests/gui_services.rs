@@ -7,7 +7,7 @@ mod gui_rig;
 
 use gui_rig::Rig;
 use kiosk::central::Invoice;
-use kiosk::flow::{Event, FlowConfig, PaymentOutcome};
+use kiosk::flow::{Effect, Event, FlowConfig, PaymentOutcome};
 use kiosk::model::Business;
 use kiosk_ui::slint::ComponentHandle;
 
@@ -71,8 +71,19 @@ fn a_citizen_pays_a_bill_then_looks_up_an_order_by_touch() {
         &["已缴费 ¥123.45", "INV-0001", "✔ 请取走发票。"],
     );
     rig.tap("完成");
-    rig.expect("rating", "满意度评价", &["5 ★"]);
+    rig.expect("rating", "满意度评价", &["5 ★", "办理快捷", "无需带材料"]);
+    // Fixed phrases only: tapped on, one tapped off again, then the score.
+    rig.tap("办理快捷");
+    rig.tap("设备故障");
+    assert!(rig.is_checked("办理快捷") && rig.is_checked("设备故障"));
+    rig.tap("设备故障");
+    assert!(!rig.is_checked("设备故障"), "tapped again, it is off");
     rig.tap("4 ★");
+    let rated = rig.effects.iter().find_map(|e| match e {
+        Effect::SubmitRating { stars, comment, .. } => Some((*stars, comment.clone())),
+        _ => None,
+    });
+    assert_eq!(rated, Some((4, Some("quick".to_string()))));
     rig.expect("attract", "自助办电", &["开始办理"]);
     assert!(rig.state.session.is_none());
     assert!(
@@ -101,4 +112,43 @@ fn a_citizen_pays_a_bill_then_looks_up_an_order_by_touch() {
     );
     rig.tap("完成");
     rig.expect("rating", "满意度评价", &["跳过"]);
+
+    rig.tap("跳过");
+
+    // A company's new connection: the credit code on the keyboard, a typo
+    // refused with the reason, then accepted; the person then proves who
+    // they are.
+    rig.tap("开始办理");
+    rig.tap("低压新装");
+    rig.tap("为企业办理？");
+    rig.expect(
+        "choose-identity",
+        "身份验证方式",
+        &["统一社会信用代码", "法定代表人", "经办人"],
+    );
+    rig.type_keys("91330106MA27XY123V");
+    rig.tap("经办人");
+    assert!(rig.is_checked("经办人") && !rig.is_checked("法定代表人"));
+    rig.tap("下一步");
+    assert!(
+        rig.shows("统一社会信用代码有误"),
+        "a typo is refused with the reason"
+    );
+    rig.tap("删除");
+    rig.tap("U");
+    rig.tap("下一步");
+    let company = rig
+        .state
+        .session
+        .as_ref()
+        .and_then(|s| s.company.clone())
+        .expect("the company is accepted");
+    assert_eq!(company.credit_code, "91330106MA27XY123U");
+    assert_eq!(company.role, kiosk::model::CompanyRole::Agent);
+    rig.expect(
+        "choose-identity",
+        "身份验证方式",
+        &["91330106MA27XY123U", "身份证"],
+    );
+    assert!(!rig.shows("法定代表人"), "the entry closed");
 }

@@ -21,7 +21,7 @@ mod view;
 pub use screens::{page_for, Action, Screens, UiError, PAGES, SHARED_PAGES};
 /// Slint itself, for the controller's event loop and timers.
 pub use slint;
-pub use view::{Method, Pushed, Qr, Step, View};
+pub use view::{Choice, Method, Pushed, Qr, Step, View};
 
 use serde::Serialize;
 

@@ -7,7 +7,8 @@ use std::rc::Rc;
 use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use crate::generated::{
-    Kiosk, KioskWindow, Method as SlintMethod, Pushed as SlintPushed, Step as SlintStep,
+    Choice as SlintChoice, Kiosk, KioskWindow, Method as SlintMethod, Pushed as SlintPushed,
+    Step as SlintStep,
 };
 use crate::{Lang, Qr, View};
 
@@ -157,6 +158,14 @@ pub enum Action {
     EnterOrder,
     /// Staff confirm the citizen's identity with their PIN.
     StaffConfirm,
+    /// Toggle a rating phrase, by code.
+    Phrase(String),
+    /// Open (`true`) or close the company entry on choose-identity.
+    Company(bool),
+    /// Who applies for the company (`legal-representative`, `agent`).
+    CompanyRole(String),
+    /// The credit code typed is complete.
+    ApplyCompany,
     /// A point of a signature stroke; `down` starts a stroke.
     Stroke {
         /// Logical x in the pad.
@@ -211,6 +220,10 @@ impl Action {
             "pay" => Action::Pay,
             "enter-order" => Action::EnterOrder,
             "staff-confirm" => Action::StaffConfirm,
+            "phrase" => Action::Phrase(arg.into()),
+            "company" => Action::Company(yes),
+            "company-role" => Action::CompanyRole(arg.into()),
+            "apply-company" => Action::ApplyCompany,
             _ => return None,
         })
     }
@@ -363,6 +376,19 @@ impl Screens {
         k.set_pay_qr(view.pay_qr.as_ref().map(qr_image).unwrap_or_default());
         k.set_pay_amount(view.pay_amount.as_str().into());
         k.set_invoice_no(view.invoice_no.as_str().into());
+        k.set_phrases(ModelRc::from(Rc::new(VecModel::from(
+            view.phrases
+                .iter()
+                .map(|c| SlintChoice {
+                    code: c.code.as_str().into(),
+                    chosen: c.chosen,
+                })
+                .collect::<Vec<_>>(),
+        ))));
+        k.set_company_entry(view.company_entry);
+        k.set_company_code(view.company_code.as_str().into());
+        k.set_entry_credit_code(view.entry_credit_code.as_str().into());
+        k.set_company_role(view.company_role.as_str().into());
         k.set_progress_no(view.progress_no.as_str().into());
         k.set_progress_business(view.progress_business.as_str().into());
         k.set_steps(ModelRc::from(Rc::new(VecModel::from(

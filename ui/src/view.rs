@@ -53,6 +53,15 @@ pub struct Step {
     pub finished: String,
 }
 
+/// Something the citizen can toggle (a rating phrase).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Choice {
+    /// Its code.
+    pub code: String,
+    /// Whether it is chosen.
+    pub chosen: bool,
+}
+
 /// What the screen shows.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct View {
@@ -168,4 +177,14 @@ pub struct View {
     pub steps: Vec<Step>,
     /// Where the closure certificate is mailed (closure form).
     pub mailing_address: String,
+    /// The rating's fixed phrases, each chosen or not.
+    pub phrases: Vec<Choice>,
+    /// The company entry is open on choose-identity.
+    pub company_entry: bool,
+    /// The credit code typed.
+    pub entry_credit_code: String,
+    /// The company applied for (its credit code, a public identifier).
+    pub company_code: String,
+    /// Who applies for the company: `legal-representative` or `agent`.
+    pub company_role: String,
 }

@@ -9,8 +9,8 @@ use kiosk_drivers::pii::Personal;
 use kiosk_ui::{Action, Lang};
 
 use super::view::{field_on, mailing_address, supply_address, Local};
-use crate::flow::{Event, FormInput, StaffAuth, State};
-use crate::model::{Business, IdentityMethod};
+use crate::flow::{Event, FormInput, RatingPhrase, StaffAuth, State};
+use crate::model::{Business, CompanyRole, IdentityMethod};
 
 /// What a touch leads to.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +34,7 @@ const MAX_PHONE: usize = 12;
 const MAX_ACCOUNT: usize = 20;
 const MAX_ORDER: usize = 40;
 const MAX_PIN: usize = 12;
+const MAX_CREDIT_CODE: usize = 18;
 
 /// The screen's controller.
 #[derive(Debug, Clone)]
@@ -43,6 +44,7 @@ pub struct Controller {
     pin: String,
     stroke_clock: u32,
     last_session: bool,
+    last_company: bool,
 }
 
 fn parse_code<T: serde::de::DeserializeOwned>(code: &str) -> Option<T> {
@@ -63,6 +65,7 @@ impl Controller {
             pin: pin.into(),
             stroke_clock: 0,
             last_session: false,
+            last_company: false,
         }
     }
 
@@ -91,6 +94,13 @@ impl Controller {
             self.local = keep;
         }
         self.last_session = has;
+        // The entry closes when the company is accepted (the person applying
+        // then proves who they are) or the screen moves on.
+        let company = state.session.as_ref().is_some_and(|s| s.company.is_some());
+        if (company && !self.last_company) || state.phase.name() != "choose-identity" {
+            self.local.company_entry = false;
+        }
+        self.last_company = company;
     }
 
     /// Handles one touch on `state`'s screen.
@@ -121,7 +131,37 @@ impl Controller {
             Action::Back => ev(Event::Back),
             Action::Cancel => ev(Event::Cancel),
             Action::MoreTime => ev(Event::MoreTime),
+            Action::Rate(Some(stars)) if !self.local.phrases.is_empty() => ev(Event::RateWith {
+                stars,
+                phrases: std::mem::take(&mut self.local.phrases),
+            }),
             Action::Rate(stars) => ev(Event::Rate(stars)),
+            Action::Phrase(code) => {
+                if let Some(p) = RatingPhrase::ALL.into_iter().find(|p| p.code() == code) {
+                    if let Some(i) = self.local.phrases.iter().position(|q| *q == p) {
+                        self.local.phrases.remove(i);
+                    } else {
+                        self.local.phrases.push(p);
+                    }
+                }
+                vec![Output::Redraw]
+            }
+            Action::Company(open) => {
+                self.local.company_entry = open;
+                vec![Output::Redraw]
+            }
+            Action::CompanyRole(code) => {
+                self.local.company_role = if code == "agent" {
+                    CompanyRole::Agent
+                } else {
+                    CompanyRole::LegalRepresentative
+                };
+                vec![Output::Redraw]
+            }
+            Action::ApplyCompany => ev(Event::ApplyAsCompany {
+                credit_code: self.local.credit_code.clone(),
+                role: self.local.company_role,
+            }),
             Action::Confirm => ev(Event::Confirm),
             Action::HighVoltage(yes) => ev(Event::InsistHighVoltage(yes)),
             Action::Sign => {
@@ -292,6 +332,9 @@ impl Controller {
                 c.is_ascii_alphanumeric() || c == '-'
             }),
             "staff-pin" => (&mut self.local.staff_pin, MAX_PIN, |c| c.is_ascii_digit()),
+            "credit-code" => (&mut self.local.credit_code, MAX_CREDIT_CODE, |c| {
+                c.is_ascii_digit() || c.is_ascii_uppercase()
+            }),
             _ => return,
         };
         match key {

@@ -3,13 +3,13 @@
 //! address (the citizen must check it) and what is being typed now.
 
 use chrono::NaiveDate;
-use kiosk_ui::{Lang, Method, Pushed, Qr, Step, View};
+use kiosk_ui::{Choice, Lang, Method, Pushed, Qr, Step, View};
 
 use kiosk_drivers::pii::Personal;
 
 use crate::central::StepState;
-use crate::flow::{capacity_rule_applies, FlowConfig, Phase, Session, State};
-use crate::model::{capacity_route, yuan, Business, IdentityMethod, SupplyRoute};
+use crate::flow::{capacity_rule_applies, FlowConfig, Phase, RatingPhrase, Session, State};
+use crate::model::{capacity_route, yuan, Business, CompanyRole, IdentityMethod, SupplyRoute};
 use crate::runtime::problem_code;
 
 /// What the view needs besides the state: the flow's parameters and the
@@ -59,6 +59,14 @@ pub struct Local {
     pub staff_pin: String,
     /// Page of the supply contract shown (0-based).
     pub contract_page: usize,
+    /// Rating phrases chosen.
+    pub phrases: Vec<RatingPhrase>,
+    /// The company entry is open on choose-identity.
+    pub company_entry: bool,
+    /// The credit code typed.
+    pub credit_code: String,
+    /// Who applies for the company.
+    pub company_role: CompanyRole,
 }
 
 /// The identity method's code as the screens know it.
@@ -90,6 +98,7 @@ pub fn field_on(phase: &str, business: Business, chosen: &str) -> String {
         "account-entry" => &["account"],
         "query-entry" => &["order"],
         "waiting-staff" => &["staff-pin", "name", "id"],
+        "choose-identity" => &["credit-code"],
         _ => return String::new(),
     };
     if fields.contains(&chosen) {
@@ -326,6 +335,24 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
                     .collect()
             })
             .unwrap_or_default(),
+        phrases: RatingPhrase::ALL
+            .iter()
+            .map(|p| Choice {
+                code: p.code().to_string(),
+                chosen: local.phrases.contains(p),
+            })
+            .collect(),
+        company_entry: local.company_entry,
+        entry_credit_code: local.credit_code.clone(),
+        company_code: session
+            .and_then(|s| s.company.as_ref())
+            .map(|c| c.credit_code.clone())
+            .unwrap_or_default(),
+        company_role: match local.company_role {
+            CompanyRole::LegalRepresentative => "legal-representative",
+            CompanyRole::Agent => "agent",
+        }
+        .to_string(),
         mailing_address: session
             .and_then(mailing_address)
             .map(|a| a.expose().to_string())

@@ -32,6 +32,8 @@ pub struct Rig {
     pub state: State,
     pub controller: Controller,
     pub ctx: ViewContext,
+    /// Every effect the flow asked for, in order.
+    pub effects: Vec<Effect>,
 }
 
 impl Rig {
@@ -55,6 +57,7 @@ impl Rig {
                 flow: config,
                 progress_url: "kiosk://progress/".into(),
             },
+            effects: Vec::new(),
         };
         rig.show();
         rig
@@ -85,6 +88,7 @@ impl Rig {
         self.state = next;
         self.controller.observe(&self.state);
         // What the runtime's devices would answer.
+        self.effects.extend(effects.iter().cloned());
         for fx in effects {
             let answer = match fx {
                 Effect::ReadCard => Some(Event::CardRead(Ok(CardIdentity {
@@ -219,6 +223,12 @@ impl Rig {
             );
         }
         self.show();
+    }
+
+    /// Whether the control labelled `label` is ticked (a toggle chosen).
+    pub fn is_checked(&self, label: &str) -> bool {
+        ElementHandle::find_by_accessible_label(self.screens.window(), label)
+            .any(|e| e.accessible_checked() == Some(true))
     }
 
     pub fn phase(&self) -> String {
