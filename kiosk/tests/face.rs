@@ -302,6 +302,63 @@ fn face_engine_other_person_gets_retry_not_pass() {
     );
 }
 
+/// A second person stepping in beside the citizen mid-check is seen (the
+/// one-face gate), and nothing is decided while two people are in front of
+/// the camera. A guard for any change to how the live loop searches frames
+/// (e.g. tracking by region between whole-frame searches).
+#[test]
+fn face_engine_sees_a_second_person_step_in() {
+    let Some(cfg) = cfg() else { return };
+    let (Some(r), Some(p)) = (face("pairs/img39.jpg"), face("pairs/img38.jpg")) else {
+        return;
+    };
+    let (w, h, px) = rgb(&p);
+    // A frame twice as wide: the citizen on the left, grey or the same
+    // person again on the right.
+    let canvas = |second: bool| {
+        let mut out = vec![118u8; (w * 2 * h * 3) as usize];
+        for y in 0..h as usize {
+            let row = &px[y * w as usize * 3..(y + 1) * w as usize * 3];
+            let o = y * 2 * w as usize * 3;
+            out[o..o + row.len()].copy_from_slice(row);
+            if second {
+                out[o + row.len()..o + 2 * row.len()].copy_from_slice(row);
+            }
+        }
+        out
+    };
+    let mut eng = FaceEngine::spawn(cfg).expect("engine starts");
+    eng.requests
+        .send(Request::Begin {
+            reference_jpeg: std::fs::read(&r).expect("read"),
+            challenge: Challenge::new(vec![Action::TurnLeft]),
+        })
+        .expect("send");
+    let mut t = 0u64;
+    for second in [false, false, false, true, true, true, true, true, true] {
+        t += 100;
+        let f = Frame::new(w * 2, h, canvas(second), Duration::from_millis(t)).expect("frame");
+        eng.requests.send(Request::Frame(f)).expect("send");
+    }
+    // Frames sent this way queue and are searched in order.
+    let crowd = Event::Hint(kiosk::face::quality::Hint::MultipleFaces);
+    let mut events = Vec::new();
+    while let Some(e) = eng.recv_timeout(Duration::from_secs(60)) {
+        let seen = e == crowd;
+        events.push(e);
+        if seen {
+            break;
+        }
+    }
+    eng.shutdown();
+    let crowd = events.iter().position(|e| *e == crowd);
+    assert!(crowd.is_some(), "the second face is seen: {events:?}");
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Decided(_))),
+        "nothing decided with two people in front of the camera: {events:?}"
+    );
+}
+
 /// Diagnostic for the camera twin: how far a shear moves the detected yaw
 /// and pitch (`cargo test -p kiosk --test face -- --ignored --nocapture`).
 #[test]
