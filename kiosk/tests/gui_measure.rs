@@ -59,6 +59,17 @@ fn sample(page: &str, elderly: bool, lang: Lang) -> View {
     View {
         phase: phase.into(),
         company_entry: variant == "company",
+        face_text: if phase == "face-capture" {
+            kiosk_ui::face_text("face.prompt.turn_left", lang).unwrap_or_default().into()
+        } else {
+            String::new()
+        },
+        face_hint: if phase == "face-capture" {
+            kiosk_ui::face_text("face.hint.multiple_faces", lang).unwrap_or_default().into()
+        } else {
+            String::new()
+        },
+        face_progress: 50,
         phrases: ["quick", "clear-guidance", "no-paperwork", "too-slow", "hard-to-use", "device-problem"]
             .iter()
             .map(|c| kiosk_ui::Choice {

@@ -109,6 +109,61 @@ const SCREENS: &[(&str, ScreenText, ScreenText)] = &[
     ("progress", t("办理进度", "以下是您的业务每个环节的开始和完成时间。"), t("Progress", "Here is each step of your request with when it started and finished.")),
 ];
 
+/// What the face-capture screen says for the face engine's codes (the
+/// action asked for, and why a frame did not count): `(code, zh, en)`.
+const FACE: &[(&str, &str, &str)] = &[
+    (
+        "face.prompt.turn_left",
+        "请慢慢向左转头",
+        "Slowly turn your head to the left",
+    ),
+    (
+        "face.prompt.turn_right",
+        "请慢慢向右转头",
+        "Slowly turn your head to the right",
+    ),
+    ("face.prompt.nod", "请慢慢点头", "Slowly nod your head"),
+    (
+        "face.prompt.face_camera",
+        "请正对摄像头，保持不动",
+        "Look straight at the camera and hold still",
+    ),
+    (
+        "face.hint.no_face",
+        "没有看到人脸，请站到摄像头前",
+        "No face seen: please stand in front of the camera",
+    ),
+    (
+        "face.hint.multiple_faces",
+        "请只留一人在摄像头前",
+        "Only one person in front of the camera, please",
+    ),
+    (
+        "face.hint.come_closer",
+        "请靠近一点",
+        "Please come a little closer",
+    ),
+    (
+        "face.hint.face_the_camera",
+        "请正对摄像头",
+        "Please face the camera",
+    ),
+    ("face.hint.too_dark", "光线太暗", "It is too dark"),
+    ("face.hint.too_bright", "光线太亮", "It is too bright"),
+    ("face.hint.hold_still", "请保持不动", "Please hold still"),
+];
+
+/// The words for a face-engine code (`face.prompt.turn_left`, …), or `None`
+/// for an unknown code.
+pub fn face_text(code: &str, lang: Lang) -> Option<&'static str> {
+    FACE.iter()
+        .find(|(c, ..)| *c == code)
+        .map(|(_, zh, en)| match lang {
+            Lang::Zh => *zh,
+            Lang::En => *en,
+        })
+}
+
 const fn t(title: &'static str, prompt: &'static str) -> ScreenText {
     ScreenText { title, prompt }
 }

@@ -337,6 +337,8 @@ impl Screens {
         k.set_problem(view.problem.as_str().into());
         k.set_qr(view.qr.as_ref().map(qr_image).unwrap_or_default());
         k.set_face_progress(view.face_progress);
+        k.set_face_text(view.face_text.as_str().into());
+        k.set_face_hint(view.face_hint.as_str().into());
         k.set_field(view.field.as_str().into());
         k.set_entry_name(view.entry_name.as_str().into());
         k.set_entry_id(view.entry_id.as_str().into());

@@ -187,4 +187,9 @@ pub struct View {
     pub company_code: String,
     /// Who applies for the company: `legal-representative` or `agent`.
     pub company_role: String,
+    /// Face capture: the action asked for now, in the screen's language
+    /// (also spoken); empty when none.
+    pub face_text: String,
+    /// Face capture: why the last frame did not count; empty when it did.
+    pub face_hint: String,
 }

@@ -343,8 +343,14 @@ pub async fn run_with(
     let outcome = match human {
         Some(h) => {
             drop(script);
-            h.play(events.clone(), kiosk.states.subscribe(), view_ctx_window)
-                .await;
+            let face = rig.as_ref().map(|r| r.actor.prompt.clone());
+            h.play(
+                events.clone(),
+                kiosk.states.subscribe(),
+                view_ctx_window,
+                face,
+            )
+            .await;
             Ok(Ok(()))
         }
         // Generous: the face scenarios run real models in the host profile.

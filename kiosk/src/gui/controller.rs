@@ -103,6 +103,17 @@ impl Controller {
         self.last_company = company;
     }
 
+    /// Takes the face check's latest prompt; `true` when the screen should
+    /// be redrawn (and the new prompt spoken).
+    pub fn face(&mut self, prompt: &crate::runtime::face::FacePrompt) -> bool {
+        let changed = self.local.face.prompt != prompt.prompt
+            || self.local.face.hint != prompt.hint
+            || self.local.face.done != prompt.done
+            || self.local.face.active != prompt.active;
+        self.local.face = prompt.clone();
+        changed
+    }
+
     /// Handles one touch on `state`'s screen.
     pub fn act(&mut self, action: Action, state: &State) -> Vec<Output> {
         let phase = state.phase.name();

@@ -128,4 +128,41 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_face_screen_shows_the_action_asked_for_in_the_chosen_language() {
+        use crate::flow::{Phase, State};
+        use crate::runtime::face::FacePrompt;
+        let mut c = controller::Controller::new("", true);
+        let mut state = State::new();
+        state.phase = Phase::FaceCapture;
+        let prompt = FacePrompt {
+            seq: 3,
+            active: true,
+            prompt: Some("face.prompt.turn_left"),
+            hint: Some("face.hint.too_dark"),
+            done: 1,
+            total: 2,
+        };
+        assert!(c.face(&prompt), "a new prompt redraws");
+        assert!(!c.face(&prompt), "the same prompt does not");
+        let ctx = view::ViewContext::default();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
+        let v = view::build(&state, c.local(), &ctx, today);
+        assert_eq!(v.face_text, "请慢慢向左转头");
+        assert_eq!(v.face_hint, "光线太暗");
+        assert_eq!(v.face_progress, 50);
+        let _ = c.act(kiosk_ui::Action::Lang(kiosk_ui::Lang::En), &state);
+        let v = view::build(&state, c.local(), &ctx, today);
+        assert_eq!(v.face_text, "Slowly turn your head to the left");
+        // Only on the face screen, and only while a check runs.
+        state.phase = Phase::ChooseIdentity;
+        assert_eq!(view::build(&state, c.local(), &ctx, today).face_text, "");
+        state.phase = Phase::FaceCapture;
+        c.face(&FacePrompt {
+            active: false,
+            ..prompt
+        });
+        assert_eq!(view::build(&state, c.local(), &ctx, today).face_text, "");
+    }
 }

@@ -67,6 +67,8 @@ pub struct Local {
     pub credit_code: String,
     /// Who applies for the company.
     pub company_role: CompanyRole,
+    /// The face check's prompt, hint and progress (codes and counts only).
+    pub face: crate::runtime::face::FacePrompt,
 }
 
 /// The identity method's code as the screens know it.
@@ -259,7 +261,26 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
             .map(problem_code)
             .unwrap_or_default(),
         qr: order.and_then(|o| qr_of(&format!("{}{}", ctx.progress_url, o.local_id))),
-        face_progress: 0,
+        face_progress: match (phase, local.face.total) {
+            ("face-capture", total) if total > 0 => {
+                i32::from(local.face.done.min(total)) * 100 / i32::from(total)
+            }
+            _ => 0,
+        },
+        face_text: local
+            .face
+            .prompt
+            .filter(|_| phase == "face-capture" && local.face.active)
+            .and_then(|c| kiosk_ui::face_text(c, local.lang))
+            .unwrap_or_default()
+            .to_string(),
+        face_hint: local
+            .face
+            .hint
+            .filter(|_| phase == "face-capture" && local.face.active)
+            .and_then(|c| kiosk_ui::face_text(c, local.lang))
+            .unwrap_or_default()
+            .to_string(),
         field: field_on(phase, business, &local.field),
         entry_name: local.name.clone(),
         entry_id: local.id.clone(),

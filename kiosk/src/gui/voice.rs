@@ -29,6 +29,7 @@ pub struct Guide<S: Speaker> {
     speaker: S,
     muted: bool,
     last: Option<(String, Lang)>,
+    last_face: String,
 }
 
 impl<S: Speaker> Guide<S> {
@@ -38,15 +39,34 @@ impl<S: Speaker> Guide<S> {
             speaker,
             muted,
             last: None,
+            last_face: String::new(),
         }
     }
 
-    /// Speaks `view`'s screen if it is new (another phase or language).
+    /// Speaks `view`'s screen if it is new (another phase or language),
+    /// and the face check's action when it changes (turn left, nod, …).
     pub fn show(&mut self, view: &View) {
         let key = (view.phase.clone(), view.lang);
         if self.last.as_ref() != Some(&key) {
             self.last = Some(key);
             self.replay(view);
+        }
+        if view.face_text != self.last_face {
+            self.last_face = view.face_text.clone();
+            if !view.face_text.is_empty() {
+                self.say(&view.face_text, view);
+            }
+        }
+    }
+
+    fn say(&mut self, text: &str, view: &View) {
+        if self.muted {
+            return;
+        }
+        let volume = u8::try_from(view.volume.max(0)).unwrap_or(0);
+        if let Err(e) = self.speaker.say(text, voice_of(view.lang), volume) {
+            // The screen still shows everything: log and carry on.
+            tracing::warn!("voice guidance failed: {e}");
         }
     }
 
@@ -58,10 +78,9 @@ impl<S: Speaker> Guide<S> {
         let Some(text) = spoken(&view.phase, view.lang) else {
             return;
         };
-        let volume = u8::try_from(view.volume.max(0)).unwrap_or(0);
-        if let Err(e) = self.speaker.say(&text, voice_of(view.lang), volume) {
-            // The screen still shows everything: log and carry on.
-            tracing::warn!("voice guidance failed: {e}");
+        self.say(&text, view);
+        if !view.face_text.is_empty() {
+            self.say(&view.face_text, view);
         }
     }
 }
@@ -78,6 +97,24 @@ mod tests {
             volume: 3,
             ..View::default()
         }
+    }
+
+    #[test]
+    fn the_face_checks_action_is_spoken_once_when_it_changes() {
+        let (speaker, said) = SimSpeaker::new();
+        let mut guide = Guide::new(speaker, false);
+        let mut v = view("face-capture", Lang::Zh);
+        guide.show(&v);
+        v.face_text = "请慢慢向左转头".into();
+        guide.show(&v);
+        guide.show(&v);
+        v.face_text = "请慢慢点头".into();
+        guide.show(&v);
+        let said: Vec<String> = said.said().into_iter().map(|u| u.text).collect();
+        assert_eq!(said.len(), 3, "{said:?}");
+        assert!(said[0].contains("请看摄像头"));
+        assert_eq!(said[1], "请慢慢向左转头");
+        assert_eq!(said[2], "请慢慢点头");
     }
 
     #[test]

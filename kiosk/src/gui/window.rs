@@ -31,7 +31,11 @@ struct Attached {
     events: Sender<Event>,
     states: UnboundedReceiver<State>,
     ctx: ViewContext,
+    face: Option<FacePrompts>,
 }
+
+/// The face check's prompts, as the face actor publishes them.
+pub type FacePrompts = tokio::sync::watch::Receiver<crate::runtime::face::FacePrompt>;
 
 /// The person at the window, as the demo sees it: instead of a script,
 /// hand the window the kiosk and wait until the window closes.
@@ -47,6 +51,7 @@ impl Human {
         events: Sender<Event>,
         states: UnboundedReceiver<State>,
         ctx: ViewContext,
+        face: Option<FacePrompts>,
     ) {
         if self
             .ready
@@ -54,6 +59,7 @@ impl Human {
                 events,
                 states,
                 ctx,
+                face,
             })
             .is_ok()
         {
@@ -206,8 +212,10 @@ pub fn run(opts: DemoOptions, win: WindowOptions) -> Result<Summary, WindowError
             }
         });
     }
-    // The runner's states, drawn as they come (every 40 ms at most).
+    // The runner's states, drawn as they come (every 40 ms at most), and
+    // the face check's prompts.
     let mut states = attached.states;
+    let mut face = attached.face;
     let timer = slint::Timer::default();
     {
         let app = app.clone();
@@ -221,6 +229,12 @@ pub fn run(opts: DemoOptions, win: WindowOptions) -> Result<Summary, WindowError
                         a.controller.observe(&s);
                         a.state = s;
                         changed = true;
+                    }
+                }
+                if let Some(f) = face.as_mut().filter(|f| f.has_changed().unwrap_or(false)) {
+                    let prompt = f.borrow_and_update().clone();
+                    if let Ok(mut a) = app.try_borrow_mut() {
+                        changed |= a.controller.face(&prompt);
                     }
                 }
                 if changed {
