@@ -406,6 +406,22 @@ impl Screens {
         ))));
     }
 
+    /// Shows a live camera preview (`width × height` RGB) on the face
+    /// screen, or clears it with `None`. The preview is never part of a
+    /// [`View`]: screenshots of views cannot contain a face.
+    pub fn show_preview(&self, frame: Option<(u32, u32, &[u8])>) {
+        let k = self.window.global::<Kiosk>();
+        let image = frame
+            .filter(|(w, h, rgb)| rgb.len() == (*w as usize) * (*h as usize) * 3)
+            .map(|(w, h, rgb)| {
+                slint::Image::from_rgb8(
+                    slint::SharedPixelBuffer::<slint::Rgb8Pixel>::clone_from_slice(rgb, w, h),
+                )
+            })
+            .unwrap_or_default();
+        k.set_preview(image);
+    }
+
     /// The businesses the adapter holds now (for tests).
     pub fn businesses(&self) -> Vec<String> {
         let k = self.window.global::<Kiosk>();

@@ -343,7 +343,10 @@ pub async fn run_with(
     let outcome = match human {
         Some(h) => {
             drop(script);
-            let face = rig.as_ref().map(|r| r.actor.prompt.clone());
+            let face = rig.as_ref().map(|r| crate::gui::window::FaceFeed {
+                prompts: r.actor.prompt.clone(),
+                preview: r.actor.preview.clone(),
+            });
             h.play(
                 events.clone(),
                 kiosk.states.subscribe(),

@@ -31,11 +31,18 @@ struct Attached {
     events: Sender<Event>,
     states: UnboundedReceiver<State>,
     ctx: ViewContext,
-    face: Option<FacePrompts>,
+    face: Option<FaceFeed>,
 }
 
-/// The face check's prompts, as the face actor publishes them.
-pub type FacePrompts = tokio::sync::watch::Receiver<crate::runtime::face::FacePrompt>;
+/// What the face actor publishes for the screen: its prompts and the live
+/// preview.
+pub struct FaceFeed {
+    /// Prompt, hint, progress.
+    pub prompts: tokio::sync::watch::Receiver<crate::runtime::face::FacePrompt>,
+    /// The mirrored preview while an attempt runs.
+    pub preview:
+        tokio::sync::watch::Receiver<Option<std::sync::Arc<crate::runtime::face::Preview>>>,
+}
 
 /// The person at the window, as the demo sees it: instead of a script,
 /// hand the window the kiosk and wait until the window closes.
@@ -51,7 +58,7 @@ impl Human {
         events: Sender<Event>,
         states: UnboundedReceiver<State>,
         ctx: ViewContext,
-        face: Option<FacePrompts>,
+        face: Option<FaceFeed>,
     ) {
         if self
             .ready
@@ -219,6 +226,7 @@ pub fn run(opts: DemoOptions, win: WindowOptions) -> Result<Summary, WindowError
     let timer = slint::Timer::default();
     {
         let app = app.clone();
+        let preview_screens = Rc::downgrade(&screens);
         timer.start(
             slint::TimerMode::Repeated,
             Duration::from_millis(40),
@@ -231,10 +239,20 @@ pub fn run(opts: DemoOptions, win: WindowOptions) -> Result<Summary, WindowError
                         changed = true;
                     }
                 }
-                if let Some(f) = face.as_mut().filter(|f| f.has_changed().unwrap_or(false)) {
-                    let prompt = f.borrow_and_update().clone();
-                    if let Ok(mut a) = app.try_borrow_mut() {
-                        changed |= a.controller.face(&prompt);
+                if let Some(f) = face.as_mut() {
+                    if f.prompts.has_changed().unwrap_or(false) {
+                        let prompt = f.prompts.borrow_and_update().clone();
+                        if let Ok(mut a) = app.try_borrow_mut() {
+                            changed |= a.controller.face(&prompt);
+                        }
+                    }
+                    if f.preview.has_changed().unwrap_or(false) {
+                        let preview = f.preview.borrow_and_update().clone();
+                        if let Some(screens) = preview_screens.upgrade() {
+                            screens.show_preview(
+                                preview.as_deref().map(|p| (p.width, p.height, &p.rgb[..])),
+                            );
+                        }
                     }
                 }
                 if changed {

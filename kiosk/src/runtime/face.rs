@@ -11,6 +11,12 @@
 //!
 //! The flow owns the attempt count: a mismatch here is reported as one
 //! failed attempt, and the next `Start` retries with a new challenge.
+//!
+//! While an attempt runs, a small mirrored copy of each frame is published
+//! on a second `watch` for the touchscreen's live preview (memory only,
+//! zeroized when replaced; cleared when the attempt ends). Only the window
+//! shows it: the headless demo's screenshots never include it, so no face
+//! reaches the disk.
 
 use std::sync::Arc;
 
@@ -65,6 +71,59 @@ pub struct FaceActor {
     pub handle: DeviceHandle<FaceCmd>,
     /// What the face screen shows.
     pub prompt: watch::Receiver<FacePrompt>,
+    /// The live preview while an attempt runs (`None` otherwise).
+    pub preview: watch::Receiver<Option<Arc<Preview>>>,
+}
+
+/// Widest preview published (the screen shows it about 420 px wide).
+pub const PREVIEW_MAX_WIDTH: u32 = 320;
+
+/// A small mirrored RGB copy of a camera frame for the screen: the citizen
+/// sees themselves as in a mirror. Zeroized when dropped; no pixels in
+/// `Debug`.
+pub struct Preview {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 3` bytes.
+    pub rgb: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Preview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Preview({}x{}, <face data>)", self.width, self.height)
+    }
+}
+
+impl Preview {
+    /// The preview of an RGB frame: shrunk by a whole factor (nearest
+    /// pixel) to at most [`PREVIEW_MAX_WIDTH`] wide, mirrored left to right.
+    /// `None` for an empty or inconsistent frame.
+    pub fn of(width: u32, height: u32, rgb: &[u8]) -> Option<Preview> {
+        if width == 0 || height == 0 || rgb.len() != (width as usize) * (height as usize) * 3 {
+            return None;
+        }
+        let step = width.div_ceil(PREVIEW_MAX_WIDTH).max(1);
+        let (w, h) = (width / step, height / step);
+        if w == 0 || h == 0 {
+            return None;
+        }
+        let mut out = Zeroizing::new(Vec::with_capacity((w * h * 3) as usize));
+        for y in 0..h {
+            let row = (y * step) as usize * width as usize;
+            for x in 0..w {
+                let sx = (width - 1 - x * step) as usize;
+                let i = (row + sx) * 3;
+                out.extend_from_slice(&rgb[i..i + 3]);
+            }
+        }
+        Some(Preview {
+            width: w,
+            height: h,
+            rgb: out,
+        })
+    }
 }
 
 fn failure(reason: FailReason) -> Option<FaceFailure> {
@@ -90,6 +149,7 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
     let (tx, rx) = mpsc::channel(8);
     let (health_tx, health) = watch::channel(camera.health());
     let (prompt_tx, prompt) = watch::channel(FacePrompt::default());
+    let (preview_tx, preview) = watch::channel(None);
     let events = Arc::default();
     let handle = DeviceHandle::new(tx, health, Arc::clone(&events));
     let frames = Arc::clone(&handle.frames);
@@ -102,6 +162,7 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
             events,
             health: health_tx,
             prompt: prompt_tx,
+            preview: preview_tx,
             reference: None,
             engine_session: false,
             capturing: false,
@@ -112,7 +173,11 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
         };
         actor.run().await;
     });
-    FaceActor { handle, prompt }
+    FaceActor {
+        handle,
+        prompt,
+        preview,
+    }
 }
 
 struct Actor<C> {
@@ -123,6 +188,7 @@ struct Actor<C> {
     events: super::devices::EventSink,
     health: watch::Sender<Health>,
     prompt: watch::Sender<FacePrompt>,
+    preview: watch::Sender<Option<Arc<Preview>>>,
     reference: Option<Zeroizing<Vec<u8>>>,
     /// The engine holds a session (reference embedded).
     engine_session: bool,
@@ -233,6 +299,7 @@ impl<C: FrameSource> Actor<C> {
         }
         self.engine_session = false;
         self.capturing = false;
+        self.preview.send_replace(None);
     }
 
     fn stop(&mut self) {
@@ -258,6 +325,9 @@ impl<C: FrameSource> Actor<C> {
     }
 
     fn offer(&mut self, mut frame: CameraFrame) {
+        if let Some(p) = Preview::of(frame.width, frame.height, &frame.rgb) {
+            self.preview.send_replace(Some(Arc::new(p)));
+        }
         let rgb = std::mem::take(&mut frame.rgb);
         let Some(f) = Frame::new(frame.width, frame.height, rgb, frame.captured_at) else {
             return;
@@ -303,6 +373,7 @@ impl<C: FrameSource> Actor<C> {
 
     async fn decided(&mut self, result: Result<(), FaceFailure>) {
         self.capturing = false;
+        self.preview.send_replace(None);
         self.publish(|p| {
             p.active = false;
             p.prompt = None;
@@ -315,5 +386,41 @@ impl<C: FrameSource> Actor<C> {
             f(p);
             p.seq += 1;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preview_is_small_and_mirrored() {
+        // 8x2: the left column red, the rest grey.
+        let (w, h) = (8u32, 2u32);
+        let mut rgb = vec![100u8; (w * h * 3) as usize];
+        for y in 0..h as usize {
+            rgb[y * w as usize * 3] = 255;
+        }
+        let p = Preview::of(w, h, &rgb).expect("preview");
+        assert_eq!((p.width, p.height), (8, 2), "small frames keep their size");
+        assert_eq!(
+            p.rgb[(7 * 3) as usize],
+            255,
+            "the left edge shows on the right"
+        );
+        assert_eq!(p.rgb[0], 100);
+
+        let (w, h) = (1280u32, 720u32);
+        let rgb = vec![7u8; (w * h * 3) as usize];
+        let p = Preview::of(w, h, &rgb).expect("preview");
+        assert!(p.width <= PREVIEW_MAX_WIDTH && p.width * 4 == w && p.height * 4 == h);
+        assert_eq!(p.rgb.len(), (p.width * p.height * 3) as usize);
+        assert!(!format!("{p:?}").contains('7'), "no pixels in Debug");
+
+        assert!(
+            Preview::of(4, 4, &[0; 5]).is_none(),
+            "a wrong buffer is refused"
+        );
+        assert!(Preview::of(0, 4, &[]).is_none());
     }
 }
