@@ -14,16 +14,19 @@ APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core prome
 # arm64 root file system, mmdebstrap, qemu-system for the boot test, zstd;
 # and, from Debian's arm64 multiarch archive, the fontconfig the kiosk links
 # (Slint's system-font loader, yeslogic-fontconfig-sys via pkg-config; see
-# .cargo/config.toml). It pulls libfreetype-dev, libexpat1-dev, libpng-dev,
-# zlib1g-dev, libc6-dev and pkgconf for arm64, all co-installable with the
-# amd64 ones (apt may first upgrade amd64 libraries such as libssl3 or
-# libexpat1 so both architectures carry the same version).
+# .cargo/config.toml) and the libinput, libxkbcommon and libudev its KMS
+# backend links (the `device` feature). They pull libfreetype-dev,
+# libexpat1-dev, libpng-dev, zlib1g-dev, libc6-dev, pkgconf, libglib2.0,
+# libwacom, libevdev, libmtdev for arm64, all co-installable with the amd64
+# ones (apt first upgrades amd64 packages such as libssl3, libexpat1 or
+# systemd's libudev1 and libsystemd0 so both architectures carry the same
+# version).
 IMAGE=0
 if [ "${1:-}" = "--image" ]; then
   IMAGE=1
   APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
     binfmt-support arch-test qemu-system-arm mmdebstrap zstd kmod
-    libfontconfig-dev:arm64)
+    libfontconfig-dev:arm64 libinput-dev:arm64 libxkbcommon-dev:arm64 libudev-dev:arm64)
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     echo "setup: adding the arm64 architecture to dpkg"
     $SUDO dpkg --add-architecture arm64
