@@ -11,16 +11,32 @@ APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core prome
   dosfstools mtools fdisk e2fsprogs)
 # `--image`: what building and boot-testing the SD-card image needs
 # (scripts/image-ci.sh): the aarch64 cross toolchain, qemu-user for the
-# arm64 root file system, mmdebstrap, qemu-system for the boot test, zstd.
+# arm64 root file system, mmdebstrap, qemu-system for the boot test, zstd;
+# and, from Debian's arm64 multiarch archive, the fontconfig the kiosk links
+# (Slint's system-font loader, yeslogic-fontconfig-sys via pkg-config; see
+# .cargo/config.toml) and the libinput, libxkbcommon and libudev its KMS
+# backend links (the `device` feature). They pull libfreetype-dev,
+# libexpat1-dev, libpng-dev, zlib1g-dev, libc6-dev, pkgconf, libglib2.0,
+# libwacom, libevdev, libmtdev for arm64, all co-installable with the amd64
+# ones (apt first upgrades amd64 packages such as libssl3, libexpat1 or
+# systemd's libudev1 and libsystemd0 so both architectures carry the same
+# version).
 IMAGE=0
 if [ "${1:-}" = "--image" ]; then
   IMAGE=1
   APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
-    binfmt-support arch-test qemu-system-arm mmdebstrap zstd kmod)
+    binfmt-support arch-test qemu-system-arm mmdebstrap zstd kmod
+    libfontconfig-dev:arm64 libinput-dev:arm64 libxkbcommon-dev:arm64 libudev-dev:arm64)
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "setup: adding the arm64 architecture to dpkg"
+    $SUDO dpkg --add-architecture arm64
+  fi
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+  # Not `dpkg -s`: with arm64 added it refuses a name installed for both
+  # architectures (pkg-config) as ambiguous.
+  dpkg-query -W -f='${db:Status-Abbrev}\n' "$p" 2>/dev/null | grep -q '^ii' || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
