@@ -258,6 +258,101 @@ fn face_engine_fails_a_static_photo() {
     );
 }
 
+/// Frames of `src` (w × h RGB) moved as a hand moves a printed photo or a
+/// phone: shifted by `(dx, dy)`, turned in the picture plane by `deg`, and
+/// scaled by `zoom` about the centre (nearest pixel, grey outside).
+fn moved(w: u32, h: u32, src: &[u8], dx: f32, dy: f32, deg: f32, zoom: f32) -> Vec<u8> {
+    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
+    let (sin, cos) = deg.to_radians().sin_cos();
+    let mut out = vec![118u8; src.len()];
+    for y in 0..h {
+        for x in 0..w {
+            // Inverse map: output pixel -> source pixel.
+            let (u, v) = ((x as f32 - cx - dx) / zoom, (y as f32 - cy - dy) / zoom);
+            let (sx, sy) = (cos * u + sin * v + cx, -sin * u + cos * v + cy);
+            if sx >= 0.0 && sy >= 0.0 && (sx as u32) < w && (sy as u32) < h {
+                let (o, i) = (
+                    ((y * w + x) * 3) as usize,
+                    ((sy as u32 * w + sx as u32) * 3) as usize,
+                );
+                out[o..o + 3].copy_from_slice(&src[i..i + 3]);
+            }
+        }
+    }
+    out
+}
+
+/// Synthetic replays: the citizen's own photo (the reference is another
+/// photo of the same person, so a match would pass) held up and moved the
+/// ways a printed photo or a phone screen can move: slid sideways, lifted,
+/// turned in the picture plane, brought closer. None of them turns the head
+/// in depth, so none may pass the challenge. Prints the outcome of each
+/// (`--nocapture`) for the closing note.
+#[test]
+fn face_engine_fails_synthetic_replays_of_a_moved_photo() {
+    let Some(mut cfg) = cfg() else { return };
+    cfg.liveness.action_timeout_ms = 1_500;
+    let (Some(r), Some(p)) = (face("pairs/img39.jpg"), face("pairs/img38.jpg")) else {
+        return;
+    };
+    let (w, h, px) = rgb(&p);
+    type Motion = fn(f32) -> (f32, f32, f32, f32);
+    let replays: [(&str, Motion); 5] = [
+        ("slid left and right", |s| (60.0 * s, 0.0, 0.0, 1.0)),
+        ("lifted up and down", |s| (0.0, 40.0 * s, 0.0, 1.0)),
+        ("turned in the picture plane", |s| (0.0, 0.0, 15.0 * s, 1.0)),
+        ("brought closer and back", |_| (0.0, 0.0, 0.0, 1.0)),
+        ("wobbled (all at once)", |s| {
+            (30.0 * s, 20.0 * s, 8.0 * s, 1.0 + 0.1 * s)
+        }),
+    ];
+    for (name, motion) in replays {
+        let zooming = name.starts_with("brought");
+        let mut eng = FaceEngine::spawn(cfg.clone()).expect("engine starts");
+        eng.requests
+            .send(Request::Begin {
+                reference_jpeg: std::fs::read(&r).expect("read"),
+                challenge: Challenge::new(vec![Action::TurnLeft, Action::Nod]),
+            })
+            .expect("send");
+        // 3 s at 10 fps: settle, then move back and forth.
+        for i in 0..30u64 {
+            let s = if i < 5 {
+                0.0
+            } else {
+                ((i - 5) as f32 * 0.6).sin()
+            };
+            let (dx, dy, deg, zoom) = motion(s);
+            let zoom = if zooming { 1.0 + 0.25 * s.abs() } else { zoom };
+            let f = Frame::new(
+                w,
+                h,
+                moved(w, h, &px, dx, dy, deg, zoom),
+                Duration::from_millis(100 * (i + 1)),
+            )
+            .expect("frame");
+            eng.requests.send(Request::Frame(f)).expect("send");
+        }
+        let mut last = None;
+        while let Some(e) = eng.recv_timeout(Duration::from_secs(20)) {
+            let done = matches!(e, Event::Decided(_));
+            last = Some(e);
+            if done {
+                break;
+            }
+        }
+        eng.shutdown();
+        println!("replay {name}: {last:?}");
+        assert!(
+            matches!(
+                last,
+                Some(Event::Decided(Outcome::Fail(FailReason::Liveness(_))))
+            ),
+            "replay {name} must fail the liveness challenge: {last:?}"
+        );
+    }
+}
+
 #[test]
 fn face_engine_wrong_direction_ends_the_face_path() {
     let Some(cfg) = cfg() else { return };
