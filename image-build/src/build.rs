@@ -336,7 +336,7 @@ fn customize(
             .map(|t| t.lines().any(|l| l.split(':').next() == Some(g)))
             .unwrap_or(false)
     };
-    for g in ["gpio", "video", "dialout", "lp", "input", "render"] {
+    for g in ["gpio", "video", "dialout", "lp", "input", "render", "audio"] {
         if !group_exists(g) {
             run(Command::new("groupadd")
                 .arg("--root")
@@ -353,7 +353,7 @@ fn customize(
         "--shell",
         "/usr/sbin/nologin",
         "--groups",
-        "video,dialout,lp,gpio,input,render",
+        "video,dialout,lp,gpio,input,render,audio",
         "kiosk",
     ]))?;
     run(Command::new("usermod")

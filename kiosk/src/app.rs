@@ -492,6 +492,7 @@ pub async fn run(
     config: Config,
     status_addr: Option<SocketAddr>,
     shutdown: impl std::future::Future<Output = ()> + Send,
+    touchscreen: Option<crate::gui::window::Touchscreen>,
 ) -> Result<(), AppError> {
     config.validate()?;
     let token = config.status_token()?;
@@ -553,6 +554,7 @@ pub async fn run(
         Some(_) => vec![("tamper".to_string(), tamper_rx)],
         None => Vec::new(),
     };
+    let kiosk_flow_config = flow_cfg.clone();
     let kiosk = start_with(
         Parts {
             flow: flow_cfg,
@@ -584,6 +586,20 @@ pub async fn run(
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;
     let gpio = start_gpio(&config, &kiosk, &reader, &printer, tamper_tx);
     info!(addr = %kiosk.status_addr, "status endpoint listening");
+    if let Some(screen) = touchscreen {
+        screen.attach(
+            kiosk.events.clone(),
+            kiosk.states.subscribe(),
+            crate::gui::view::ViewContext {
+                flow: kiosk_flow_config,
+                progress_url: config.receipt.progress_url.clone(),
+            },
+            face.as_ref().map(|f| crate::gui::window::FaceFeed {
+                prompts: f.prompt.clone(),
+                preview: f.preview.clone(),
+            }),
+        );
+    }
     // Under systemd (Type=notify): ready now, then watchdog pings.
     let watchdog = crate::notify::Notifier::from_env().and_then(|n| n.ready_and_watchdog());
     shutdown.await;

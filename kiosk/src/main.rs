@@ -386,12 +386,54 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             status_addr,
         } => {
             let config = kiosk::config::Config::from_file(&config)?;
-            let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(kiosk::app::run(
-                config,
-                status_addr,
-                kiosk::notify::stop_requested(),
-            ))?;
+            if !config.ui.touchscreen {
+                let rt = tokio::runtime::Runtime::new()?;
+                rt.block_on(kiosk::app::run(
+                    config,
+                    status_addr,
+                    kiosk::notify::stop_requested(),
+                    None,
+                ))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            // The touchscreen runs on this (main) thread, the kiosk beside it.
+            let win = kiosk::gui::window::WindowOptions {
+                ui: config.ui.clone(),
+            };
+            let (screen, attached) = kiosk::gui::window::Touchscreen::link();
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+            let kiosk = std::thread::Builder::new().name("kiosk".into()).spawn(
+                move || -> anyhow::Result<()> {
+                    let rt = tokio::runtime::Runtime::new()?;
+                    let shutdown = async move {
+                        tokio::select! {
+                            () = kiosk::notify::stop_requested() => {}
+                            // A dropped sender is not a request to stop.
+                            Ok(()) = quit_rx => {}
+                        }
+                    };
+                    let ran =
+                        rt.block_on(kiosk::app::run(config, status_addr, shutdown, Some(screen)));
+                    let _ = done_tx.send(());
+                    Ok(ran?)
+                },
+            )?;
+            match kiosk::gui::window::run_device(attached, &win, done_rx) {
+                // The technician's PIN ended the screen: end the kiosk too
+                // (under systemd it restarts).
+                Ok(()) => {
+                    let _ = quit_tx.send(());
+                }
+                // No display (or no DRM device): serve without a screen.
+                Err(e) => {
+                    tracing::warn!("no touchscreen: {e}; the kiosk runs without a screen");
+                    drop(quit_tx);
+                }
+            }
+            kiosk
+                .join()
+                .map_err(|_| anyhow::anyhow!("the kiosk thread panicked"))??;
             Ok(ExitCode::SUCCESS)
         }
     }

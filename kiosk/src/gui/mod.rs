@@ -23,6 +23,10 @@ pub mod window;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct UiConfig {
+    /// `kiosk run` opens the touchscreen (KMS on the device, a window on a
+    /// desktop). Without a display the kiosk logs it and runs without one
+    /// (the status endpoint, sync and devices still work).
+    pub touchscreen: bool,
     /// PIN of the hidden technician entry (five taps on the title); empty
     /// disables the entry.
     pub technician_pin: String,
@@ -37,6 +41,7 @@ pub struct UiConfig {
 impl Default for UiConfig {
     fn default() -> Self {
         Self {
+            touchscreen: false,
             technician_pin: String::new(),
             muted: false,
             espeak: "espeak-ng".into(),

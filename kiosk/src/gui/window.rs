@@ -27,7 +27,7 @@ use crate::demo::{DemoError, DemoOptions, Summary};
 use crate::flow::{Event, State};
 
 /// What the kiosk thread hands the window once it runs.
-struct Attached {
+pub struct Attached {
     events: Sender<Event>,
     states: UnboundedReceiver<State>,
     ctx: ViewContext,
@@ -155,6 +155,70 @@ pub fn run(opts: DemoOptions, win: WindowOptions) -> Result<Summary, WindowError
         // The kiosk stopped before it was ready: its error says why.
         return join(kiosk);
     };
+    let ran = serve(attached, &win);
+    let _ = closed_tx.send(());
+    ran?;
+    join(kiosk)
+}
+
+/// The touchscreen of `kiosk run`: hand it to [`crate::app::run`], which
+/// attaches the running kiosk to it.
+pub struct Touchscreen {
+    ready: std::sync::mpsc::Sender<Attached>,
+}
+
+impl Touchscreen {
+    /// A touchscreen link and the window's end of it, for [`run_device`].
+    pub fn link() -> (Touchscreen, std::sync::mpsc::Receiver<Attached>) {
+        let (ready, rx) = std::sync::mpsc::channel();
+        (Touchscreen { ready }, rx)
+    }
+
+    /// Attaches the running kiosk to the window (no-op if the window is gone).
+    pub fn attach(
+        self,
+        events: Sender<Event>,
+        states: UnboundedReceiver<State>,
+        ctx: ViewContext,
+        face: Option<FaceFeed>,
+    ) {
+        let _ = self.ready.send(Attached {
+            events,
+            states,
+            ctx,
+            face,
+        });
+    }
+}
+
+/// `kiosk run` with its touchscreen: the window on this (main) thread until
+/// `kiosk_done` says the kiosk stopped (or the technician PIN ends it).
+/// Returns an error when the window cannot open (no display): the caller
+/// carries on without a screen.
+pub fn run_device(
+    attached: std::sync::mpsc::Receiver<Attached>,
+    win: &WindowOptions,
+    kiosk_done: std::sync::mpsc::Receiver<()>,
+) -> Result<(), WindowError> {
+    let Ok(attached) = attached.recv() else {
+        // The kiosk stopped before it was ready: nothing to show.
+        return Ok(());
+    };
+    // End the event loop when the kiosk ends (SIGTERM, a fatal error).
+    std::thread::Builder::new()
+        .name("screen-watch".into())
+        .spawn(move || {
+            let _ = kiosk_done.recv();
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+        })
+        .map_err(|e| WindowError::Thread(e.to_string()))?;
+    serve(attached, win)
+}
+
+/// The window, attached to a running kiosk, until the event loop ends.
+fn serve(attached: Attached, win: &WindowOptions) -> Result<(), WindowError> {
     let screens = Rc::new(Screens::new()?);
     screens
         .window()
@@ -264,7 +328,5 @@ pub fn run(opts: DemoOptions, win: WindowOptions) -> Result<Summary, WindowError
     screens.window().show()?;
     let ran = slint::run_event_loop_until_quit();
     drop(timer);
-    let _ = closed_tx.send(());
-    ran?;
-    join(kiosk)
+    Ok(ran?)
 }
