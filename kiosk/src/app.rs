@@ -594,10 +594,7 @@ pub async fn run(
                 flow: kiosk_flow_config,
                 progress_url: config.receipt.progress_url.clone(),
             },
-            face.as_ref().map(|f| crate::gui::window::FaceFeed {
-                prompts: f.prompt.clone(),
-                preview: f.preview.clone(),
-            }),
+            face.as_ref().map(crate::gui::window::FaceFeed::of),
         );
     }
     // Under systemd (Type=notify): ready now, then watchdog pings.

@@ -343,10 +343,9 @@ pub async fn run_with(
     let outcome = match human {
         Some(h) => {
             drop(script);
-            let face = rig.as_ref().map(|r| crate::gui::window::FaceFeed {
-                prompts: r.actor.prompt.clone(),
-                preview: r.actor.preview.clone(),
-            });
+            let face = rig
+                .as_ref()
+                .map(|r| crate::gui::window::FaceFeed::of(&r.actor));
             h.play(
                 events.clone(),
                 kiosk.states.subscribe(),

@@ -187,6 +187,13 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
     let payment = session.and_then(|s| s.payment.as_ref());
     let progress = session.and_then(|s| s.progress.as_ref());
     let contract = &ctx.flow.contract;
+    // The face check's words, on the face screen while a check runs only.
+    let face_words = |code: Option<&str>| {
+        code.filter(|_| phase == "face-capture" && local.face.active)
+            .and_then(|c| kiosk_ui::face_text(c, local.lang))
+            .unwrap_or_default()
+            .to_string()
+    };
     let contract_page = local
         .contract_page
         .min(contract.pages.len().saturating_sub(1));
@@ -267,20 +274,8 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
             }
             _ => 0,
         },
-        face_text: local
-            .face
-            .prompt
-            .filter(|_| phase == "face-capture" && local.face.active)
-            .and_then(|c| kiosk_ui::face_text(c, local.lang))
-            .unwrap_or_default()
-            .to_string(),
-        face_hint: local
-            .face
-            .hint
-            .filter(|_| phase == "face-capture" && local.face.active)
-            .and_then(|c| kiosk_ui::face_text(c, local.lang))
-            .unwrap_or_default()
-            .to_string(),
+        face_text: face_words(local.face.prompt),
+        face_hint: face_words(local.face.hint),
         field: field_on(phase, business, &local.field),
         entry_name: local.name.clone(),
         entry_id: local.id.clone(),

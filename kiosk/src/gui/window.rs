@@ -44,6 +44,16 @@ pub struct FaceFeed {
         tokio::sync::watch::Receiver<Option<std::sync::Arc<crate::runtime::face::Preview>>>,
 }
 
+impl FaceFeed {
+    /// The screen's subscription to `actor`.
+    pub fn of(actor: &crate::runtime::face::FaceActor) -> Self {
+        Self {
+            prompts: actor.prompt.clone(),
+            preview: actor.preview.clone(),
+        }
+    }
+}
+
 /// The person at the window, as the demo sees it: instead of a script,
 /// hand the window the kiosk and wait until the window closes.
 pub struct Human {
