@@ -154,6 +154,7 @@ mod tests {
         for data in [
             &include_bytes!("../../fuzz/regressions/qr_payload-rqrr-geometry-assert.bin")[..],
             &include_bytes!("../../fuzz/regressions/qr_payload-rqrr-geometry-assert-2.bin")[..],
+            &include_bytes!("../../fuzz/regressions/qr_payload-rqrr-grid-assert.bin")[..],
         ] {
             let (&w, rest) = data.split_first().unwrap();
             let w = u32::from(w % 64) + 1;
