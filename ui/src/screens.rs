@@ -235,10 +235,13 @@ pub struct Screens {
     lang: std::cell::Cell<Option<Lang>>,
 }
 
+/// A Slint list model of `v`, each item mapped by `f`.
+fn model<T, U: Clone + 'static>(v: &[T], f: impl Fn(&T) -> U) -> ModelRc<U> {
+    ModelRc::from(Rc::new(VecModel::from(v.iter().map(f).collect::<Vec<_>>())))
+}
+
 fn strings(v: &[String]) -> ModelRc<SharedString> {
-    ModelRc::from(Rc::new(VecModel::from(
-        v.iter().map(SharedString::from).collect::<Vec<_>>(),
-    )))
+    model(v, |s| SharedString::from(s))
 }
 
 /// Renders a QR code as an image, 8 pixels a module with a quiet zone.
@@ -310,15 +313,10 @@ impl Screens {
         k.set_title(text.map(|t| t.title).unwrap_or_default().into());
         k.set_prompt(text.map(|t| t.prompt).unwrap_or_default().into());
         k.set_businesses(strings(&view.businesses));
-        k.set_methods(ModelRc::from(Rc::new(VecModel::from(
-            view.methods
-                .iter()
-                .map(|m| SlintMethod {
-                    code: m.code.as_str().into(),
-                    enabled: m.enabled,
-                })
-                .collect::<Vec<_>>(),
-        ))));
+        k.set_methods(model(&view.methods, |m| SlintMethod {
+            code: m.code.as_str().into(),
+            enabled: m.enabled,
+        }));
         k.set_business(view.business.as_str().into());
         k.set_masked_name(view.masked_name.as_str().into());
         k.set_masked_id(view.masked_id.as_str().into());
@@ -359,17 +357,12 @@ impl Screens {
         k.set_amount_due(view.amount_due.as_str().into());
         k.set_has_due(view.has_due);
         k.set_mailing_address(view.mailing_address.as_str().into());
-        k.set_pushed(ModelRc::from(Rc::new(VecModel::from(
-            view.pushed
-                .iter()
-                .map(|p| SlintPushed {
-                    id: p.id.as_str().into(),
-                    business: p.business.as_str().into(),
-                    source: p.source.as_str().into(),
-                    summary: p.summary.as_str().into(),
-                })
-                .collect::<Vec<_>>(),
-        ))));
+        k.set_pushed(model(&view.pushed, |p| SlintPushed {
+            id: p.id.as_str().into(),
+            business: p.business.as_str().into(),
+            source: p.source.as_str().into(),
+            summary: p.summary.as_str().into(),
+        }));
         k.set_pushed_summary(view.pushed_summary.as_str().into());
         k.set_contract_title(view.contract_title.as_str().into());
         k.set_contract_text(view.contract_text.as_str().into());
@@ -378,32 +371,22 @@ impl Screens {
         k.set_pay_qr(view.pay_qr.as_ref().map(qr_image).unwrap_or_default());
         k.set_pay_amount(view.pay_amount.as_str().into());
         k.set_invoice_no(view.invoice_no.as_str().into());
-        k.set_phrases(ModelRc::from(Rc::new(VecModel::from(
-            view.phrases
-                .iter()
-                .map(|c| SlintChoice {
-                    code: c.code.as_str().into(),
-                    chosen: c.chosen,
-                })
-                .collect::<Vec<_>>(),
-        ))));
+        k.set_phrases(model(&view.phrases, |c| SlintChoice {
+            code: c.code.as_str().into(),
+            chosen: c.chosen,
+        }));
         k.set_company_entry(view.company_entry);
         k.set_company_code(view.company_code.as_str().into());
         k.set_entry_credit_code(view.entry_credit_code.as_str().into());
         k.set_company_role(view.company_role.as_str().into());
         k.set_progress_no(view.progress_no.as_str().into());
         k.set_progress_business(view.progress_business.as_str().into());
-        k.set_steps(ModelRc::from(Rc::new(VecModel::from(
-            view.steps
-                .iter()
-                .map(|s| SlintStep {
-                    title: s.title.as_str().into(),
-                    state: s.state.as_str().into(),
-                    started: s.started.as_str().into(),
-                    finished: s.finished.as_str().into(),
-                })
-                .collect::<Vec<_>>(),
-        ))));
+        k.set_steps(model(&view.steps, |s| SlintStep {
+            title: s.title.as_str().into(),
+            state: s.state.as_str().into(),
+            started: s.started.as_str().into(),
+            finished: s.finished.as_str().into(),
+        }));
     }
 
     /// Shows a live camera preview (`width × height` RGB) on the face
