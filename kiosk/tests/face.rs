@@ -429,8 +429,11 @@ fn face_engine_sees_a_second_person_step_in() {
             challenge: Challenge::new(vec![Action::TurnLeft]),
         })
         .expect("send");
+    // The live loop searches the whole frame at least every
+    // FULL_SEARCH_EVERY frames; give it that many with two people, and more.
     let mut t = 0u64;
-    for second in [false, false, false, true, true, true, true, true, true] {
+    let n = 3 + engine::FULL_SEARCH_EVERY as usize + 2;
+    for second in (0..n).map(|i| i >= 3) {
         t += 100;
         let f = Frame::new(w * 2, h, canvas(second), Duration::from_millis(t)).expect("frame");
         eng.requests.send(Request::Frame(f)).expect("send");
@@ -478,6 +481,19 @@ fn face_shear_yaw_response_diagnostic() {
             println!(
                 "{name} {w}x{h} k={k} yaw={yaw:?} pitch={pitch:?} box={:?}",
                 d.map(|d| d.bbox.width())
+            );
+            // What the live loop follows: the region search, after a few frames.
+            let mut live = engine::LiveSearch::default();
+            let mut last = None;
+            for _ in 0..3 {
+                last = live.next(&p, img.view()).expect("live").ok();
+            }
+            println!(
+                "    live: yaw={:?} pitch={:?}",
+                last.as_ref()
+                    .and_then(|d| kiosk::face::liveness::yaw_ratio(&d.landmarks)),
+                last.as_ref()
+                    .and_then(|d| kiosk::face::liveness::pitch_ratio(&d.landmarks))
             );
         }
     }

@@ -25,6 +25,18 @@ For dlib, ``detect`` = downscale to the same 320x256 box + HOG (upsample 1,
 its default: it finds faces down to ~40 px there), ``embed_1`` = landmarks +
 encoding of one face on the full-resolution image, ``frame`` = both.
 
+``live_frame``: what a live loop does per camera frame, no embedding (the
+kiosk embeds once per attempt, ``embed_2``): ours = the engine's
+``LiveSearch`` (region around the tracked face every frame, the whole frame
+every 8th) + alignment, averaged over 8 frames; ort = the straightforward
+loop, whole-frame detection + alignment every frame, and
+``live_frame_tracked`` = ort doing our tracking the same way; dlib =
+``face_locations`` with its defaults (HOG, upsample 1) on the frame +
+``face_landmarks(model="small")`` (5 points). ``--frame WxH`` first fits
+every photo into a WxH camera frame (scaled down, centred on grey, outside
+timing), as the kiosk's camera delivers them; then dlib's ``detect`` runs on
+that frame with its defaults too.
+
 Run through ``run.sh`` (makes the venv, builds the binary). Prints a table
 and writes JSON (``--out``). Times and counts only, no face data.
 """
@@ -56,15 +68,28 @@ TEMPLATE = np.array(
     ],
     dtype=np.float64,
 )
-STAGES = ["detect", "align", "embed_1", "embed_2", "frame", "detect_tracked", "frame_tracked"]
+STAGES = ["detect", "align", "embed_1", "embed_2", "frame", "detect_tracked", "frame_tracked",
+          "live_frame", "live_frame_tracked"]
 TRACK_INPUT, TRACK_ROI_SCALE = 128, 2.0  # as kiosk::face::detect
+FULL_SEARCH_EVERY = 8  # as kiosk::face::engine
 
 
 def now_ms():
     return time.perf_counter() * 1e3
 
 
-def load_images(d, limit):
+def camera_frame(im, size):
+    """The photo fitted into a WxH camera frame: scaled down, centred on grey."""
+    w, h = size
+    scale = min(w / im.width, h / im.height, 1.0)
+    sw = min(max(round(im.width * scale), 1), w)
+    sh = min(max(round(im.height * scale), 1), h)
+    canvas = Image.new("RGB", (w, h), (118, 118, 118))
+    canvas.paste(im.resize((sw, sh), Image.BILINEAR), ((w - sw) // 2, (h - sh) // 2))
+    return canvas
+
+
+def load_images(d, limit, frame=None):
     files = sorted(
         p for p in Path(d).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png")
     )
@@ -73,6 +98,8 @@ def load_images(d, limit):
     out = []
     for p in files:
         im = ImageOps.exif_transpose(Image.open(p)).convert("RGB")
+        if frame:
+            im = camera_frame(im, frame)
         out.append((p.name, im, np.asarray(im)))
     return out
 
@@ -189,6 +216,33 @@ def align(im, pts, size=112):
     return im.transform((size, size), Image.AFFINE, (ia, -ib, c, ib, ia, f), Image.BILINEAR)
 
 
+def live_tracked(p, im, n=FULL_SEARCH_EVERY):
+    """Our engine's LiveSearch on n frames: the whole frame on the first, the
+    region around the tracked face on every one, alignment of the face found."""
+    prev, since = None, 0
+    for _ in range(n):
+        whole = None
+        if prev is None or since + 1 >= FULL_SEARCH_EVERY:
+            since = 0
+            whole = largest(p.detect(im))
+            if whole is None:
+                prev = None
+                continue
+            if prev is None or iou(prev, whole[1]) < 0.3:
+                prev = whole[1]
+        else:
+            since += 1
+        d = largest(p.detect_near(im, prev))
+        if d is None:
+            d = whole or largest(p.detect(im))
+            since = 0
+        if d is None:
+            prev = None
+            continue
+        prev = d[1]
+        align(im, d[2])
+
+
 def bench_ort(images, models, det_size, repeats):
     p = OrtPipeline(models, *det_size)
     per_stage = {k: [] for k in STAGES}
@@ -229,6 +283,15 @@ def bench_ort(images, models, det_size, repeats):
             if dd is not None:
                 p.embed([align(im, dd[2])])
             s["frame_tracked"].append(now_ms() - t)
+            t = now_ms()
+            for _ in range(FULL_SEARCH_EVERY):
+                dd = largest(p.detect(im))
+                if dd is not None:
+                    align(im, dd[2])
+            s["live_frame"].append((now_ms() - t) / FULL_SEARCH_EVERY)
+            t = now_ms()
+            live_tracked(p, im)
+            s["live_frame_tracked"].append((now_ms() - t) / FULL_SEARCH_EVERY)
         rec = {"file": name, "face": True}
         for k in STAGES:
             m = statistics.median(s[k])
@@ -241,17 +304,20 @@ def bench_ort(images, models, det_size, repeats):
 # ----------------------------------------------------------------------- dlib
 
 
-def bench_dlib(images, det_size, repeats, full_res=False):
+def bench_dlib(images, det_size, repeats, full_res=False, camera=False):
     import dlib
     import face_recognition as fr
 
     W, H = det_size
-    per_stage = {k: [] for k in ("detect", "embed_1", "frame")}
+    per_stage = {k: [] for k in ("detect", "embed_1", "frame", "live_frame")}
     if full_res:
         per_stage["frame_full_res"] = []
     per_image, no_face = [], 0
 
     def detect(im):
+        if camera:
+            # A camera frame: face_recognition's defaults on it as it is.
+            return fr.face_locations(np.asarray(im), number_of_times_to_upsample=1, model="hog")
         fw, fh = im.size
         scale = min(W / fw, H / fh)
         small = np.asarray(
@@ -285,6 +351,11 @@ def bench_dlib(images, det_size, repeats, full_res=False):
             if l2 is not None:
                 fr.face_encodings(arr, [l2], num_jitters=1, model="small")
             s["frame"].append(now_ms() - t)
+            t = now_ms()
+            l2 = biggest(detect(im))
+            if l2 is not None:
+                fr.face_landmarks(arr, [l2], model="small")
+            s["live_frame"].append(now_ms() - t)
         if full_res:
             # face_recognition's defaults on the photo as it is (once: slow).
             t = now_ms()
@@ -323,9 +394,11 @@ def summarise(impl, per_stage, per_image, no_face, repeats, t_all):
 # ------------------------------------------------------------------------ ours
 
 
-def bench_ours(bin_path, images_dir, models, repeats, limit, det_size):
+def bench_ours(bin_path, images_dir, models, repeats, limit, det_size, frame):
     cmd = [str(bin_path), "--images", str(images_dir), "--models", str(models),
            "--repeats", str(repeats), "--det", "%dx%d" % det_size, "--json"]
+    if frame:
+        cmd += ["--frame", "%dx%d" % frame]
     if limit:
         cmd += ["--limit", str(limit)]
     r = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
@@ -357,6 +430,7 @@ def main():
     ap.add_argument("--dlib-repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0, help="first K images only")
     ap.add_argument("--det", default="320x256", help="detector input WxH (our FaceConfig default)")
+    ap.add_argument("--frame", default="", help="fit each photo into a WxH camera frame first (e.g. 640x480)")
     ap.add_argument("--bench-bin", help="path to the bench-face binary")
     ap.add_argument("--ours-build", default="", help="how the binary was built (recorded)")
     ap.add_argument("--dlib-full-res", action="store_true",
@@ -365,21 +439,23 @@ def main():
     ap.add_argument("--out", default=os.environ.get("TMPDIR", "/tmp") + "/face-bench.json")
     a = ap.parse_args()
     det_size = tuple(int(v) for v in a.det.split("x"))
+    frame = tuple(int(v) for v in a.frame.split("x")) if a.frame else None
 
-    images = load_images(a.images, a.limit)
-    res = {"machine": machine(), "images_dir": str(a.images), "detector_input": det_size}
+    images = load_images(a.images, a.limit, frame)
+    res = {"machine": machine(), "images_dir": str(a.images), "detector_input": det_size,
+           "frame": frame}
     if "ours" not in a.skip:
         if not a.bench_bin:
             sys.exit("--bench-bin is required (run.sh passes it)")
         print("ours (tract) ...", file=sys.stderr)
-        res["ours"] = bench_ours(a.bench_bin, a.images, a.models, a.repeats, a.limit, det_size)
+        res["ours"] = bench_ours(a.bench_bin, a.images, a.models, a.repeats, a.limit, det_size, frame)
         res["ours"]["build"] = a.ours_build
     if "ort" not in a.skip:
         print("onnxruntime ...", file=sys.stderr)
         res["ort"] = bench_ort(images, a.models, det_size, a.repeats)
     if "dlib" not in a.skip:
         print("dlib ...", file=sys.stderr)
-        res["dlib"] = bench_dlib(images, det_size, a.dlib_repeats, a.dlib_full_res)
+        res["dlib"] = bench_dlib(images, det_size, a.dlib_repeats, a.dlib_full_res, bool(frame))
 
     def med(impl, stage):
         return res.get(impl, {}).get("stages", {}).get(stage, {}).get("median_ms")
@@ -387,11 +463,14 @@ def main():
     ratios = {}
     m = res["machine"]
     print(f"\nmachine: {m['cpu']}, {m['cores']} cores; one thread each; {len(images)} images "
-          f"from {a.images}; detector input {a.det}; medians over images of per-image medians (ms)")
+          f"from {a.images}{' fitted into ' + a.frame + ' frames' if frame else ''}; detector input {a.det}; "
+          "medians over images of per-image medians (ms)")
     print("| stage | ours (tract) | onnxruntime | dlib | ours / ort | dlib / ours |")
     print("|---|---|---|---|---|---|")
     for k in STAGES + (["frame_full_res"] if a.dlib_full_res else []):
-        o, r, d = med("ours", k), med("ort", k), med("dlib", k)
+        # Our live loop tracks; set it against ort doing the same too.
+        o = med("ours", "live_frame" if k == "live_frame_tracked" else k)
+        r, d = med("ort", k), med("dlib", k)
         q1 = o / r if o and r else None
         q2 = d / o if o and d else None
         ratios[k] = {"ours_over_ort": q1, "dlib_over_ours": q2}

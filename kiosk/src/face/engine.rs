@@ -2,7 +2,9 @@
 //! session at a time. Requests arrive over a std channel (frames are dropped,
 //! not queued, while the engine is busy); events go out on a tokio mpsc.
 //!
-//! Per frame: detect → quality gates (hints) → liveness tracker (prompts) →
+//! Per frame: find the face ([`LiveSearch`]: the region around the tracked
+//! face, the whole frame every [`FULL_SEARCH_EVERY`] frames) → quality gates
+//! (hints) → liveness tracker (prompts) →
 //! the sharpest frontal frame of the attempt is kept as the probe (and checked
 //! by the passive anti-spoofing pair when present). When the challenge
 //! passes, probe and reference are embedded together (`Embedder::embed_pair`) and the
@@ -26,7 +28,7 @@ use super::detect::{largest, Detector};
 use super::embed::Embedder;
 use super::liveness::{Action, Challenge, LivenessFailure, Status, Tracker};
 use super::quality::{self, Hint};
-use super::{Detection, FaceError, FaceImage, FrameView};
+use super::{Detection, FaceBox, FaceError, FaceImage, FrameView};
 
 /// The loaded models and the single-image pipeline (detect → align).
 #[derive(Debug)]
@@ -79,7 +81,7 @@ impl Pipeline {
     pub fn track_face(
         &self,
         img: FrameView<'_>,
-        prev: Option<&super::FaceBox>,
+        prev: Option<&FaceBox>,
     ) -> Result<Option<(Detection, AlignedFace)>, FaceError> {
         if let Some(b) = prev {
             let dets = self.detector.detect_near(img, b)?;
@@ -90,6 +92,172 @@ impl Pipeline {
             }
         }
         self.main_face(img)
+    }
+}
+
+/// Frames between whole-frame searches in the live loop: every frame is
+/// searched in the region around the tracked face, and every
+/// `FULL_SEARCH_EVERY`-th frame (about once a second at the camera's pace)
+/// also whole, for the one-face gate.
+pub const FULL_SEARCH_EVERY: u32 = 8;
+
+/// How the live loop finds the citizen's face frame after frame.
+///
+/// The landmarks that liveness follows always come from the same estimator,
+/// the region search ([`Detector::detect_near`]): a whole-frame search puts
+/// the landmarks of the same face a few pixels elsewhere (its yaw and pitch
+/// ratios differ by ~0.02–0.05), and mixing the two keeps the challenge from
+/// ever settling. The whole frame is searched only to (re)acquire the face,
+/// for the one-face gate every [`FULL_SEARCH_EVERY`] frames, and to confirm
+/// the citizen is alone before a decision ([`LiveSearch::confirm_alone`]).
+/// The region gets the same gates (one face, size) as the whole frame, so a
+/// second face beside the citizen is seen at once. A face lost from the
+/// region (a strong turn can defeat the smaller search) is taken from the
+/// whole frame for that frame. Where the region sits is a [`Region`].
+#[derive(Debug, Default)]
+pub struct LiveSearch {
+    region: Option<Region>,
+    since_full: u32,
+    whole_this_frame: bool,
+}
+
+impl LiveSearch {
+    /// Forgets the tracked face (a new attempt).
+    pub fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    /// The citizen's face in this frame, gated (one face, size), or the hint
+    /// saying why there is none.
+    pub fn next(
+        &mut self,
+        p: &Pipeline,
+        img: FrameView<'_>,
+    ) -> Result<Result<Detection, Hint>, FaceError> {
+        self.whole_this_frame = false;
+        let mut whole = None;
+        if self.region.is_none() || self.since_full + 1 >= FULL_SEARCH_EVERY {
+            match self.search_whole(p, img)? {
+                Ok(d) => {
+                    // Keep following the tracked face unless the whole frame's
+                    // face is elsewhere.
+                    if self
+                        .region
+                        .is_none_or(|r| r.anchor.iou(&d.bbox) < 0.3 && r.area().iou(&d.bbox) < 0.3)
+                    {
+                        self.region = Some(Region::at(d.bbox));
+                    }
+                    whole = Some(d);
+                }
+                Err(h) => {
+                    self.region = None;
+                    return Ok(Err(h));
+                }
+            }
+        } else {
+            self.since_full += 1;
+        }
+        let Some(region) = self.region.as_mut() else {
+            return Ok(Err(Hint::NoFace));
+        };
+        let near = p.detector.detect_near(img, &region.area())?;
+        if near.is_empty() {
+            let d = match whole {
+                Some(d) => Ok(d),
+                None => self.search_whole(p, img)?,
+            };
+            self.region = d.as_ref().ok().map(|d| Region::at(d.bbox));
+            return Ok(d);
+        }
+        let d = quality::gate_detections(&near, &p.config().quality).copied();
+        if let Ok(d) = &d {
+            region.follow(&d.bbox);
+        }
+        Ok(d)
+    }
+
+    /// Before a decision: the whole frame shows one face (already known when
+    /// this frame was searched whole).
+    pub fn confirm_alone(
+        &mut self,
+        p: &Pipeline,
+        img: FrameView<'_>,
+    ) -> Result<Result<(), Hint>, FaceError> {
+        if self.whole_this_frame {
+            return Ok(Ok(()));
+        }
+        Ok(self.search_whole(p, img)?.map(|_| ()))
+    }
+
+    fn search_whole(
+        &mut self,
+        p: &Pipeline,
+        img: FrameView<'_>,
+    ) -> Result<Result<Detection, Hint>, FaceError> {
+        let dets = p.detector.detect(img)?;
+        self.since_full = 0;
+        let d = quality::gate_detections(&dets, &p.config().quality).copied();
+        self.whole_this_frame = d.is_ok();
+        Ok(d)
+    }
+}
+
+/// Where the tracking region sits: on a grid anchored at the face box where
+/// the face was acquired, in steps of [`REGION_STEP`] × the face's size. The
+/// landmarks of the same face move by ~0.03 in yaw when the region shifts by
+/// a few pixels, so the region must not wobble with the face box: it stays
+/// in its cell while the face stays within ¾ of a step of it, moves by whole
+/// steps when the face moves further, and so comes back to exactly where it
+/// was when the face does (a nod, then back to centre, is measured against
+/// the same baseline from the same placement). A face that grew or shrank
+/// by a quarter re-anchors the grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Region {
+    anchor: FaceBox,
+    cell: (i32, i32),
+}
+
+/// Grid step of the tracking region, as a share of the face's size.
+pub const REGION_STEP: f32 = 0.2;
+
+impl Region {
+    /// A region centred on `face`.
+    pub fn at(face: FaceBox) -> Self {
+        Self {
+            anchor: face,
+            cell: (0, 0),
+        }
+    }
+
+    fn step(&self) -> f32 {
+        REGION_STEP * self.anchor.width().max(self.anchor.height()).max(1.0)
+    }
+
+    /// The face box the region search is centred on.
+    pub fn area(&self) -> FaceBox {
+        let s = self.step();
+        let (dx, dy) = (self.cell.0 as f32 * s, self.cell.1 as f32 * s);
+        FaceBox {
+            x1: self.anchor.x1 + dx,
+            y1: self.anchor.y1 + dy,
+            x2: self.anchor.x2 + dx,
+            y2: self.anchor.y2 + dy,
+        }
+    }
+
+    /// Follows the face found in this frame.
+    pub fn follow(&mut self, face: &FaceBox) {
+        let side = self.anchor.width().max(self.anchor.height()).max(1.0);
+        if !(0.8..=1.25).contains(&(face.width().max(face.height()) / side)) {
+            *self = Self::at(*face);
+            return;
+        }
+        let s = self.step();
+        let fx = ((face.x1 + face.x2) - (self.anchor.x1 + self.anchor.x2)) / 2.0 / s;
+        let fy = ((face.y1 + face.y2) - (self.anchor.y1 + self.anchor.y2)) / 2.0 / s;
+        if (fx - self.cell.0 as f32).abs() > 0.75 || (fy - self.cell.1 as f32).abs() > 0.75 {
+            self.cell = (fx.round() as i32, fy.round() as i32);
+        }
     }
 }
 
@@ -408,6 +576,7 @@ struct Session {
     spoof_votes: (u8, u8),
     awaiting_retry: bool,
     attempt_started: Option<Duration>,
+    search: LiveSearch,
 }
 
 impl Session {
@@ -432,6 +601,7 @@ impl Session {
             spoof_votes: (0, 0),
             awaiting_retry: false,
             attempt_started: None,
+            search: LiveSearch::default(),
         };
         let ev = s.status_events(s.tracker.status());
         (Some(s), ev)
@@ -442,12 +612,13 @@ impl Session {
             return Vec::new();
         }
         self.awaiting_retry = false;
-        self.tracker = Tracker::new(&challenge, &p.config().liveness);
+        self.tracker = Tracker::after(&self.tracker, &challenge, &p.config().liveness);
         self.total = challenge.actions().len() as u8;
         self.best = None;
         self.spoof_votes = (0, 0);
         self.last_status = None;
         self.attempt_started = None;
+        self.search.reset();
         self.status_events(self.tracker.status())
     }
 
@@ -461,7 +632,7 @@ impl Session {
         }
         let cfg = p.config();
         let start = *self.attempt_started.get_or_insert(f.t);
-        let dets = match p.detector.detect(f.view()) {
+        let main = match self.search.next(p, f.view()) {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "face engine: detection failed");
@@ -469,7 +640,6 @@ impl Session {
             }
         };
         let mut events = Vec::new();
-        let main = quality::gate_detections(&dets, &cfg.quality);
         // The probe must show a neutral face: take it only while the
         // citizen is settling or back at centre, never mid-action (a turned
         // or nodding face is a poor match even when it passes the pose gate).
@@ -477,9 +647,11 @@ impl Session {
             self.tracker.status(),
             Status::Settling | Status::ReturnToCentre | Status::Passed
         );
-        let status = self.tracker.feed(f.t, main.ok().map(|d| &d.landmarks));
-        let mut hint = main.err();
-        if let Ok(d) = main {
+        let status = self
+            .tracker
+            .feed(f.t, main.as_ref().ok().map(|d| &d.landmarks));
+        let mut hint = main.as_ref().err().copied();
+        if let Ok(d) = &main {
             if neutral && quality::gate_pose(d, &cfg.quality).is_ok() {
                 match align(f.view(), &d.landmarks, cfg.embedder.input_size) {
                     Some(crop) => match quality::gate_crop(&crop, &cfg.quality) {
@@ -494,6 +666,18 @@ impl Session {
                 hint = Some(Hint::FaceTheCamera);
             }
         }
+        // Decide only with the citizen alone in the whole frame.
+        let mut alone = false;
+        if matches!(status, Status::Passed) && self.best.is_some() {
+            match self.search.confirm_alone(p, f.view()) {
+                Ok(Ok(())) => alone = true,
+                Ok(Err(h)) => hint = Some(h),
+                Err(e) => {
+                    tracing::error!(error = %e, "face engine: detection failed");
+                    return self.fail(FailReason::Internal);
+                }
+            }
+        }
         if hint != self.last_hint {
             if let Some(h) = hint {
                 events.push(Event::Hint(h));
@@ -504,7 +688,7 @@ impl Session {
         match status {
             Status::Failed(f) => events.extend(self.liveness_result(p, Err(f))),
             Status::Passed => {
-                if self.best.is_some() {
+                if alone {
                     let spoof = self.spoof_votes.1 > self.spoof_votes.0;
                     let r = if spoof {
                         Err(LivenessFailure::Spoof)
@@ -666,7 +850,7 @@ pub fn self_test(cfg: &FaceConfig) -> SelfTest {
             None => Ok(()),
         }),
     );
-    let box_ = super::FaceBox {
+    let box_ = FaceBox {
         x1: 16.0,
         y1: 16.0,
         x2: 48.0,
@@ -722,6 +906,37 @@ mod tests {
             "{s}"
         );
         assert!(Frame::new(2, 2, vec![0; 3], Duration::ZERO).is_none());
+    }
+
+    #[test]
+    fn face_tracking_region_moves_in_whole_steps_and_comes_back() {
+        let b = |x1: f32, y1: f32, side: f32| FaceBox {
+            x1,
+            y1,
+            x2: x1 + side,
+            y2: y1 + side,
+        };
+        let start = b(100.0, 100.0, 200.0); // steps of 40 px
+        let mut r = Region::at(start);
+        // Landmark-level wobble of a still face: the region stays put.
+        for f in [b(110.0, 95.0, 204.0), b(92.0, 104.0, 198.0), start] {
+            r.follow(&f);
+            assert_eq!(r.area(), start);
+        }
+        // A nod moves the face down by 1.5 steps: the region follows by
+        // whole steps (two here), not to the face box itself.
+        r.follow(&b(100.0, 160.0, 200.0));
+        assert_eq!(r.area(), b(100.0, 180.0, 200.0));
+        // Back to centre: exactly where it started.
+        r.follow(&b(102.0, 101.0, 200.0));
+        assert_eq!(r.area(), start);
+        // Sideways by a little more than ¾ of a step.
+        r.follow(&b(132.0, 100.0, 200.0));
+        assert_eq!(r.area(), b(140.0, 100.0, 200.0));
+        // Came closer: the grid re-anchors on the new face.
+        let near = b(60.0, 60.0, 280.0);
+        r.follow(&near);
+        assert_eq!(r.area(), near);
     }
 
     #[test]

@@ -156,6 +156,11 @@ pub struct Tracker {
     /// least three samples agreeing), so a head still moving (for instance
     /// back from the previous attempt's last action) is not taken as neutral.
     settle: Vec<(Duration, f32, f32)>,
+    /// The previous attempt's baseline, when this is a retry: the citizen's
+    /// rest pose, which a new baseline must be near.
+    rest: Option<(f32, f32)>,
+    /// Whether the baseline has been taken.
+    settled: bool,
     verdict: Option<Status>,
 }
 
@@ -174,12 +179,28 @@ impl Tracker {
             yaw_range: (f32::MAX, f32::MIN),
             pitch_range: (f32::MAX, f32::MIN),
             settle: Vec::new(),
+            rest: None,
+            settled: false,
             verdict: if challenge.actions.is_empty() {
                 Some(Status::Passed)
             } else {
                 None
             },
         }
+    }
+
+    /// A tracker for the next attempt of the same session: its baseline
+    /// must be within the neutral limits of `previous`'s (when that one was
+    /// taken), so a head still turned or tilted from the last action of the
+    /// failed attempt is not taken as neutral (then the next action that
+    /// way could never reach its threshold).
+    pub fn after(previous: &Tracker, challenge: &Challenge, cfg: &LivenessConfig) -> Self {
+        let mut t = Self::new(challenge, cfg);
+        t.rest = previous
+            .settled
+            .then_some((previous.baseline_yaw, previous.baseline_pitch))
+            .or(previous.rest);
+        t
     }
 
     /// Actions completed so far.
@@ -251,7 +272,11 @@ impl Tracker {
                     && self.settle[0].0 <= oldest_needed
                     && spread(|s| s.1) < c.neutral_yaw / 2.0
                     && spread(|s| s.2) < c.neutral_pitch / 2.0;
-                if still && yaw.abs() < c.yaw_threshold {
+                let at_rest = self.rest.is_none_or(|(ry, rp)| {
+                    (yaw - ry).abs() < c.neutral_yaw && (pitch - rp).abs() < c.neutral_pitch
+                });
+                if still && yaw.abs() < c.yaw_threshold && at_rest {
+                    self.settled = true;
                     self.baseline_yaw = yaw;
                     self.baseline_pitch = pitch;
                     self.phase = Phase::Act;
@@ -363,6 +388,37 @@ pub(crate) mod tests {
             Status::Perform(Action::TurnLeft)
         );
         assert_eq!(run(&mut tr, &[(0.13, 0.0, 1)], &mut t), Status::Passed);
+    }
+
+    /// Regression (the demo's face-mismatch, now and then): after a failed
+    /// attempt ending on a turn to the left, the head held still but not yet
+    /// back (yaw 0.10 against a rest of 0.0, inside the turn threshold) was
+    /// taken as the new neutral, so the next "turn left" never reached the
+    /// threshold. A retry's baseline must be near the previous one.
+    #[test]
+    fn retry_baseline_waits_for_the_rest_pose() {
+        let cfg = LivenessConfig::default();
+        let mut first = Tracker::new(&Challenge::new(vec![Action::TurnLeft]), &cfg);
+        let mut t = 0;
+        run(&mut first, &[(0.0, 0.0, 3), (0.2, 0.0, 1)], &mut t);
+        assert_eq!(first.status(), Status::Passed);
+        let again = Challenge::new(vec![Action::TurnLeft]);
+        let mut tr = Tracker::after(&first, &again, &cfg);
+        assert_eq!(run(&mut tr, &[(0.10, 0.0, 6)], &mut t), Status::Settling);
+        assert_eq!(
+            run(&mut tr, &[(0.01, 0.0, 3)], &mut t),
+            Status::Perform(Action::TurnLeft)
+        );
+        assert_eq!(run(&mut tr, &[(0.14, 0.0, 1)], &mut t), Status::Passed);
+        // A first attempt may rest slightly turned (no previous rest).
+        let mut fresh = Tracker::new(&again, &cfg);
+        assert_eq!(
+            run(&mut fresh, &[(0.10, 0.0, 3)], &mut t),
+            Status::Perform(Action::TurnLeft)
+        );
+        // And a third attempt remembers the rest through the second.
+        let third = Tracker::after(&Tracker::after(&first, &again, &cfg), &again, &cfg);
+        assert_eq!(third.rest, Some((0.0, first.baseline_pitch)));
     }
 
     fn challenge() -> Challenge {

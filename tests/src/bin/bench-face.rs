@@ -1,4 +1,4 @@
-//! `bench-face --images DIR --models DIR [--repeats N] [--limit K] [--det WxH] [--json]`:
+//! `bench-face --images DIR --models DIR [--repeats N] [--limit K] [--det WxH] [--frame WxH] [--json]`:
 //! speed of the local face check, one thread.
 //!
 //! Per image (sorted by name; each decoded once, outside timing): one warm-up
@@ -9,7 +9,15 @@
 //! (detect + align + embed one crop of the same frame, end to end); then the
 //! same with tracking (`detect_tracked`, `frame_tracked`:
 //! `Detector::detect_near` in a region around the face box of the previous
-//! frame, which for a still image is its own first detection). Each
+//! frame, which for a still image is its own first detection), and
+//! `live_frame`: what the engine's live loop does per camera frame, the
+//! [`LiveSearch`] (the region around the tracked face on every frame, the
+//! whole frame every [`FULL_SEARCH_EVERY`]-th) plus the alignment of the
+//! face found, averaged over a run of `FULL_SEARCH_EVERY` frames (no
+//! embedding: the live loop embeds once per attempt, `embed_2`).
+//! `--frame WxH` first fits each photo into a WxH camera frame (scaled
+//! down, centred on grey, outside timing), as the kiosk's camera delivers
+//! them. Each
 //! image contributes the median of its repeats; the summary gives the median
 //! and mean of those over the images. Prints a table, or JSON with `--json`
 //! (what `tests/face-bench/compare.py` reads). No face data or scores are
@@ -23,7 +31,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use kiosk::face::align::align;
 use kiosk::face::detect::largest;
-use kiosk::face::engine::Pipeline;
+use kiosk::face::engine::{LiveSearch, Pipeline, FULL_SEARCH_EVERY};
 use kiosk::face::{FaceConfig, FaceImage};
 
 struct Args {
@@ -32,6 +40,7 @@ struct Args {
     repeats: usize,
     limit: Option<usize>,
     det: Option<(u32, u32)>,
+    frame: Option<(u32, u32)>,
     json: bool,
 }
 
@@ -42,6 +51,7 @@ fn parse_args() -> anyhow::Result<Args> {
         repeats: 5,
         limit: None,
         det: None,
+        frame: None,
         json: false,
     };
     let mut it = std::env::args().skip(1);
@@ -52,15 +62,12 @@ fn parse_args() -> anyhow::Result<Args> {
             "--models" => a.models = val()?.into(),
             "--repeats" => a.repeats = val()?.parse()?,
             "--limit" => a.limit = Some(val()?.parse()?),
-            "--det" => {
-                let v = val()?;
-                let (w, h) = v.split_once('x').context("--det WxH")?;
-                a.det = Some((w.parse()?, h.parse()?));
-            }
+            "--det" => a.det = Some(size(&val()?)?),
+            "--frame" => a.frame = Some(size(&val()?)?),
             "--json" => a.json = true,
             "-h" | "--help" => {
                 println!(
-                    "bench-face --images DIR --models DIR [--repeats N] [--limit K] [--det WxH] [--json]"
+                    "bench-face --images DIR --models DIR [--repeats N] [--limit K] [--det WxH] [--frame WxH] [--json]"
                 );
                 std::process::exit(0);
             }
@@ -74,6 +81,37 @@ fn parse_args() -> anyhow::Result<Args> {
         bail!("--repeats must be at least 1");
     }
     Ok(a)
+}
+
+fn size(v: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = v.split_once('x').context("expected WxH")?;
+    let (w, h) = (w.parse()?, h.parse()?);
+    if w == 0 || h == 0 {
+        bail!("{v}: empty size");
+    }
+    Ok((w, h))
+}
+
+/// The photo as a `w`×`h` camera frame: scaled to fit (never enlarged),
+/// centred on grey.
+fn camera_frame(img: FaceImage, (w, h): (u32, u32)) -> anyhow::Result<FaceImage> {
+    let (iw, ih) = (img.width(), img.height());
+    let scale = (w as f32 / iw as f32).min(h as f32 / ih as f32).min(1.0);
+    let (sw, sh) = (
+        ((iw as f32 * scale).round() as u32).clamp(1, w),
+        ((ih as f32 * scale).round() as u32).clamp(1, h),
+    );
+    let view = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(iw, ih, img.view().rgb)
+        .context("image buffer")?;
+    let small = image::imageops::resize(&view, sw, sh, image::imageops::FilterType::Triangle);
+    let mut canvas = image::RgbImage::from_pixel(w, h, image::Rgb([118, 118, 118]));
+    image::imageops::replace(
+        &mut canvas,
+        &small,
+        ((w - sw) / 2).into(),
+        ((h - sh) / 2).into(),
+    );
+    FaceImage::from_rgb(w, h, canvas.into_raw()).context("frame buffer")
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -92,7 +130,7 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-const STAGES: [&str; 7] = [
+const STAGES: [&str; 8] = [
     "detect",
     "align",
     "embed_1",
@@ -100,6 +138,7 @@ const STAGES: [&str; 7] = [
     "frame",
     "detect_tracked",
     "frame_tracked",
+    "live_frame",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -141,6 +180,10 @@ fn main() -> anyhow::Result<()> {
     let t_all = Instant::now();
     for f in &files {
         let img = FaceImage::open(f)?;
+        let img = match a.frame {
+            Some(size) => camera_frame(img, size)?,
+            None => img,
+        };
         let v = img.view();
         // Warm-up, and the crop the alignment/embedding stages reuse.
         let Some((det, crop)) = p.main_face(v)? else {
@@ -201,6 +244,22 @@ fn main() -> anyhow::Result<()> {
             };
             s[6].push(ms(t));
             std::hint::black_box(&e);
+
+            // The live loop over a run of frames (one whole-frame search,
+            // the rest in the region), per frame.
+            let mut live = LiveSearch::default();
+            let t = Instant::now();
+            for _ in 0..FULL_SEARCH_EVERY {
+                let c = match live.next(&p, v)? {
+                    Ok(d) => align(v, &d.landmarks, cfg.embedder.input_size),
+                    Err(_) => None,
+                };
+                if c.is_none() {
+                    track_lost += 1;
+                }
+                std::hint::black_box(&c);
+            }
+            s[7].push(ms(t) / f64::from(FULL_SEARCH_EVERY));
         }
         let meds: Vec<f64> = s.iter_mut().map(|x| median(x)).collect();
         for (k, m) in meds.iter().enumerate() {
@@ -232,6 +291,8 @@ fn main() -> anyhow::Result<()> {
         "threads": 1,
         "debug_assertions": cfg!(debug_assertions),
         "track_input": kiosk::face::detect::TRACK_INPUT,
+        "full_search_every": FULL_SEARCH_EVERY,
+        "frame": a.frame.map(|(w, h)| [w, h]),
         "track_lost": track_lost,
         "detector_input": [cfg.detector.input_width, cfg.detector.input_height],
         "repeats": a.repeats,
