@@ -201,7 +201,10 @@ fn start_qr(
     }
     let camera_cfg = config.devices.camera.as_ref()?;
     match kiosk_drivers::camera::v4l2::V4l2Camera::open(camera_cfg) {
-        Ok(camera) => Some(crate::runtime::qr::spawn_qr_actor(camera)),
+        Ok(camera) => Some(crate::runtime::qr::spawn_qr_actor(
+            camera,
+            config.face.liveness.mirrored,
+        )),
         Err(e) => {
             tracing::error!("camera unavailable for QR scanning: {e}");
             None
@@ -231,6 +234,7 @@ fn start_face(
             camera,
             engine,
             usize::from(config.face.liveness.actions),
+            config.face.liveness.mirrored,
         ))
     })();
     match started {

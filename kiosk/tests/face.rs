@@ -182,6 +182,25 @@ fn run_session(
     challenge: Vec<Action>,
     probe: &Path,
 ) -> Vec<Event> {
+    run_session_seen(cfg, reference, script, challenge, probe, false)
+}
+
+/// Left and right swapped, as a mirroring (selfie-view) camera delivers.
+fn mirror(w: u32, src: &[u8]) -> Vec<u8> {
+    src.chunks_exact(w as usize * 3)
+        .flat_map(|row| row.chunks_exact(3).rev().flatten().copied())
+        .collect()
+}
+
+/// [`run_session`], the camera mirroring each frame when `mirrored`.
+fn run_session_seen(
+    cfg: FaceConfig,
+    reference: &Path,
+    script: &[(f32, u32)],
+    challenge: Vec<Action>,
+    probe: &Path,
+    mirrored: bool,
+) -> Vec<Event> {
     let yc = eye_row(&cfg, probe);
     let (w, h, px) = rgb(probe);
     let mut eng = FaceEngine::spawn(cfg).expect("engine starts");
@@ -195,7 +214,10 @@ fn run_session(
     let mut t = 0u64;
     let mut events = Vec::new();
     for &(k, n) in script {
-        let sheared = shear(w, h, &px, k, yc);
+        let mut sheared = shear(w, h, &px, k, yc);
+        if mirrored {
+            sheared = mirror(w, &sheared);
+        }
         for _ in 0..n {
             t += 100;
             let f = Frame::new(w, h, sheared.clone(), Duration::from_millis(t)).expect("frame");
@@ -233,6 +255,32 @@ fn face_engine_passes_a_followed_challenge_for_the_same_person() {
     assert!(ev.contains(&Event::Prompt(Action::TurnLeft)), "{ev:?}");
     assert!(ev.contains(&Event::Prompt(Action::TurnRight)), "{ev:?}");
     assert_eq!(ev.last(), Some(&Event::Decided(Outcome::Pass)), "{ev:?}");
+}
+
+/// A camera that mirrors its image (selfie view): the citizen's turn to
+/// their left shows as the nose moving to the image's left. With
+/// `liveness.mirrored` set, the same followed challenge passes; without it,
+/// the first turn reads as the opposite direction and ends the face path.
+#[test]
+fn face_engine_follows_a_mirrored_camera() {
+    let Some(mut cfg) = cfg() else { return };
+    let (Some(r), Some(p)) = (face("pairs/img39.jpg"), face("pairs/img38.jpg")) else {
+        return;
+    };
+    let script = [(0.0, 3), (0.6, 3), (0.0, 3), (-0.6, 3), (0.0, 2)];
+    let both = || vec![Action::TurnLeft, Action::TurnRight];
+    cfg.liveness.mirrored = true;
+    let ev = run_session_seen(cfg.clone(), &r, &script, both(), &p, true);
+    assert_eq!(ev.last(), Some(&Event::Decided(Outcome::Pass)), "{ev:?}");
+    cfg.liveness.mirrored = false;
+    let ev = run_session_seen(cfg, &r, &script, both(), &p, true);
+    assert_eq!(
+        ev.last(),
+        Some(&Event::Decided(Outcome::Fail(FailReason::Liveness(
+            LivenessFailure::WrongAction
+        )))),
+        "{ev:?}"
+    );
 }
 
 #[test]

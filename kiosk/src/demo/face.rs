@@ -171,7 +171,12 @@ pub fn start(cfg: &FaceConfig, photo: &Path) -> Result<FaceRig, RigError> {
     )
     .map_err(|e| RigError::Face(e.to_string()))?;
     let engine = FaceEngine::spawn(cfg.clone()).map_err(|e| RigError::Face(e.to_string()))?;
-    let actor = spawn_face_actor(camera, engine, usize::from(cfg.liveness.actions));
+    let actor = spawn_face_actor(
+        camera,
+        engine,
+        usize::from(cfg.liveness.actions),
+        cfg.liveness.mirrored,
+    );
     let subject = tokio::spawn(follow_prompts(actor.prompt.clone(), control.clone()));
     Ok(FaceRig {
         actor,

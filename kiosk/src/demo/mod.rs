@@ -252,7 +252,7 @@ pub async fn run_with(
         what: "the QR camera twin",
         detail: e.to_string(),
     })?;
-    let qr = crate::runtime::qr::spawn_qr_actor(qr_camera);
+    let qr = crate::runtime::qr::spawn_qr_actor(qr_camera, false);
 
     let (name, id, address) = scenario.citizen.identity();
     let reader = devices::spawn_sim_reader(name, id, address, &scenario.card)

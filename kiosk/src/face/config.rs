@@ -159,7 +159,9 @@ pub struct LivenessConfig {
     pub neutral_yaw: f32,
     /// Pitch change below which the head counts as back to neutral.
     pub neutral_pitch: f32,
-    /// Set when the camera image is mirrored (selfie view): swaps left/right.
+    /// Set when the camera image is mirrored (selfie view): swaps left/right
+    /// for the challenge; the face and QR actors then show the preview as it
+    /// comes and flip frames back before decoding QR codes.
     pub mirrored: bool,
 }
 

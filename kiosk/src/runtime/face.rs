@@ -98,9 +98,10 @@ impl std::fmt::Debug for Preview {
 
 impl Preview {
     /// The preview of an RGB frame: shrunk by a whole factor (nearest
-    /// pixel) to at most [`PREVIEW_MAX_WIDTH`] wide, mirrored left to right.
+    /// pixel) to at most [`PREVIEW_MAX_WIDTH`] wide, mirrored left to right
+    /// when `mirror` (a camera that already mirrors is shown as it comes).
     /// `None` for an empty or inconsistent frame.
-    pub fn of(width: u32, height: u32, rgb: &[u8]) -> Option<Preview> {
+    pub fn of(width: u32, height: u32, rgb: &[u8], mirror: bool) -> Option<Preview> {
         if width == 0 || height == 0 || rgb.len() != (width as usize) * (height as usize) * 3 {
             return None;
         }
@@ -113,7 +114,11 @@ impl Preview {
         for y in 0..h {
             let row = (y * step) as usize * width as usize;
             for x in 0..w {
-                let sx = (width - 1 - x * step) as usize;
+                let sx = if mirror {
+                    (width - 1 - x * step) as usize
+                } else {
+                    (x * step) as usize
+                };
                 let i = (row + sx) * 3;
                 out.extend_from_slice(&rgb[i..i + 3]);
             }
@@ -140,11 +145,14 @@ fn failure(reason: FailReason) -> Option<FaceFailure> {
 }
 
 /// Spawns the face actor around a camera and a running engine.
-/// `actions` is the number of head movements per challenge.
+/// `actions` is the number of head movements per challenge; `mirrored`: the
+/// camera delivers a mirror image (`face.liveness.mirrored`), so the preview
+/// is shown as it comes and QR codes are flipped back before decoding.
 pub fn spawn_face_actor<C: FrameSource + 'static>(
     camera: C,
     engine: FaceEngineHandle,
     actions: usize,
+    mirrored: bool,
 ) -> FaceActor {
     let (tx, rx) = mpsc::channel(8);
     let (health_tx, health) = watch::channel(camera.health());
@@ -158,6 +166,7 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
             camera,
             engine,
             actions,
+            mirrored,
             cmds: rx,
             events,
             health: health_tx,
@@ -184,6 +193,8 @@ struct Actor<C> {
     camera: C,
     engine: FaceEngineHandle,
     actions: usize,
+    /// The camera delivers a mirror image.
+    mirrored: bool,
     cmds: mpsc::Receiver<FaceCmd>,
     events: super::devices::EventSink,
     health: watch::Sender<Health>,
@@ -309,7 +320,8 @@ impl<C: FrameSource> Actor<C> {
     }
 
     async fn scan_qr(&mut self, frame: CameraFrame) {
-        let found = tokio::task::spawn_blocking(move || super::qr::decode_frame(&frame))
+        let mirrored = self.mirrored;
+        let found = tokio::task::spawn_blocking(move || super::qr::decode_frame(&frame, mirrored))
             .await
             .ok()
             .flatten()
@@ -325,7 +337,7 @@ impl<C: FrameSource> Actor<C> {
     }
 
     fn offer(&mut self, mut frame: CameraFrame) {
-        if let Some(p) = Preview::of(frame.width, frame.height, &frame.rgb) {
+        if let Some(p) = Preview::of(frame.width, frame.height, &frame.rgb, !self.mirrored) {
             self.preview.send_replace(Some(Arc::new(p)));
         }
         let rgb = std::mem::take(&mut frame.rgb);
@@ -401,7 +413,7 @@ mod tests {
         for y in 0..h as usize {
             rgb[y * w as usize * 3] = 255;
         }
-        let p = Preview::of(w, h, &rgb).expect("preview");
+        let p = Preview::of(w, h, &rgb, true).expect("preview");
         assert_eq!((p.width, p.height), (8, 2), "small frames keep their size");
         assert_eq!(
             p.rgb[(7 * 3) as usize],
@@ -409,18 +421,21 @@ mod tests {
             "the left edge shows on the right"
         );
         assert_eq!(p.rgb[0], 100);
+        // A camera that mirrors already is shown as it comes.
+        let p = Preview::of(w, h, &rgb, false).expect("preview");
+        assert_eq!((p.rgb[0], p.rgb[7 * 3]), (255, 100));
 
         let (w, h) = (1280u32, 720u32);
         let rgb = vec![7u8; (w * h * 3) as usize];
-        let p = Preview::of(w, h, &rgb).expect("preview");
+        let p = Preview::of(w, h, &rgb, true).expect("preview");
         assert!(p.width <= PREVIEW_MAX_WIDTH && p.width * 4 == w && p.height * 4 == h);
         assert_eq!(p.rgb.len(), (p.width * p.height * 3) as usize);
         assert!(!format!("{p:?}").contains('7'), "no pixels in Debug");
 
         assert!(
-            Preview::of(4, 4, &[0; 5]).is_none(),
+            Preview::of(4, 4, &[0; 5], true).is_none(),
             "a wrong buffer is refused"
         );
-        assert!(Preview::of(0, 4, &[]).is_none());
+        assert!(Preview::of(0, 4, &[], true).is_none());
     }
 }

@@ -30,9 +30,15 @@ pub enum QrCmd {
 }
 
 /// Decodes every QR code in an RGB frame (`None` for a malformed frame).
-pub fn decode_frame(frame: &Frame) -> Option<Vec<String>> {
+/// `mirrored`: the camera delivers a mirror image (`face.liveness.mirrored`);
+/// the decoder reads no mirrored code, so the frame is flipped back first.
+pub fn decode_frame(frame: &Frame, mirrored: bool) -> Option<Vec<String>> {
     let view = frame.view()?;
-    Some(decode_luma(&image::imageops::grayscale(&view)))
+    let mut luma = image::imageops::grayscale(&view);
+    if mirrored {
+        image::imageops::flip_horizontal_in_place(&mut luma);
+    }
+    Some(decode_luma(&luma))
 }
 
 /// Decodes every QR code in a grey image. The decoder (`rqrr`) asserts on
@@ -54,8 +60,8 @@ pub fn decode_luma(img: &image::GrayImage) -> Vec<String> {
     })
 }
 
-/// Spawns the QR actor around a camera.
-pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C) -> DeviceHandle<QrCmd> {
+/// Spawns the QR actor around a camera (`mirrored` as for [`decode_frame`]).
+pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C, mirrored: bool) -> DeviceHandle<QrCmd> {
     let (tx, mut rx) = mpsc::channel(8);
     let (health_tx, health) = watch::channel(camera.health());
     let events: super::devices::EventSink = Arc::default();
@@ -103,7 +109,7 @@ pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C) -> DeviceHandle<QrCmd
                         }
                     };
                     // Decoding is CPU work: keep it off the async threads.
-                    let found = tokio::task::spawn_blocking(move || decode_frame(&frame))
+                    let found = tokio::task::spawn_blocking(move || decode_frame(&frame, mirrored))
                         .await
                         .ok()
                         .flatten()
@@ -193,6 +199,29 @@ mod tests {
                 Some("K001-20261123-0042")
             );
         }
+    }
+
+    /// A mirrored camera (selfie view) sees every code mirrored, which the
+    /// decoder does not read; the frame is flipped back when the camera is
+    /// configured as mirrored.
+    #[test]
+    fn reads_codes_through_a_mirrored_camera() {
+        let text = "SIM-EID2.330106199001010026.1700000000.0011223344556677";
+        let seen = image::imageops::flip_horizontal(&qr_image(text, 4));
+        assert!(
+            decode_luma(&seen).is_empty(),
+            "the decoder reads no mirror image"
+        );
+        let rgb: Vec<u8> = seen.pixels().flat_map(|p| [p.0[0]; 3]).collect();
+        let frame = Frame {
+            width: seen.width(),
+            height: seen.height(),
+            rgb,
+            seq: 1,
+            captured_at: std::time::Duration::ZERO,
+        };
+        assert_eq!(decode_frame(&frame, true), Some(vec![text.to_string()]));
+        assert_eq!(decode_frame(&frame, false), Some(vec![]));
     }
 
     #[test]
