@@ -120,7 +120,9 @@ pub struct CentralConfig {
     pub url: String,
     /// Device token sent as a bearer token.
     pub token: Option<String>,
-    /// CA certificate (PEM) that signs the central service's certificate.
+    /// CA certificate (PEM) that signs the central service's certificate;
+    /// when set, the only CA trusted for central (otherwise the system's
+    /// store and the bundled Mozilla roots).
     pub ca_cert: Option<PathBuf>,
     /// Timeout of one call, milliseconds.
     pub timeout_ms: u64,

@@ -253,6 +253,24 @@ mod tests {
         assert_eq!(status(&client(None), addr).await, Ok(200));
     }
 
+    /// The central client's TLS (here against this endpoint, which speaks
+    /// the same rustls): the CA of `central.ca_cert` vouches for the server,
+    /// and a server certificate from another CA is refused. (That the
+    /// system's and bundled roots are switched off with it is not visible
+    /// here: neither knows the fixture CA.)
+    #[tokio::test]
+    async fn the_central_client_trusts_its_configured_ca() {
+        let addr = start(&config(false)).await;
+        let central = |ca: &str| {
+            let mut c = crate::central::client::ClientConfig::new("https://127.0.0.1");
+            c.ca_cert_pem = Some(fixture(ca));
+            crate::central::client::http_client(&c).unwrap()
+        };
+        assert_eq!(status(&central("ca.pem"), addr).await, Ok(200));
+        let refused = status(&central("rogue-ca.pem"), addr).await;
+        assert!(refused.is_err(), "{refused:?}");
+    }
+
     #[test]
     fn missing_or_wrong_material_is_a_clear_error() {
         let mut cfg = config(true);

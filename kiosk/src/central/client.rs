@@ -37,13 +37,14 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Largest response body accepted; a larger one is `Garbage`.
     pub max_response_bytes: usize,
-    /// Extra CA certificate (PEM) to trust, e.g. a private central CA.
+    /// The CA certificate (PEM) that signs central's certificate, e.g. a
+    /// private central CA; when set, the only CA trusted (pinned).
     pub ca_cert_pem: Option<PathBuf>,
 }
 
 impl ClientConfig {
     /// Defaults for `base_url`: no token, 5 s timeout, 3 s connect timeout,
-    /// 1 MiB bodies, system roots only.
+    /// 1 MiB bodies, the system's and the bundled Mozilla roots.
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into(),
@@ -138,27 +139,8 @@ impl CentralClient {
                 url: config.base_url,
             });
         }
-        let mut builder = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(config.timeout)
-            .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("kiosk/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &config.ca_cert_pem {
-            let pem = std::fs::read(path).map_err(|source| ClientSetupError::CaRead {
-                path: path.clone(),
-                source,
-            })?;
-            let cert = reqwest::Certificate::from_pem(&pem).map_err(|source| {
-                ClientSetupError::CaParse {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
-            builder = builder.add_root_certificate(cert);
-        }
         Ok(Self {
-            http: builder.build().map_err(ClientSetupError::Build)?,
+            http: http_client(&config)?,
             base,
             token: config.token,
             max_response_bytes: config.max_response_bytes,
@@ -446,6 +428,36 @@ pub fn decode_response<T: DeserializeOwned>(url: &str, status: u16, bytes: &[u8]
         // shape, never the offending value.
         detail: format!("not the expected JSON ({})", e.classify_str()),
     })
+}
+
+/// The HTTP client for central: rustls, the configured time limits, no
+/// redirects; with `ca_cert_pem` that CA alone is trusted (pinned).
+pub(crate) fn http_client(
+    config: &ClientConfig,
+) -> std::result::Result<reqwest::Client, ClientSetupError> {
+    let mut builder = reqwest::Client::builder()
+        .use_rustls_tls()
+        .timeout(config.timeout)
+        .connect_timeout(config.connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("kiosk/", env!("CARGO_PKG_VERSION")));
+    if let Some(path) = &config.ca_cert_pem {
+        let pem = std::fs::read(path).map_err(|source| ClientSetupError::CaRead {
+            path: path.clone(),
+            source,
+        })?;
+        let cert =
+            reqwest::Certificate::from_pem(&pem).map_err(|source| ClientSetupError::CaParse {
+                path: path.clone(),
+                source,
+            })?;
+        // Pinned: with a configured CA, no other root (bundled or
+        // installed on the device, e.g. a proxy's) vouches for central.
+        builder = builder
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(cert);
+    }
+    builder.build().map_err(ClientSetupError::Build)
 }
 
 #[cfg(test)]
