@@ -176,7 +176,7 @@ pub fn spawn_face_actor<C: FrameSource + 'static>(
             engine_session: false,
             capturing: false,
             scanning_qr: false,
-            qr_sent: None,
+            qr: super::qr::QrScan::new(mirrored),
             frames,
             rng: rand::rngs::StdRng::from_entropy(),
         };
@@ -207,8 +207,8 @@ struct Actor<C> {
     capturing: bool,
     /// A QR scan is running (and no attempt): frames go to the QR decoder.
     scanning_qr: bool,
-    /// The payload sent last in this scan (not sent twice).
-    qr_sent: Option<String>,
+    /// The codes of the running scan.
+    qr: super::qr::QrScan,
     /// Frames received from the camera.
     frames: Arc<std::sync::atomic::AtomicU64>,
     rng: rand::rngs::StdRng,
@@ -227,7 +227,7 @@ impl<C: FrameSource> Actor<C> {
                     Some(FaceCmd::Stop) => self.stop(),
                     Some(FaceCmd::ScanQr(on)) => {
                         self.scanning_qr = on;
-                        self.qr_sent = None;
+                        self.qr.restart();
                     }
                     None => {
                         self.stop();
@@ -320,20 +320,9 @@ impl<C: FrameSource> Actor<C> {
     }
 
     async fn scan_qr(&mut self, frame: CameraFrame) {
-        let mirrored = self.mirrored;
-        let found = tokio::task::spawn_blocking(move || super::qr::decode_frame(&frame, mirrored))
-            .await
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let Some(payload) = found
-            .into_iter()
-            .find(|p| self.qr_sent.as_deref() != Some(p))
-        else {
-            return;
-        };
-        self.qr_sent = Some(payload.clone());
-        super::devices::emit(&self.events, Event::QrScanned(payload)).await;
+        if let Some(payload) = self.qr.read(frame).await {
+            super::devices::emit(&self.events, Event::QrScanned(payload)).await;
+        }
     }
 
     fn offer(&mut self, mut frame: CameraFrame) {

@@ -60,6 +60,45 @@ pub fn decode_luma(img: &image::GrayImage) -> Vec<String> {
     })
 }
 
+/// The codes of one scan: decodes frames off the async threads and hands
+/// out each new payload once (the same code held up stays one event).
+#[derive(Debug, Default)]
+pub struct QrScan {
+    mirrored: bool,
+    sent: Option<String>,
+}
+
+impl QrScan {
+    /// A scan through a camera that mirrors or not (see [`decode_frame`]).
+    pub fn new(mirrored: bool) -> Self {
+        Self {
+            mirrored,
+            sent: None,
+        }
+    }
+
+    /// A new scan: the last payload may be read again.
+    pub fn restart(&mut self) {
+        self.sent = None;
+    }
+
+    /// The payload of `frame` not handed out last, if any. The frame is
+    /// dropped (and zeroized) after the decode.
+    pub async fn read(&mut self, frame: Frame) -> Option<String> {
+        let mirrored = self.mirrored;
+        let found = tokio::task::spawn_blocking(move || decode_frame(&frame, mirrored))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let payload = found
+            .into_iter()
+            .find(|p| self.sent.as_deref() != Some(p))?;
+        self.sent = Some(payload.clone());
+        Some(payload)
+    }
+}
+
 /// Spawns the QR actor around a camera (`mirrored` as for [`decode_frame`]).
 pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C, mirrored: bool) -> DeviceHandle<QrCmd> {
     let (tx, mut rx) = mpsc::channel(8);
@@ -70,13 +109,13 @@ pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C, mirrored: bool) -> De
     tokio::spawn(async move {
         let mut camera = camera;
         let mut scanning = false;
-        let mut sent: Option<String> = None;
+        let mut scan = QrScan::new(mirrored);
         loop {
             if !scanning {
                 match rx.recv().await {
                     Some(QrCmd::Start) => {
                         scanning = true;
-                        sent = None;
+                        scan.restart();
                     }
                     Some(QrCmd::Stop) => {}
                     None => break,
@@ -85,7 +124,7 @@ pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C, mirrored: bool) -> De
             }
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(QrCmd::Start) => sent = None,
+                    Some(QrCmd::Start) => scan.restart(),
                     Some(QrCmd::Stop) => scanning = false,
                     None => break,
                 },
@@ -108,16 +147,9 @@ pub fn spawn_qr_actor<C: FrameSource + 'static>(camera: C, mirrored: bool) -> De
                             continue;
                         }
                     };
-                    // Decoding is CPU work: keep it off the async threads.
-                    let found = tokio::task::spawn_blocking(move || decode_frame(&frame, mirrored))
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default();
-                    let Some(payload) = found.into_iter().find(|p| sent.as_deref() != Some(p)) else {
+                    let Some(payload) = scan.read(frame).await else {
                         continue;
                     };
-                    sent = Some(payload.clone());
                     let Some(tx) = events.get() else { continue };
                     if tx.send(Event::QrScanned(payload)).await.is_err() {
                         warn!("qr scan: the flow stopped taking events");
@@ -222,6 +254,23 @@ mod tests {
         };
         assert_eq!(decode_frame(&frame, true), Some(vec![text.to_string()]));
         assert_eq!(decode_frame(&frame, false), Some(vec![]));
+    }
+
+    #[tokio::test]
+    async fn a_scan_hands_out_each_code_once_until_restarted() {
+        let img = qr_image("RECEIPT-1", 4);
+        let frame = || Frame {
+            width: img.width(),
+            height: img.height(),
+            rgb: img.pixels().flat_map(|p| [p.0[0]; 3]).collect(),
+            seq: 1,
+            captured_at: std::time::Duration::ZERO,
+        };
+        let mut scan = QrScan::new(false);
+        assert_eq!(scan.read(frame()).await.as_deref(), Some("RECEIPT-1"));
+        assert_eq!(scan.read(frame()).await, None, "held up still: one event");
+        scan.restart();
+        assert_eq!(scan.read(frame()).await.as_deref(), Some("RECEIPT-1"));
     }
 
     #[test]
