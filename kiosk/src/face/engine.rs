@@ -97,8 +97,8 @@ impl Pipeline {
 
 /// Frames between whole-frame searches in the live loop: every frame is
 /// searched in the region around the tracked face, and every
-/// `FULL_SEARCH_EVERY`-th frame (about once a second at the camera's pace)
-/// also whole, for the one-face gate.
+/// `FULL_SEARCH_EVERY`-th frame (about twice a second at 15 fps) also
+/// whole, for the one-face gate.
 pub const FULL_SEARCH_EVERY: u32 = 8;
 
 /// How the live loop finds the citizen's face frame after frame.
@@ -118,7 +118,8 @@ pub const FULL_SEARCH_EVERY: u32 = 8;
 pub struct LiveSearch {
     region: Option<Region>,
     since_full: u32,
-    whole_this_frame: bool,
+    /// The whole-frame gate's verdict on the current frame, when searched.
+    whole_this_frame: Option<Result<(), Hint>>,
 }
 
 impl LiveSearch {
@@ -134,17 +135,14 @@ impl LiveSearch {
         p: &Pipeline,
         img: FrameView<'_>,
     ) -> Result<Result<Detection, Hint>, FaceError> {
-        self.whole_this_frame = false;
+        self.whole_this_frame = None;
         let mut whole = None;
         if self.region.is_none() || self.since_full + 1 >= FULL_SEARCH_EVERY {
             match self.search_whole(p, img)? {
                 Ok(d) => {
                     // Keep following the tracked face unless the whole frame's
                     // face is elsewhere.
-                    if self
-                        .region
-                        .is_none_or(|r| r.anchor.iou(&d.bbox) < 0.3 && r.area().iou(&d.bbox) < 0.3)
-                    {
+                    if self.region.is_none_or(|r| r.area().iou(&d.bbox) < 0.3) {
                         self.region = Some(Region::at(d.bbox));
                     }
                     whole = Some(d);
@@ -176,15 +174,15 @@ impl LiveSearch {
         Ok(d)
     }
 
-    /// Before a decision: the whole frame shows one face (already known when
-    /// this frame was searched whole).
+    /// Before a decision: the whole frame shows one face (the verdict of
+    /// this frame's whole search when there was one, else a search now).
     pub fn confirm_alone(
         &mut self,
         p: &Pipeline,
         img: FrameView<'_>,
     ) -> Result<Result<(), Hint>, FaceError> {
-        if self.whole_this_frame {
-            return Ok(Ok(()));
+        if let Some(r) = self.whole_this_frame {
+            return Ok(r);
         }
         Ok(self.search_whole(p, img)?.map(|_| ()))
     }
@@ -197,7 +195,7 @@ impl LiveSearch {
         let dets = p.detector.detect(img)?;
         self.since_full = 0;
         let d = quality::gate_detections(&dets, &p.config().quality).copied();
-        self.whole_this_frame = d.is_ok();
+        self.whole_this_frame = Some(d.map(|_| ()));
         Ok(d)
     }
 }
