@@ -123,11 +123,6 @@ pub struct LiveSearch {
 }
 
 impl LiveSearch {
-    /// Forgets the tracked face (a new attempt).
-    pub fn reset(&mut self) {
-        *self = Self::default();
-    }
-
     /// The citizen's face in this frame, gated (one face, size), or the hint
     /// saying why there is none.
     pub fn next(
@@ -616,7 +611,9 @@ impl Session {
         self.spoof_votes = (0, 0);
         self.last_status = None;
         self.attempt_started = None;
-        self.search.reset();
+        // The tracked region (and its grid) carries over: the same face in
+        // the same place gives the same landmarks, which the new baseline is
+        // checked against (`Tracker::after`).
         self.status_events(self.tracker.status())
     }
 
