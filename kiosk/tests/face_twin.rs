@@ -107,3 +107,62 @@ fn check_photo(p: &Pipeline, photo: &std::path::Path) {
     assert!(yr - y0 < -lc.yaw_threshold, "right turn: {:+.3}", yr - y0);
     assert!((pn - p0).abs() > lc.pitch_threshold, "nod: {:+.3}", pn - p0);
 }
+
+/// A camera twin in lockstep is read only as fast as the engine finishes
+/// frames: every frame it serves reaches the engine, so frame time (and the
+/// liveness time limits measured on it) follows the engine whatever the
+/// machine's load. Without the pacing the face actor reads such a camera as
+/// fast as it can and the engine drops most frames.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockstep_camera_is_read_at_the_engines_pace() {
+    use std::time::Duration;
+
+    use kiosk::face::engine::FaceEngine;
+    use kiosk::runtime::face::{spawn_face_actor, FaceCmd};
+    use kiosk_drivers::camera::sim::{Scene, SimCamera, SimImage, SimOptions};
+
+    let (Some(models), Some(pairs)) = (shared("models"), shared("faces/pairs")) else {
+        eprintln!("skipped: ../shared models or faces absent");
+        return;
+    };
+    let cfg = FaceConfig::with_model_dir(&models);
+    let photo = kiosk::demo::face::load_photo(&pairs.join("img2.jpg")).expect("photo");
+    let image = SimImage::from_rgb(photo.width(), photo.height(), photo.into_raw()).expect("image");
+    // Far faster than any engine: unpaced, most of its frames would be dropped.
+    let opts = SimOptions {
+        fps: 1_000,
+        size: None,
+        lockstep: true,
+        ..SimOptions::default()
+    };
+    let (camera, control) =
+        SimCamera::new(Scene::Subject { image, face: None }, opts).expect("camera");
+    let engine = FaceEngine::spawn(cfg.clone()).expect("engine");
+    let requests = engine.requests.clone();
+    let actor = spawn_face_actor(camera, engine, 2, false);
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    actor.handle.connect(tx);
+    let reference = kiosk::demo::face::reference_jpeg(&pairs.join("img1.jpg")).expect("jpeg");
+    let cmds = &actor.handle.commands;
+    cmds.send(FaceCmd::Reference(zeroize::Zeroizing::new(reference)))
+        .await
+        .expect("actor");
+    cmds.send(FaceCmd::Start).await.expect("actor");
+    tokio::time::timeout(Duration::from_secs(300), async {
+        while requests.frames_finished() < 30 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the engine finishes frames");
+    // Served first: finished only grows, so at most the frame in flight is
+    // served and not yet finished.
+    let served = control.frames_served();
+    let finished = requests.frames_finished();
+    cmds.send(FaceCmd::Stop).await.expect("actor");
+    assert!(
+        served <= finished + 1,
+        "{served} frames served, {finished} finished by the engine"
+    );
+    assert!(finished >= 30);
+}

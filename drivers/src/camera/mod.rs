@@ -185,6 +185,14 @@ pub trait FrameSource: Send {
 
     /// Last known health (no device access).
     fn health(&self) -> crate::Health;
+
+    /// Whether frame time follows the reader (a scripted twin in lockstep)
+    /// rather than the wall clock: such a source should be read only when
+    /// the frame will be used, since every frame read advances its clock.
+    /// A real camera runs on the wall clock.
+    fn paced_by_reader(&self) -> bool {
+        false
+    }
 }
 
 /// Errors of the camera.

@@ -255,7 +255,10 @@ pub struct SimOptions {
     /// clock when the reader is slow. Whatever is timed on frame times (the
     /// liveness challenge's time limits, a head movement) then behaves the
     /// same on a loaded machine as on an idle one: for scripted demos and
-    /// tests. A reader faster than `fps` is still paced at `fps`.
+    /// tests. A reader faster than `fps` is still paced at `fps`. The
+    /// reader should take a frame only when it will use it (see
+    /// [`FrameSource::paced_by_reader`]): a frame read and dropped still
+    /// advances the clock.
     pub lockstep: bool,
 }
 
@@ -291,6 +294,13 @@ pub enum SimAction {
         to: Pose,
         /// Duration of the movement.
         over: Duration,
+    },
+    /// [`SimCameraControl::nod`].
+    Nod {
+        /// Largest pitch either way.
+        amplitude_deg: f32,
+        /// One full nod, down and up.
+        period: Duration,
     },
     /// [`SimCameraControl::set_blank`].
     Blank(bool),
@@ -328,6 +338,16 @@ struct Motion {
     start: Option<Duration>,
 }
 
+/// A nod that goes on until the next pose or movement: the pitch swings
+/// `amplitude_deg` either way of `base`, chin down first.
+struct Nodding {
+    base: Pose,
+    amplitude_deg: f32,
+    period: Duration,
+    /// Frame time of the first frame of the nod (set by that frame).
+    start: Option<Duration>,
+}
+
 struct State {
     scene: Arc<Prepared>,
     /// Bumped on every scene change (invalidates the render cache).
@@ -335,6 +355,7 @@ struct State {
     size: Option<(u32, u32)>,
     pose: Pose,
     motion: Option<Motion>,
+    nodding: Option<Nodding>,
     blank: bool,
     unplugged: bool,
     frozen: bool,
@@ -346,9 +367,23 @@ impl State {
         match action {
             SimAction::Pose(p) => {
                 self.motion = None;
+                self.nodding = None;
                 self.pose = p;
             }
+            SimAction::Nod {
+                amplitude_deg,
+                period,
+            } => {
+                self.motion = None;
+                self.nodding = Some(Nodding {
+                    base: self.pose,
+                    amplitude_deg,
+                    period,
+                    start: None,
+                });
+            }
             SimAction::TurnTo { to, over } => {
+                self.nodding = None;
                 self.motion = Some(Motion {
                     from: self.pose,
                     to,
@@ -366,6 +401,12 @@ impl State {
 
     /// The pose for a frame due at `t`, advancing any movement.
     fn pose_at(&mut self, t: Duration) -> Pose {
+        if let Some(n) = &mut self.nodding {
+            let start = *n.start.get_or_insert(t);
+            let turns = t.saturating_sub(start).as_secs_f32() / n.period.as_secs_f32().max(1e-3);
+            let swing = n.amplitude_deg * (std::f32::consts::TAU * turns).sin();
+            self.pose = Pose::new(n.base.yaw_deg, n.base.pitch_deg + swing);
+        }
         if let Some(m) = &mut self.motion {
             let start = *m.start.get_or_insert(t);
             let done = t.saturating_sub(start);
@@ -455,9 +496,20 @@ impl SimCameraControl {
         lock(&self.state).apply(SimAction::TurnTo { to, over });
     }
 
-    /// Whether a movement is still under way.
+    /// Nods from the current pose, chin down first, one full nod every
+    /// `period` of frame time, until the next pose or movement (frame
+    /// times, so a loaded machine sees the same nod, only later).
+    pub fn nod(&self, amplitude_deg: f32, period: Duration) {
+        lock(&self.state).apply(SimAction::Nod {
+            amplitude_deg,
+            period,
+        });
+    }
+
+    /// Whether a movement (or a nod) is still under way.
     pub fn is_moving(&self) -> bool {
-        lock(&self.state).motion.is_some()
+        let s = lock(&self.state);
+        s.motion.is_some() || s.nodding.is_some()
     }
 
     /// Dark frames (lens covered, light off) on or off.
@@ -552,6 +604,7 @@ impl SimCamera {
             size,
             pose: Pose::FRONTAL,
             motion: None,
+            nodding: None,
             blank: false,
             unplugged: false,
             frozen: false,
@@ -726,39 +779,61 @@ impl SimCamera {
             self.frozen = None;
             let (w, h) = scene.size();
             (width, height) = (w, h);
-            rgb = if blank {
-                let mut px = vec![BLANK_LEVEL; rgb_len(w, h).unwrap_or(0)];
-                self.add_noise(&mut px);
-                px
+            let clean = if blank {
+                None
             } else {
-                let (_, _, clean) = self.render(scene, scene_gen, pose).await?;
-                let mut px = clean.to_vec();
-                self.add_noise(&mut px);
-                px
+                Some(self.render(scene, scene_gen, pose).await?.2)
             };
+            rgb = self.noisy(clean, rgb_len(w, h).unwrap_or(0)).await?;
         }
         let frame = Frame::new(width, height, rgb, index, t)?;
         lock(&self.state).served += 1;
         Ok(frame)
     }
 
-    /// Adds deterministic noise in `[-noise, +noise]` (xorshift64).
-    fn add_noise(&mut self, px: &mut [u8]) {
-        let amp = i16::from(self.opts.noise);
-        if amp == 0 {
-            return;
-        }
-        let span = (2 * amp + 1) as u64;
-        let mut x = self.noise_seed;
-        for p in px.iter_mut() {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let delta = (x % span) as i16 - amp;
-            *p = (i16::from(*p) + delta).clamp(0, 255) as u8;
-        }
-        self.noise_seed = x;
+    /// A copy of `clean` (a blank frame of `len` bytes when `None`) with the
+    /// sensor noise added, made on the blocking pool: a whole frame is too
+    /// much work for an async worker, whose other tasks would wait.
+    async fn noisy(
+        &mut self,
+        clean: Option<Arc<Zeroizing<Vec<u8>>>>,
+        len: usize,
+    ) -> Result<Vec<u8>, Error> {
+        let (amp, seed) = (self.opts.noise, self.noise_seed);
+        let (px, seed) = tokio::task::spawn_blocking(move || {
+            let mut px = match clean {
+                Some(c) => c.to_vec(),
+                None => vec![BLANK_LEVEL; len],
+            };
+            let seed = add_noise(&mut px, amp, seed);
+            (px, seed)
+        })
+        .await
+        .map_err(|e| Error::Decode {
+            detail: format!("noise task failed: {e}"),
+        })?;
+        self.noise_seed = seed;
+        Ok(px)
     }
+}
+
+/// Adds deterministic noise in `[-amp, +amp]` (xorshift64 from `seed`);
+/// returns the next seed.
+fn add_noise(px: &mut [u8], amp: u8, seed: u64) -> u64 {
+    let amp = i16::from(amp);
+    if amp == 0 {
+        return seed;
+    }
+    let span = (2 * amp + 1) as u64;
+    let mut x = seed;
+    for p in px.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let delta = (x % span) as i16 - amp;
+        *p = (i16::from(*p) + delta).clamp(0, 255) as u8;
+    }
+    x
 }
 
 impl FrameSource for SimCamera {
@@ -772,6 +847,9 @@ impl FrameSource for SimCamera {
         } else {
             crate::Health::Ok
         }
+    }
+    fn paced_by_reader(&self) -> bool {
+        self.opts.lockstep
     }
 }
 

@@ -723,6 +723,54 @@ async fn camera_sim_subject_follows_a_turn_over_time() {
     assert!((xs[5] - xs[4]).abs() < 0.01, "holds the final pose");
 }
 
+/// A nod swings the pitch down and up on frame times: a lockstep reader
+/// that is slow (here 0.5 s between reads) sees exactly the same nod as a
+/// prompt one, and the nod goes on until another pose is asked for.
+#[tokio::test(start_paused = true)]
+async fn camera_sim_nod_follows_frame_time() {
+    let pitches = |delay: Duration| async move {
+        let image = SimImage::from_bytes(&png(&pattern())).unwrap();
+        let (mut cam, ctl) = SimCamera::new(
+            Scene::Subject {
+                image,
+                face: Some(face_box()),
+            },
+            SimOptions {
+                fps: 15,
+                lockstep: true,
+                ..quiet()
+            },
+        )
+        .unwrap();
+        cam.next_frame().await.unwrap();
+        // 15 fps: a 400 ms nod is sampled every 66.7 ms of frame time.
+        ctl.nod(20.0, Duration::from_millis(400));
+        let mut noses = Vec::new();
+        let mut pitches = Vec::new();
+        for _ in 0..7 {
+            tokio::time::sleep(delay).await;
+            let f = cam.next_frame().await.unwrap();
+            noses.push(centroid(W, &f.rgb, is_red).1);
+            pitches.push(ctl.pose().pitch_deg);
+        }
+        assert!(ctl.is_moving(), "still nodding");
+        ctl.set_pose(Pose::FRONTAL);
+        assert!(!ctl.is_moving());
+        (pitches, noses)
+    };
+    let (prompt, noses) = pitches(Duration::ZERO).await;
+    let (slow, _) = pitches(Duration::from_millis(500)).await;
+    assert_eq!(prompt, slow, "the same nod whatever the reader's pace");
+    let peak = 20.0 * (std::f32::consts::TAU / 6.0).sin();
+    let expected = [0.0, peak, peak, 0.0, -peak, -peak, 0.0];
+    for (got, want) in prompt.iter().zip(expected) {
+        assert!((got - want).abs() < 0.5, "{prompt:?}");
+    }
+    // Chin down first: the nose goes down the frame, then up past the start.
+    assert!(noses[1] > noses[0] + 1.0, "{noses:?}");
+    assert!(noses[4] < noses[0] - 1.0, "{noses:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn camera_sim_script_drives_the_camera() {
     let (cam, ctl) = subject();

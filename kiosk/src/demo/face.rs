@@ -26,6 +26,8 @@ use crate::runtime::face::{spawn_face_actor, FaceActor, FacePrompt};
 pub const SUBJECT_TURN_DEG: f32 = 40.0;
 /// How far the subject nods, down then up (degrees of the twin's warp).
 pub const SUBJECT_NOD_DEG: f32 = 45.0;
+/// One full nod of the subject, down and up (frame time).
+pub const SUBJECT_NOD_PERIOD: Duration = Duration::from_millis(1_500);
 /// Width the photos are scaled to before the twin shows them.
 const PHOTO_WIDTH: u32 = 640;
 
@@ -187,44 +189,24 @@ pub fn start(cfg: &FaceConfig, photo: &Path) -> Result<FaceRig, RigError> {
 
 /// The subject: turns or nods as the screen asks, and faces the camera
 /// again after. A nod goes chin down and up until the screen asks for
-/// something else, as a person nods.
+/// something else, as a person nods. Every movement is timed on frame times
+/// (the twin's), so a busy machine sees the same movements, only later.
 async fn follow_prompts(mut prompt: watch::Receiver<FacePrompt>, camera: SimCameraControl) {
     let over = Duration::from_millis(250);
     loop {
         let asked = prompt.borrow_and_update().prompt;
         tracing::debug!(?asked, "subject follows the prompt");
-        let pose = match asked {
+        match asked {
             // The citizen's own left: the nose moves to the frame's right,
             // which is the twin's negative yaw.
-            Some("face.prompt.turn_left") => Some(Pose::new(-SUBJECT_TURN_DEG, 0.0)),
-            Some("face.prompt.turn_right") => Some(Pose::new(SUBJECT_TURN_DEG, 0.0)),
-            Some("face.prompt.nod") => None,
-            _ => Some(Pose::FRONTAL),
-        };
-        match pose {
-            Some(p) => camera.turn_to(p, over),
-            None => {
-                let mut down = true;
-                loop {
-                    let pitch = if down {
-                        SUBJECT_NOD_DEG
-                    } else {
-                        -SUBJECT_NOD_DEG
-                    };
-                    camera.turn_to(Pose::new(0.0, pitch), over);
-                    down = !down;
-                    tokio::select! {
-                        _ = tokio::time::sleep(over * 3) => {}
-                        r = prompt.changed() => {
-                            if r.is_err() {
-                                return;
-                            }
-                            break;
-                        }
-                    }
-                }
-                continue;
+            Some("face.prompt.turn_left") => {
+                camera.turn_to(Pose::new(-SUBJECT_TURN_DEG, 0.0), over)
             }
+            Some("face.prompt.turn_right") => {
+                camera.turn_to(Pose::new(SUBJECT_TURN_DEG, 0.0), over)
+            }
+            Some("face.prompt.nod") => camera.nod(SUBJECT_NOD_DEG, SUBJECT_NOD_PERIOD),
+            _ => camera.turn_to(Pose::FRONTAL, over),
         }
         if prompt.changed().await.is_err() {
             return;

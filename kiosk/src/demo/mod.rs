@@ -717,7 +717,14 @@ fn check(
     }
     if let Some(p) = e.problem {
         if !text.contains(&format!("\"problem\":\"{p}\"")) {
-            failures.push(format!("the screen never showed `{p}`"));
+            let shown: Vec<&str> = text
+                .split("\"problem\":\"")
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next())
+                .collect();
+            failures.push(format!(
+                "the screen never showed `{p}` (it showed {shown:?})"
+            ));
         }
     }
     if e.progress && !text.contains("\"event\":\"progress-fetched\"") {

@@ -375,12 +375,25 @@ pub enum Event {
 /// Frames allowed to wait for the engine; newer ones are dropped meanwhile.
 const MAX_PENDING_FRAMES: usize = 2;
 
+/// Frames between the camera and the engine.
+#[derive(Debug, Default)]
+struct FrameCounts {
+    /// Sent, not yet started.
+    queued: AtomicUsize,
+    /// Sent, not yet finished (finished: processed and its events sent).
+    unfinished: AtomicUsize,
+    /// Finished since the engine started.
+    finished_total: std::sync::atomic::AtomicU64,
+    /// Signalled each time a frame is finished.
+    finished: tokio::sync::Notify,
+}
+
 /// Sends requests to the engine; cheap to clone. Never blocks, so it is safe
 /// to call from async code.
 #[derive(Debug, Clone)]
 pub struct RequestSender {
     tx: std_mpsc::Sender<Request>,
-    pending: Arc<AtomicUsize>,
+    frames: Arc<FrameCounts>,
 }
 
 impl RequestSender {
@@ -388,15 +401,33 @@ impl RequestSender {
     /// frames should go through [`RequestSender::offer_frame`].
     pub fn send(&self, r: Request) -> Result<(), FaceError> {
         if matches!(r, Request::Frame(_)) {
-            self.pending.fetch_add(1, Ordering::SeqCst);
+            self.frames.queued.fetch_add(1, Ordering::SeqCst);
+            self.frames.unfinished.fetch_add(1, Ordering::SeqCst);
         }
         self.tx.send(r).map_err(|_| FaceError::EngineStopped)
+    }
+
+    /// Frames sent and not yet finished (their events not yet sent).
+    pub fn unfinished_frames(&self) -> usize {
+        self.frames.unfinished.load(Ordering::SeqCst)
+    }
+
+    /// Frames finished since the engine started.
+    pub fn frames_finished(&self) -> u64 {
+        self.frames.finished_total.load(Ordering::SeqCst)
+    }
+
+    /// Resolves when the engine finishes a frame (at once if one finished
+    /// since the last call): a reader pacing its camera on the engine waits
+    /// on this before it takes the next frame.
+    pub async fn wait_frame_finished(&self) {
+        self.frames.finished.notified().await;
     }
 
     /// Offers a frame; returns false when the engine is busy and the frame
     /// was dropped (and wiped).
     pub fn offer_frame(&self, f: Frame) -> Result<bool, FaceError> {
-        if self.pending.load(Ordering::SeqCst) >= MAX_PENDING_FRAMES {
+        if self.frames.queued.load(Ordering::SeqCst) >= MAX_PENDING_FRAMES {
             return Ok(false);
         }
         self.send(Request::Frame(f)).map(|()| true)
@@ -462,8 +493,8 @@ impl FaceEngine {
     /// the load failed).
     pub fn spawn(cfg: FaceConfig) -> Result<FaceEngineHandle, FaceError> {
         let (req_tx, req_rx) = std_mpsc::channel::<Request>();
-        let pending = Arc::new(AtomicUsize::new(0));
-        let pending_engine = Arc::clone(&pending);
+        let frames = Arc::new(FrameCounts::default());
+        let frames_engine = Arc::clone(&frames);
         let (ev_tx, ev_rx) = mpsc::channel::<Event>(64);
         let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), FaceError>>();
         let thread = std::thread::Builder::new()
@@ -484,7 +515,7 @@ impl FaceEngine {
                         "face engine: anti-spoofing models absent, active liveness only"
                     );
                 }
-                run(pipeline, req_rx, ev_tx, pending_engine);
+                run(pipeline, req_rx, ev_tx, &frames_engine);
             })
             .map_err(|e| FaceError::Inference {
                 stage: "spawn",
@@ -492,10 +523,7 @@ impl FaceEngine {
             })?;
         ready_rx.recv().map_err(|_| FaceError::EngineStopped)??;
         Ok(FaceEngineHandle {
-            requests: RequestSender {
-                tx: req_tx,
-                pending,
-            },
+            requests: RequestSender { tx: req_tx, frames },
             events: ev_rx,
             thread: Some(thread),
         })
@@ -507,10 +535,11 @@ fn run(
     p: Pipeline,
     rx: std_mpsc::Receiver<Request>,
     tx: mpsc::Sender<Event>,
-    pending: Arc<AtomicUsize>,
+    frames: &FrameCounts,
 ) {
     let mut session: Option<Session> = None;
     while let Ok(req) = rx.recv() {
+        let is_frame = matches!(req, Request::Frame(_));
         let events = match req {
             Request::Begin {
                 mut reference_jpeg,
@@ -526,9 +555,11 @@ fn run(
                 None => Vec::new(),
             },
             Request::Frame(f) => {
-                let _ = pending.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                    Some(n.saturating_sub(1))
-                });
+                let _ = frames
+                    .queued
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        Some(n.saturating_sub(1))
+                    });
                 match session.as_mut() {
                     Some(s) => s.frame(&p, &f),
                     None => Vec::new(),
@@ -550,6 +581,15 @@ fn run(
             if tx.blocking_send(e).is_err() {
                 return; // nobody listens any more
             }
+        }
+        if is_frame {
+            let _ = frames
+                .unfinished
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                    Some(n.saturating_sub(1))
+                });
+            frames.finished_total.fetch_add(1, Ordering::SeqCst);
+            frames.finished.notify_one();
         }
     }
 }

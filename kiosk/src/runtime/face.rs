@@ -216,8 +216,17 @@ struct Actor<C> {
 
 impl<C: FrameSource> Actor<C> {
     async fn run(&mut self) {
+        let paced = self.camera.paced_by_reader();
         loop {
+            // A camera whose clock follows its reader gives a frame only when
+            // the engine has finished the last one (and its events, handled
+            // first below, have reached the screen).
+            let engine_busy = paced && self.engine.requests.unfinished_frames() > 0;
+            let want_frame = (self.capturing && !engine_busy) || self.scanning_qr;
             tokio::select! {
+                // Commands and the engine's events come first: they are few,
+                // and a prompt must be shown before the next frame is taken.
+                biased;
                 cmd = self.cmds.recv() => match cmd {
                     Some(FaceCmd::Reference(r)) => {
                         self.end_engine_session();
@@ -245,7 +254,8 @@ impl<C: FrameSource> Actor<C> {
                         return;
                     }
                 },
-                frame = self.camera.next_frame(), if self.capturing || self.scanning_qr => {
+                () = self.engine.requests.wait_frame_finished(), if engine_busy => {}
+                frame = self.camera.next_frame(), if want_frame => {
                     self.health.send_replace(self.camera.health());
                     if frame.is_ok() {
                         self.frames.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -263,6 +273,10 @@ impl<C: FrameSource> Actor<C> {
                             self.decided(Err(FaceFailure::CameraFault)).await;
                         }
                     }
+                    // A camera with a frame always ready would otherwise keep
+                    // this worker (and a task woken here, such as the screen's
+                    // reaction to a prompt) busy for many frames.
+                    tokio::task::yield_now().await;
                 }
             }
         }
