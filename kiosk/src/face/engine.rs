@@ -307,7 +307,43 @@ impl Frame {
             rgb: &self.rgb,
         }
     }
+
+    /// A copy (face data as well: zeroized on drop).
+    fn copy(&self) -> Frame {
+        Frame {
+            width: self.width,
+            height: self.height,
+            rgb: self.rgb.clone(),
+            t: self.t,
+        }
+    }
 }
+
+/// The probe of an attempt so far: the sharpest frontal crop, the frame it
+/// was cut from and where the tracker saw the face in it.
+struct Probe {
+    sharpness: f32,
+    crop: AlignedFace,
+    frame: Frame,
+    face: FaceBox,
+}
+
+impl Probe {
+    /// The crop to compare: cut again from landmarks found on the whole
+    /// frame at the detector's full input size, which are finer than the
+    /// tracked region's (a face fills more of the region's smaller input,
+    /// but its landmarks come from fewer pixels); the tracked crop when the
+    /// whole frame shows no face where the tracker had it.
+    fn into_crop(self, p: &Pipeline) -> Result<AlignedFace, FaceError> {
+        Ok(match p.main_face(self.frame.view())? {
+            Some((d, crop)) if d.bbox.iou(&self.face) >= SAME_FACE_IOU => crop,
+            _ => self.crop,
+        })
+    }
+}
+
+/// Overlap above which a whole-frame detection is the tracked face.
+const SAME_FACE_IOU: f32 = 0.5;
 
 /// What the UI/flow asks the engine. `Debug` shows no face data.
 pub enum Request {
@@ -604,8 +640,8 @@ struct Session {
     total: u8,
     last_status: Option<Status>,
     last_hint: Option<Hint>,
-    /// Sharpest frontal crop of this attempt.
-    best: Option<(f32, AlignedFace)>,
+    /// Sharpest frontal crop of this attempt, with its frame.
+    best: Option<Probe>,
     spoof_votes: (u8, u8),
     awaiting_retry: bool,
     attempt_started: Option<Duration>,
@@ -675,16 +711,13 @@ impl Session {
             }
         };
         let mut events = Vec::new();
-        // The probe must show a neutral face: take it only while the
-        // citizen is settling or back at centre, never mid-action (a turned
-        // or nodding face is a poor match even when it passes the pose gate).
-        let neutral = matches!(
-            self.tracker.status(),
-            Status::Settling | Status::ReturnToCentre | Status::Passed
-        );
         let status = self
             .tracker
             .feed(f.t, main.as_ref().ok().map(|d| &d.landmarks));
+        // The probe must show the face at rest: never mid-action nor on its
+        // way back (a turned or nodding face, even one passing the pose
+        // gate, is a poor match, and may be the sharpest frame).
+        let neutral = self.tracker.at_rest();
         let mut hint = main.as_ref().err().copied();
         if let Ok(d) = &main {
             if neutral && quality::gate_pose(d, &cfg.quality).is_ok() {
@@ -755,8 +788,13 @@ impl Session {
             }
         }
         let sharp = quality::sharpness(&crop);
-        if self.best.as_ref().is_none_or(|(s, _)| sharp > *s) {
-            self.best = Some((sharp, crop));
+        if self.best.as_ref().is_none_or(|b| sharp > b.sharpness) {
+            self.best = Some(Probe {
+                sharpness: sharp,
+                crop,
+                frame: f.copy(),
+                face: d.bbox,
+            });
         }
     }
 
@@ -773,10 +811,17 @@ impl Session {
     }
 
     fn compare(&mut self, p: &Pipeline) -> Vec<Event> {
-        let Some((_, probe)) = self.best.take() else {
+        let Some(best) = self.best.take() else {
             return self.fail(FailReason::NoUsableFrame);
         };
         let t0 = Instant::now();
+        let probe = match best.into_crop(p) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "face engine: detection failed");
+                return self.fail(FailReason::Internal);
+            }
+        };
         let (pe, re) = match p.embedder.embed_pair(&probe, &self.reference) {
             Ok(v) => v,
             Err(e) => {

@@ -161,6 +161,9 @@ pub struct Tracker {
     rest: Option<(f32, f32)>,
     /// Whether the baseline has been taken.
     settled: bool,
+    /// Whether the last frame fed showed the face at rest (see
+    /// [`Tracker::at_rest`]).
+    at_rest: bool,
     verdict: Option<Status>,
 }
 
@@ -181,6 +184,7 @@ impl Tracker {
             settle: Vec::new(),
             rest: None,
             settled: false,
+            at_rest: false,
             verdict: if challenge.actions.is_empty() {
                 Some(Status::Passed)
             } else {
@@ -208,6 +212,26 @@ impl Tracker {
         self.index
     }
 
+    /// Whether the last frame fed showed the face at rest: held still in
+    /// the rest pose while settling, within the neutral limits of the
+    /// baseline after (also once the verdict is in). A face on its way back
+    /// from an action is not at rest, however near frontal it already is.
+    pub fn at_rest(&self) -> bool {
+        self.at_rest
+    }
+
+    /// Yaw (sign as configured) and pitch of a frame's landmarks.
+    fn pose_of(&self, lm: &Landmarks) -> Option<(f32, f32)> {
+        let (yaw, pitch) = (yaw_ratio(lm)?, pitch_ratio(lm)?);
+        Some((if self.cfg.mirrored { -yaw } else { yaw }, pitch))
+    }
+
+    fn near_baseline(&self, yaw: f32, pitch: f32) -> bool {
+        self.settled
+            && (yaw - self.baseline_yaw).abs() < self.cfg.neutral_yaw
+            && (pitch - self.baseline_pitch).abs() < self.cfg.neutral_pitch
+    }
+
     /// The current status without feeding a frame.
     pub fn status(&self) -> Status {
         if let Some(v) = self.verdict {
@@ -223,6 +247,8 @@ impl Tracker {
     /// Feeds one frame taken at `t` (any monotonic origin); `None` when no
     /// single face was found in it.
     pub fn feed(&mut self, t: Duration, landmarks: Option<&Landmarks>) -> Status {
+        let pose = landmarks.and_then(|lm| self.pose_of(lm));
+        self.at_rest = pose.is_some_and(|(yaw, pitch)| self.near_baseline(yaw, pitch));
         if let Some(v) = self.verdict {
             return v;
         }
@@ -240,15 +266,9 @@ impl Tracker {
         {
             return self.fail_timeout();
         }
-        let Some(lm) = landmarks else {
+        let Some((yaw, pitch)) = pose else {
             return self.status();
         };
-        let (Some(mut yaw), Some(pitch)) = (yaw_ratio(lm), pitch_ratio(lm)) else {
-            return self.status();
-        };
-        if self.cfg.mirrored {
-            yaw = -yaw;
-        }
         self.yaw_range = (self.yaw_range.0.min(yaw), self.yaw_range.1.max(yaw));
         self.pitch_range = (self.pitch_range.0.min(pitch), self.pitch_range.1.max(pitch));
         let c = &self.cfg;
@@ -276,6 +296,7 @@ impl Tracker {
                     (yaw - ry).abs() < c.neutral_yaw && (pitch - rp).abs() < c.neutral_pitch
                 });
                 if still && yaw.abs() < c.yaw_threshold && at_rest {
+                    self.at_rest = true;
                     self.settled = true;
                     self.baseline_yaw = yaw;
                     self.baseline_pitch = pitch;
@@ -419,6 +440,42 @@ pub(crate) mod tests {
         // And a third attempt remembers the rest through the second.
         let third = Tracker::after(&Tracker::after(&first, &again, &cfg), &again, &cfg);
         assert_eq!(third.rest, Some((0.0, first.baseline_pitch)));
+    }
+
+    /// The probe is taken only from frames at rest. Regression (the demo's
+    /// genuine citizen failing to match now and then): frames on the way
+    /// back from a turn counted as neutral, and a half-turned face could be
+    /// the sharpest of the attempt.
+    #[test]
+    fn at_rest_only_still_at_the_baseline() {
+        let cfg = LivenessConfig::default();
+        let mut tr = Tracker::new(
+            &Challenge::new(vec![Action::TurnLeft, Action::TurnRight]),
+            &cfg,
+        );
+        let mut t = 0;
+        let mut rest = |tr: &mut Tracker, yaw: f32| {
+            run(tr, &[(yaw, 0.0, 1)], &mut t);
+            tr.at_rest()
+        };
+        // Settling: not at rest until held still there.
+        assert!(!rest(&mut tr, 0.0));
+        assert!(!rest(&mut tr, 0.0));
+        assert!(rest(&mut tr, 0.0), "the baseline's own frame");
+        assert_eq!(tr.status(), Status::Perform(Action::TurnLeft));
+        assert!(rest(&mut tr, 0.03), "within the neutral limit");
+        assert!(!rest(&mut tr, 0.2), "turned");
+        assert_eq!(tr.status(), Status::ReturnToCentre);
+        assert!(!rest(&mut tr, 0.1), "on the way back");
+        assert!(rest(&mut tr, 0.0), "back");
+        assert!(!rest(&mut tr, -0.2));
+        assert_eq!(tr.status(), Status::Passed);
+        // After the verdict too: only back at the baseline.
+        assert!(!rest(&mut tr, -0.1));
+        assert!(rest(&mut tr, -0.01));
+        // No face, no rest.
+        tr.feed(Duration::from_secs(60), None);
+        assert!(!tr.at_rest());
     }
 
     fn challenge() -> Challenge {
