@@ -222,7 +222,11 @@ impl<C: FrameSource> Actor<C> {
             // the engine has finished the last one (and its events, handled
             // first below, have reached the screen).
             let engine_busy = paced && self.engine.requests.unfinished_frames() > 0;
-            let want_frame = (self.capturing && !engine_busy) || self.scanning_qr;
+            let want_frame = if self.capturing {
+                !engine_busy
+            } else {
+                self.scanning_qr
+            };
             tokio::select! {
                 // Commands and the engine's events come first: they are few,
                 // and a prompt must be shown before the next frame is taken.
