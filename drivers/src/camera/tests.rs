@@ -95,13 +95,18 @@ fn quiet() -> SimOptions {
 }
 
 fn subject() -> (SimCamera, SimCameraControl) {
+    subject_with(quiet())
+}
+
+/// The test pattern as a subject, with these options.
+fn subject_with(opts: SimOptions) -> (SimCamera, SimCameraControl) {
     let image = SimImage::from_bytes(&png(&pattern())).unwrap();
     SimCamera::new(
         Scene::Subject {
             image,
             face: Some(face_box()),
         },
-        quiet(),
+        opts,
     )
     .unwrap()
 }
@@ -628,18 +633,10 @@ async fn camera_sim_blank_frames_are_frames() {
 
 #[tokio::test(start_paused = true)]
 async fn camera_sim_freeze_serves_identical_pixels_as_new_frames() {
-    let image = SimImage::from_bytes(&png(&pattern())).unwrap();
-    let (mut cam, ctl) = SimCamera::new(
-        Scene::Subject {
-            image,
-            face: Some(face_box()),
-        },
-        SimOptions {
-            noise: 3,
-            ..quiet()
-        },
-    )
-    .unwrap();
+    let (mut cam, ctl) = subject_with(SimOptions {
+        noise: 3,
+        ..quiet()
+    });
     let live1 = cam.next_frame().await.unwrap();
     let live2 = cam.next_frame().await.unwrap();
     assert_ne!(live1.rgb, live2.rgb, "live frames carry sensor noise");
@@ -729,19 +726,11 @@ async fn camera_sim_subject_follows_a_turn_over_time() {
 #[tokio::test(start_paused = true)]
 async fn camera_sim_nod_follows_frame_time() {
     let pitches = |delay: Duration| async move {
-        let image = SimImage::from_bytes(&png(&pattern())).unwrap();
-        let (mut cam, ctl) = SimCamera::new(
-            Scene::Subject {
-                image,
-                face: Some(face_box()),
-            },
-            SimOptions {
-                fps: 15,
-                lockstep: true,
-                ..quiet()
-            },
-        )
-        .unwrap();
+        let (mut cam, ctl) = subject_with(SimOptions {
+            fps: 15,
+            lockstep: true,
+            ..quiet()
+        });
         cam.next_frame().await.unwrap();
         // 15 fps: a 400 ms nod is sampled every 66.7 ms of frame time.
         ctl.nod(20.0, Duration::from_millis(400));
