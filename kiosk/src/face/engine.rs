@@ -566,6 +566,13 @@ impl FaceEngine {
     }
 }
 
+/// Takes one off a frame count (never below zero).
+fn decrement(count: &AtomicUsize) {
+    let _ = count.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+        Some(n.saturating_sub(1))
+    });
+}
+
 /// Engine loop: one session at a time until the request channel closes.
 fn run(
     p: Pipeline,
@@ -591,11 +598,7 @@ fn run(
                 None => Vec::new(),
             },
             Request::Frame(f) => {
-                let _ = frames
-                    .queued
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                        Some(n.saturating_sub(1))
-                    });
+                decrement(&frames.queued);
                 match session.as_mut() {
                     Some(s) => s.frame(&p, &f),
                     None => Vec::new(),
@@ -619,11 +622,7 @@ fn run(
             }
         }
         if is_frame {
-            let _ = frames
-                .unfinished
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                    Some(n.saturating_sub(1))
-                });
+            decrement(&frames.unfinished);
             frames.finished_total.fetch_add(1, Ordering::SeqCst);
             frames.finished.notify_one();
         }

@@ -329,9 +329,7 @@ impl Tracker {
                 }
             }
             Phase::Return => {
-                if (yaw - self.baseline_yaw).abs() < c.neutral_yaw
-                    && (pitch - self.baseline_pitch).abs() < c.neutral_pitch
-                {
+                if self.near_baseline(yaw, pitch) {
                     self.phase = Phase::Act;
                     self.phase_start = t;
                 }
