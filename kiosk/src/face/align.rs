@@ -149,6 +149,13 @@ pub fn align(frame: FrameView<'_>, landmarks: &Landmarks, size: u32) -> Option<A
     Some(warp(frame, &m, size))
 }
 
+/// `v.round()` (half away from zero) as a byte, for `v` in 0..=255.
+fn round_u8(v: f32) -> u8 {
+    let t = v as u32;
+    let up = v - t as f32 >= 0.5;
+    (t + u32::from(up)).min(255) as u8
+}
+
 /// Samples `frame` through the inverse of `m` (frame → crop) into a
 /// `size × size` crop; pixels outside the frame are black.
 pub fn warp(frame: FrameView<'_>, m: &Similarity, size: u32) -> AlignedFace {
@@ -159,13 +166,37 @@ pub fn warp(frame: FrameView<'_>, m: &Similarity, size: u32) -> AlignedFace {
         ty: -1e9,
     });
     let mut rgb = vec![0u8; (size * size * 3) as usize];
+    let (w, h) = (frame.width as usize, frame.height as usize);
     for v in 0..size {
         for u in 0..size {
             let s = inv.apply(Point::new(u as f32, v as f32));
-            let px = bilinear(frame, s.x, s.y);
             let o = ((v * size + u) * 3) as usize;
-            for c in 0..3 {
-                rgb[o + c] = px[c].round().clamp(0.0, 255.0) as u8;
+            // Inside the frame with its right and lower neighbours: the same
+            // sums as `bilinear`, in the same order, without its bounds
+            // checks and library calls (floor, round), which dominated.
+            let (x, y) = (s.x as usize, s.y as usize);
+            if s.x >= 0.0 && s.y >= 0.0 && x + 1 < w && y + 1 < h {
+                let (ax, ay) = (s.x - x as f32, s.y - y as f32);
+                let weights = [
+                    (1.0 - ax) * (1.0 - ay),
+                    ax * (1.0 - ay),
+                    (1.0 - ax) * ay,
+                    ax * ay,
+                ];
+                let i = (y * w + x) * 3;
+                let taps = [i, i + 3, i + w * 3, i + w * 3 + 3];
+                for c in 0..3 {
+                    let mut acc = 0f32;
+                    for (&wgt, &t) in weights.iter().zip(&taps) {
+                        acc += wgt * f32::from(frame.rgb[t + c]);
+                    }
+                    rgb[o + c] = round_u8(acc);
+                }
+            } else {
+                let px = bilinear(frame, s.x, s.y);
+                for c in 0..3 {
+                    rgb[o + c] = px[c].round().clamp(0.0, 255.0) as u8;
+                }
             }
         }
     }
@@ -238,6 +269,56 @@ mod tests {
         let est = Similarity::estimate(&TEMPLATE_112, &src).expect("non-degenerate");
         assert!(close(est.a, 1.5, 0.02) && close(est.b, 0.2, 0.02));
         assert!(Similarity::estimate(&[Point::new(1.0, 1.0); 5], &TEMPLATE_112).is_none());
+    }
+
+    /// The warp's fast path for pixels inside the frame gives the same
+    /// bytes as sampling every pixel through `bilinear` and rounding, here
+    /// on a noisy frame the crop runs off (two edges), rotated and scaled.
+    #[test]
+    fn face_warp_matches_sampling_every_pixel() {
+        let (w, h) = (160u32, 120u32);
+        let mut seed = 7u32;
+        let rgb: Vec<u8> = (0..w * h * 3)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (seed >> 24) as u8
+            })
+            .collect();
+        let frame = FrameView {
+            width: w,
+            height: h,
+            rgb: &rgb,
+        };
+        let th = 0.4f32;
+        let m = Similarity {
+            a: 0.9 * th.cos(),
+            b: 0.9 * th.sin(),
+            tx: -30.0,
+            ty: -12.5,
+        };
+        let fast = warp(frame, &m, 112);
+        let inv = m.inverse().expect("invertible");
+        let mut inside = 0;
+        for v in 0..112u32 {
+            for u in 0..112u32 {
+                let s = inv.apply(Point::new(u as f32, v as f32));
+                let px = bilinear(frame, s.x, s.y);
+                let o = ((v * 112 + u) * 3) as usize;
+                for (c, value) in px.iter().enumerate() {
+                    let want = value.round().clamp(0.0, 255.0) as u8;
+                    assert_eq!(fast.rgb()[o + c], want, "pixel ({u}, {v}) channel {c}");
+                }
+                if s.x >= 0.0 && s.y >= 0.0 && s.x < (w - 1) as f32 && s.y < (h - 1) as f32 {
+                    inside += 1;
+                }
+            }
+        }
+        // Both paths were taken.
+        assert!(inside > 1000 && inside < 112 * 112, "{inside}");
+        for k in 0..=5100u32 {
+            let v = k as f32 * 0.05;
+            assert_eq!(round_u8(v), v.round() as u8, "{v}");
+        }
     }
 
     #[test]
