@@ -52,6 +52,12 @@ pub struct DetectorConfig {
     pub input_width: u32,
     /// Network input height, a multiple of 32.
     pub input_height: u32,
+    /// Side of the square network input of the live loop's region search
+    /// (the face tracked from frame to frame), a multiple of 32. The region
+    /// is 1.5 × the face ([`crate::face::detect::TRACK_ROI_SCALE`]), so the
+    /// face spans about two thirds of it: 64 pixels at the default 96, what
+    /// the liveness thresholds were tuned on.
+    pub track_input: u32,
     /// Heatmap score a cell needs to become a face.
     pub score_threshold: f32,
     /// IoU above which overlapping boxes are merged by NMS.
@@ -64,6 +70,7 @@ impl Default for DetectorConfig {
             model: PathBuf::from("centerface.onnx"),
             input_width: 320,
             input_height: 256,
+            track_input: 96,
             score_threshold: 0.5,
             nms_iou: 0.3,
         }
@@ -258,6 +265,12 @@ impl FaceConfig {
             return Err(ConfigError::Invalid {
                 field: "detector.input_width/height",
                 reason: "must be positive multiples of 32",
+            });
+        }
+        if d.track_input == 0 || d.track_input % 32 != 0 {
+            return Err(ConfigError::Invalid {
+                field: "detector.track_input",
+                reason: "must be a positive multiple of 32",
             });
         }
         if !(0.0..1.0).contains(&d.score_threshold) {

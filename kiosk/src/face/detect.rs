@@ -20,13 +20,46 @@ use crate::face::config::DetectorConfig;
 
 type Plan = Arc<TypedRunnableModel>;
 
+/// A plan for one more input size of the same model, built on first use.
+#[derive(Debug)]
+struct LazyPlan {
+    width: u32,
+    height: u32,
+    plan: OnceLock<Result<Plan, String>>,
+}
+
+impl LazyPlan {
+    fn new(width: u32, height: u32) -> Self {
+        Self {
+            width,
+            height,
+            plan: OnceLock::new(),
+        }
+    }
+
+    fn get(&self, model: &Path) -> Result<&Plan, FaceError> {
+        let plan = self.plan.get_or_init(|| {
+            let (w, h) = (self.width as usize, self.height as usize);
+            let fact = InferenceFact::dt_shape(f32::datum_type(), tvec!(1usize, 3, h, w));
+            load_onnx(model, fact).map_err(|e| e.to_string())
+        });
+        plan.as_ref().map_err(|reason| FaceError::Inference {
+            stage: "detect",
+            reason: reason.clone(),
+        })
+    }
+}
+
 /// A loaded CenterFace detector.
 pub struct Detector {
     plan: Plan,
-    /// The model file, for the tracking plan built on first use.
+    /// The model file, for the plans built on first use.
     path: PathBuf,
-    /// CenterFace at [`TRACK_INPUT`]² for [`Detector::detect_near`].
-    track_plan: OnceLock<Result<Plan, String>>,
+    /// The square region search of [`Detector::detect_near`].
+    track: LazyPlan,
+    /// Half and three quarters of the configured input, for
+    /// [`Detector::detect_faces_of`].
+    checks: [LazyPlan; 2],
     width: u32,
     height: u32,
     score_threshold: f32,
@@ -73,10 +106,16 @@ impl Detector {
         let fact =
             InferenceFact::dt_shape(f32::datum_type(), tvec!(1usize, 3, h as usize, w as usize));
         let plan = load_onnx(path, fact)?;
+        // A share of the configured input, rounded up to CenterFace's stride.
+        let part = |n: u32, k: u32| (n * k / 4).div_ceil(32) * 32;
         Ok(Self {
             plan,
             path: path.to_path_buf(),
-            track_plan: OnceLock::new(),
+            track: LazyPlan::new(cfg.track_input, cfg.track_input),
+            checks: [
+                LazyPlan::new(part(w, 2), part(h, 2)),
+                LazyPlan::new(part(w, 3), part(h, 3)),
+            ],
             width: w,
             height: h,
             score_threshold: cfg.score_threshold,
@@ -86,40 +125,69 @@ impl Detector {
 
     /// Detects faces, highest confidence first, in frame coordinates.
     pub fn detect(&self, frame: FrameView<'_>) -> Result<Vec<Detection>, FaceError> {
-        let scale =
-            (self.width as f32 / frame.width as f32).min(self.height as f32 / frame.height as f32);
+        self.detect_whole(&self.plan, (self.width, self.height), frame)
+    }
+
+    /// Like [`Detector::detect`], for when only faces at least `min_side`
+    /// frame pixels wide matter (the live loop's periodic check that the
+    /// citizen is alone, where a face under half the citizen's is
+    /// background): searches at half or three quarters of the configured
+    /// input (about a quarter or a half of the work) when such a face still
+    /// spans [`MIN_CHECK_FACE_PX`] there, else at the full input. Smaller
+    /// faces may or may not be found.
+    pub fn detect_faces_of(
+        &self,
+        frame: FrameView<'_>,
+        min_side: f32,
+    ) -> Result<Vec<Detection>, FaceError> {
+        let input = self.check_input((frame.width, frame.height), min_side);
+        match self.checks.iter().find(|c| (c.width, c.height) == input) {
+            Some(check) => self.detect_whole(check.get(&self.path)?, input, frame),
+            None => self.detect(frame),
+        }
+    }
+
+    /// The network input [`Detector::detect_faces_of`] searches a frame of
+    /// `frame` = (width, height) at for faces at least `min_side` wide.
+    pub fn check_input(&self, frame: (u32, u32), min_side: f32) -> (u32, u32) {
+        self.checks
+            .iter()
+            .map(|c| (c.width, c.height))
+            .find(|&input| {
+                input.0 < self.width
+                    && input.1 <= self.height
+                    && min_side * fit_scale(input, frame) >= MIN_CHECK_FACE_PX
+            })
+            .unwrap_or((self.width, self.height))
+    }
+
+    fn detect_whole(
+        &self,
+        plan: &Plan,
+        input: (u32, u32),
+        frame: FrameView<'_>,
+    ) -> Result<Vec<Detection>, FaceError> {
         let src = (0.0, 0.0, frame.width as f32, frame.height as f32);
-        self.run_letterboxed(&self.plan, (self.width, self.height), frame, src, scale)
+        let scale = fit_scale(input, (frame.width, frame.height));
+        self.run_letterboxed(plan, input, frame, src, scale)
     }
 
     /// Tracking between frames: detects faces in a square region of interest
     /// around `prev` (the face box of the previous frame: side
     /// [`TRACK_ROI_SCALE`] × its longer edge, about its centre), resampled to
-    /// a [`TRACK_INPUT`]² network input, about 5× fewer pixels than the full
-    /// frame at the default 320×256 (and more pixels on the face). Results are
-    /// in frame coordinates, highest confidence first; empty when the face
-    /// left the region (then run [`Detector::detect`] on the full frame).
-    /// The tracking plan is built on first use.
+    /// the square network input `track_input` of the configuration. Results
+    /// are in frame coordinates, highest confidence first; empty when the
+    /// face left the region (then run [`Detector::detect`] on the full
+    /// frame). The tracking plan is built on first use.
     pub fn detect_near(
         &self,
         frame: FrameView<'_>,
         prev: &FaceBox,
     ) -> Result<Vec<Detection>, FaceError> {
-        let plan = match self.track_plan.get_or_init(|| {
-            let n = TRACK_INPUT as usize;
-            let fact = InferenceFact::dt_shape(f32::datum_type(), tvec!(1usize, 3, n, n));
-            load_onnx(&self.path, fact).map_err(|e| e.to_string())
-        }) {
-            Ok(p) => p,
-            Err(reason) => {
-                return Err(FaceError::Inference {
-                    stage: "detect",
-                    reason: reason.clone(),
-                })
-            }
-        };
+        let plan = self.track.get(&self.path)?;
+        let n = self.track.width;
         let side = (prev.width().max(prev.height()) * TRACK_ROI_SCALE)
-            .max(TRACK_INPUT as f32)
+            .max(n as f32)
             .min(frame.width.max(frame.height) as f32)
             .round();
         let cx = (prev.x1 + prev.x2) / 2.0;
@@ -128,13 +196,7 @@ impl Detector {
         let x0 = (cx - side / 2.0).round();
         let y0 = (cy - side / 2.0).round();
         let src = (x0, y0, x0 + side, y0 + side);
-        let mut dets = self.run_letterboxed(
-            plan,
-            (TRACK_INPUT, TRACK_INPUT),
-            frame,
-            src,
-            TRACK_INPUT as f32 / side,
-        )?;
+        let mut dets = self.run_letterboxed(plan, (n, n), frame, src, n as f32 / side)?;
         for d in &mut dets {
             let b = &mut d.bbox;
             (b.x1, b.y1, b.x2, b.y2) = (b.x1 + x0, b.y1 + y0, b.x2 + x0, b.y2 + y0);
@@ -258,10 +320,31 @@ impl Detector {
     }
 }
 
-/// Side of the square network input [`Detector::detect_near`] uses.
-pub const TRACK_INPUT: u32 = 128;
-/// The tracking region's side relative to the previous face box's longer edge.
-pub const TRACK_ROI_SCALE: f32 = 2.0;
+/// The tracking region's side relative to the previous face box's longer
+/// edge. With the default 96² region input the face spans about 64 input
+/// pixels, as it did at 128² with a region twice the face (what the liveness
+/// thresholds were tuned on): a smaller region instead of a smaller face.
+/// On the 63 photos of `faces/pairs` in 640×480 frames, the face was still
+/// found with the region off centre by 0.4 of the face's size in any
+/// direction (the region follows it in steps of 0.2), and the yaw ratio
+/// moved by 0.015 (median; 90th percentile 0.04) when the region was off
+/// centre at all (`face_tracking_region_offset_diagnostic`), as with a
+/// region twice the face. A 96² region twice the face lost a strongly
+/// turned face (the mirrored-camera engine test).
+pub const TRACK_ROI_SCALE: f32 = 1.5;
+
+/// The smallest face, in network input pixels, [`Detector::detect_faces_of`]
+/// relies on CenterFace to find: at 20 and at 18 px the half-resolution
+/// check found the face of each of the 63 photos of `faces/pairs`, at 16 px
+/// 54, at 14 px 24 (`face_small_face_recall_diagnostic`). A 640×480 frame at
+/// the default 320×256 input shows the background limit of the smallest
+/// face the size gate lets through (half of 80 px) at 20 px too.
+pub const MIN_CHECK_FACE_PX: f32 = 20.0;
+
+/// The scale that fits a whole frame of (width, height) into a network input.
+fn fit_scale((w, h): (u32, u32), (fw, fh): (u32, u32)) -> f32 {
+    (w as f32 / fw as f32).min(h as f32 / fh as f32)
+}
 
 /// [`resample_bgr_planar`] with the same result, faster when shrinking: the
 /// box filter is separable, so each output row sums its source rows once

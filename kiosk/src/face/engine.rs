@@ -108,8 +108,10 @@ pub const FULL_SEARCH_EVERY: u32 = 8;
 /// the landmarks of the same face a few pixels elsewhere (its yaw and pitch
 /// ratios differ by ~0.02–0.05), and mixing the two keeps the challenge from
 /// ever settling. The whole frame is searched only to (re)acquire the face,
-/// for the one-face gate every [`FULL_SEARCH_EVERY`] frames, and to confirm
-/// the citizen is alone before a decision ([`LiveSearch::confirm_alone`]).
+/// for the one-face gate every [`FULL_SEARCH_EVERY`] frames (at a lower
+/// resolution when it still sees a face half the citizen's size,
+/// [`Detector::detect_faces_of`]), and at full resolution to confirm the
+/// citizen is alone before a decision ([`LiveSearch::confirm_alone`]).
 /// The region gets the same gates (one face, size) as the whole frame, so a
 /// second face beside the citizen is seen at once. A face lost from the
 /// region (a strong turn can defeat the smaller search) is taken from the
@@ -118,7 +120,8 @@ pub const FULL_SEARCH_EVERY: u32 = 8;
 pub struct LiveSearch {
     region: Option<Region>,
     since_full: u32,
-    /// The whole-frame gate's verdict on the current frame, when searched.
+    /// The gate's verdict on the current frame from a full-resolution
+    /// whole-frame search, when there was one.
     whole_this_frame: Option<Result<(), Hint>>,
 }
 
@@ -133,7 +136,7 @@ impl LiveSearch {
         self.whole_this_frame = None;
         let mut whole = None;
         if self.region.is_none() || self.since_full + 1 >= FULL_SEARCH_EVERY {
-            match self.search_whole(p, img)? {
+            match self.search_whole(p, img, self.background_below(p))? {
                 Ok(d) => {
                     // Keep following the tracked face unless the whole frame's
                     // face is elsewhere.
@@ -155,9 +158,11 @@ impl LiveSearch {
         };
         let near = p.detector.detect_near(img, &region.area())?;
         if near.is_empty() {
+            // The whole frame's face for this frame, from a full-resolution
+            // search (a periodic check's landmarks are coarser).
             let d = match whole {
-                Some(d) => Ok(d),
-                None => self.search_whole(p, img)?,
+                Some(d) if self.whole_this_frame.is_some() => Ok(d),
+                _ => self.search_whole(p, img, 0.0)?,
             };
             self.region = d.as_ref().ok().map(|d| Region::at(d.bbox));
             return Ok(d);
@@ -169,8 +174,9 @@ impl LiveSearch {
         Ok(d)
     }
 
-    /// Before a decision: the whole frame shows one face (the verdict of
-    /// this frame's whole search when there was one, else a search now).
+    /// Before a decision: the whole frame shows one face, searched at full
+    /// resolution (this frame's acquisition search when there was one, else
+    /// a search now).
     pub fn confirm_alone(
         &mut self,
         p: &Pipeline,
@@ -179,18 +185,33 @@ impl LiveSearch {
         if let Some(r) = self.whole_this_frame {
             return Ok(r);
         }
-        Ok(self.search_whole(p, img)?.map(|_| ()))
+        Ok(self.search_whole(p, img, 0.0)?.map(|_| ()))
     }
 
+    /// The width under which a face is background (not a second person) to
+    /// the one-face gate, from the tracked face; 0 when none is tracked.
+    fn background_below(&self, p: &Pipeline) -> f32 {
+        self.region.map_or(0.0, |r| {
+            r.area().width() * p.config().quality.background_face_ratio
+        })
+    }
+
+    /// Searches the whole frame for faces at least `min_side` wide (0: any,
+    /// at full resolution, to acquire the face or before a decision; more:
+    /// the periodic check, at a lower resolution when that still sees them)
+    /// and gates them.
     fn search_whole(
         &mut self,
         p: &Pipeline,
         img: FrameView<'_>,
+        min_side: f32,
     ) -> Result<Result<Detection, Hint>, FaceError> {
-        let dets = p.detector.detect(img)?;
+        let dets = p.detector.detect_faces_of(img, min_side)?;
         self.since_full = 0;
         let d = quality::gate_detections(&dets, &p.config().quality).copied();
-        self.whole_this_frame = Some(d.map(|_| ()));
+        if min_side <= 0.0 {
+            self.whole_this_frame = Some(d.map(|_| ()));
+        }
         Ok(d)
     }
 }
