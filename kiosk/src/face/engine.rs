@@ -189,7 +189,11 @@ impl LiveSearch {
     }
 
     /// The width under which a face is background (not a second person) to
-    /// the one-face gate, from the tracked face; 0 when none is tracked.
+    /// the one-face gate, from the tracked face's size where the region was
+    /// anchored (it may since have shrunk by up to a fifth before the region
+    /// re-anchors: the periodic check may then miss a borderline second
+    /// face, which the full-size check before a decision still sees); 0
+    /// when no face is tracked.
     fn background_below(&self, p: &Pipeline) -> f32 {
         self.region.map_or(0.0, |r| {
             r.area().width() * p.config().quality.background_face_ratio
