@@ -1012,6 +1012,50 @@ mod tests {
         assert!(Frame::new(2, 2, vec![0; 3], Duration::ZERO).is_none());
     }
 
+    /// The probe is cut again from a whole-frame search of its frame when
+    /// that search finds the tracked face, and keeps its tracked crop when
+    /// the whole frame shows no face, or a face elsewhere.
+    #[test]
+    fn face_probe_recut_from_the_whole_frame_or_kept() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+        let photo = dir.join("faces/pairs/img38.jpg");
+        if !dir.join("models/centerface.onnx").is_file() || !photo.is_file() {
+            eprintln!("SKIP: ../shared models or faces absent");
+            return;
+        }
+        let p = Pipeline::load(&FaceConfig::with_model_dir(dir.join("models"))).expect("models");
+        let img = FaceImage::open(&photo).expect("decode");
+        let v = img.view();
+        let (d, whole) = p.main_face(v).expect("detect").expect("a face");
+        let size = p.config().embedder.input_size;
+        // A crop no alignment would produce, to tell the two apart.
+        let marker = || AlignedFace::from_rgb(size, vec![7; (size * size * 3) as usize]);
+        let probe = |rgb: Vec<u8>, face: FaceBox| Probe {
+            sharpness: 1.0,
+            crop: marker().expect("crop"),
+            frame: Frame::new(v.width, v.height, rgb, Duration::ZERO).expect("frame"),
+            face,
+        };
+        let recut = probe(v.rgb.to_vec(), d.bbox).into_crop(&p).expect("runs");
+        assert_eq!(recut.rgb(), whole.rgb(), "the tracked face is cut again");
+        let elsewhere = FaceBox {
+            x1: d.bbox.x1 + d.bbox.width(),
+            x2: d.bbox.x2 + d.bbox.width(),
+            ..d.bbox
+        };
+        let kept = probe(v.rgb.to_vec(), elsewhere)
+            .into_crop(&p)
+            .expect("runs");
+        assert_eq!(
+            kept.rgb(),
+            marker().expect("crop").rgb(),
+            "a face elsewhere"
+        );
+        let blank = vec![118; v.rgb.len()];
+        let kept = probe(blank, d.bbox).into_crop(&p).expect("runs");
+        assert_eq!(kept.rgb(), marker().expect("crop").rgb(), "no face at all");
+    }
+
     #[test]
     fn face_tracking_region_moves_in_whole_steps_and_comes_back() {
         let b = |x1: f32, y1: f32, side: f32| FaceBox {
