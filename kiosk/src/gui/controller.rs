@@ -54,13 +54,10 @@ fn parse_code<T: serde::de::DeserializeOwned>(code: &str) -> Option<T> {
 impl Controller {
     /// A controller; `pin` opens the technician menu (empty: never).
     pub fn new(pin: impl Into<String>, muted: bool) -> Self {
+        let mut local = Local::default();
+        (local.residential, local.volume, local.muted) = (true, 3, muted);
         Self {
-            local: Local {
-                residential: true,
-                volume: 3,
-                muted,
-                ..Local::default()
-            },
+            local,
             taps: 0,
             pin: pin.into(),
             stroke_clock: 0,
@@ -84,13 +81,10 @@ impl Controller {
     pub fn observe(&mut self, state: &State) {
         let has = state.session.is_some();
         if self.last_session && !has {
-            let keep = Local {
-                lang: Lang::default(),
-                residential: true,
-                volume: self.local.volume,
-                muted: self.local.muted,
-                ..Local::default()
-            };
+            // The old copy is zeroized as it is replaced.
+            let mut keep = Local::default();
+            (keep.residential, keep.volume, keep.muted) =
+                (true, self.local.volume, self.local.muted);
             self.local = keep;
         }
         self.last_session = has;

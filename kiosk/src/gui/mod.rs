@@ -134,6 +134,28 @@ mod tests {
         }
     }
 
+    /// What the citizen typed or drew on the screen never shows in `Debug`.
+    #[test]
+    fn typed_personal_fields_stay_out_of_debug() {
+        let mut l = view::Local::default();
+        l.name = "张三丰".into();
+        l.id = "330106199001010022".into();
+        l.pin = "9137".into();
+        l.staff_pin = "5820".into();
+        l.phone = "13800138000".into();
+        l.account = "6100123456".into();
+        l.credit_code = "91330106MA2H3K4L5P".into();
+        l.strokes = vec![vec![(101, 202, 303)]];
+        l.volume = 4;
+        let s = format!("{l:?}");
+        for secret in [
+            "张三", "0022", "9137", "5820", "138001", "6100123", "MA2H3", "202",
+        ] {
+            assert!(!s.contains(secret), "{secret} in {s}");
+        }
+        assert!(s.contains("volume: 4"), "{s}");
+    }
+
     #[test]
     fn the_face_screen_shows_the_action_asked_for_in_the_chosen_language() {
         use crate::flow::{Phase, State};

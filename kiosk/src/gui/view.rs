@@ -22,8 +22,11 @@ pub struct ViewContext {
     pub progress_url: String,
 }
 
-/// What the controller keeps of the screen itself (not in the flow).
-#[derive(Debug, Clone, PartialEq, Default)]
+/// What the controller keeps of the screen itself (not in the flow). What
+/// the citizen typed or drew is personal: `Debug` leaves it out, and it is
+/// zeroized when the value is dropped (the controller replaces its copy when
+/// a session ends).
+#[derive(Clone, PartialEq, Default)]
 pub struct Local {
     /// Display language.
     pub lang: Lang,
@@ -69,6 +72,46 @@ pub struct Local {
     pub company_role: CompanyRole,
     /// The face check's prompt, hint and progress (codes and counts only).
     pub face: crate::runtime::face::FacePrompt,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local")
+            .field("lang", &self.lang)
+            .field("volume", &self.volume)
+            .field("muted", &self.muted)
+            .field("technician", &self.technician)
+            .field("contract_page", &self.contract_page)
+            .field("company_entry", &self.company_entry)
+            .field("face", &self.face)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for s in [
+            &mut self.field,
+            &mut self.name,
+            &mut self.id,
+            &mut self.pinyin,
+            &mut self.capacity,
+            &mut self.phone,
+            &mut self.pin,
+            &mut self.account,
+            &mut self.order,
+            &mut self.staff_pin,
+            &mut self.credit_code,
+        ] {
+            s.zeroize();
+        }
+        for p in self.strokes.iter_mut().flatten() {
+            p.0.zeroize();
+            p.1.zeroize();
+            p.2.zeroize();
+        }
+    }
 }
 
 /// The identity method's code as the screens know it.
