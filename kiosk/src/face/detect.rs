@@ -140,9 +140,8 @@ impl Detector {
         frame: FrameView<'_>,
         min_side: f32,
     ) -> Result<Vec<Detection>, FaceError> {
-        let input = self.check_input((frame.width, frame.height), min_side);
-        match self.checks.iter().find(|c| (c.width, c.height) == input) {
-            Some(check) => self.detect_whole(check.get(&self.path)?, input, frame),
+        match self.check_for((frame.width, frame.height), min_side) {
+            Some(c) => self.detect_whole(c.get(&self.path)?, (c.width, c.height), frame),
             None => self.detect(frame),
         }
     }
@@ -150,15 +149,18 @@ impl Detector {
     /// The network input [`Detector::detect_faces_of`] searches a frame of
     /// `frame` = (width, height) at for faces at least `min_side` wide.
     pub fn check_input(&self, frame: (u32, u32), min_side: f32) -> (u32, u32) {
-        self.checks
-            .iter()
-            .map(|c| (c.width, c.height))
-            .find(|&input| {
-                input.0 < self.width
-                    && input.1 <= self.height
-                    && min_side * fit_scale(input, frame) >= MIN_CHECK_FACE_PX
-            })
-            .unwrap_or((self.width, self.height))
+        self.check_for(frame, min_side)
+            .map_or((self.width, self.height), |c| (c.width, c.height))
+    }
+
+    /// The coarsest check plan that sees faces of `min_side` at
+    /// [`MIN_CHECK_FACE_PX`]; `None`: the full input.
+    fn check_for(&self, frame: (u32, u32), min_side: f32) -> Option<&LazyPlan> {
+        self.checks.iter().find(|c| {
+            c.width < self.width
+                && c.height <= self.height
+                && min_side * fit_scale((c.width, c.height), frame) >= MIN_CHECK_FACE_PX
+        })
     }
 
     fn detect_whole(
