@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on Debian bookworm:
-# Debian packages (a CJK font for receipts, pkg-config) and the Rust
-# components. Idempotent and quick when everything is already there.
+# Debian packages (a C toolchain, the fontconfig Slint links, a CJK font
+# for receipts, curl and unzip for the face models' registry originals) and
+# the Rust components. Idempotent and quick when everything is already there.
 set -euo pipefail
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-APT_PACKAGES=(pkg-config libclang-dev fonts-wqy-microhei fonts-dejavu-core prometheus espeak-ng
+APT_PACKAGES=(build-essential pkg-config libclang-dev libfontconfig1-dev curl ca-certificates unzip
+  fonts-wqy-microhei fonts-dejavu-core prometheus espeak-ng
   dosfstools mtools fdisk e2fsprogs)
 # `--image`: what building and boot-testing the SD-card image needs
 # (scripts/image-ci.sh): the aarch64 cross toolchain, qemu-user for the

@@ -14,6 +14,8 @@ pub mod id_card;
 pub mod pii;
 pub mod printer;
 pub mod speaker;
+#[doc(hidden)]
+pub mod test_skip;
 
 use serde::{Deserialize, Serialize};
 

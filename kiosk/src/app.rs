@@ -62,6 +62,18 @@ impl StatusSources {
                 "{quarantined} outbox entries unreadable and quarantined: staff must check"
             ));
         }
+        let refused = self.counters.accept_failures.load(Ordering::Relaxed);
+        if refused > 0 {
+            alarms.push(format!(
+                "{refused} orders could not be saved (store fault): staff must check the journal"
+            ));
+        }
+        let depth = self.store.outbox_depth().unwrap_or(0);
+        if let (Some(why), true) = (&sync.last_error, depth > 0) {
+            alarms.push(format!(
+                "central: {depth} outbox entries waiting, kept and retried; last failure: {why}"
+            ));
+        }
         let parked = self.store.parked_count().unwrap_or(0);
         if parked > 0 {
             alarms.push(format!(
@@ -90,7 +102,7 @@ impl StatusSources {
             started_at,
             uptime_s: 0,
             devices,
-            outbox_depth: self.store.outbox_depth().unwrap_or(0) as u64,
+            outbox_depth: depth as u64,
             outbox_oldest_age_s: self
                 .store
                 .oldest_pending_age(now)

@@ -34,6 +34,16 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// Why a config cannot serve citizens ([`Config::check_deployable`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("refused: {field}: {why}")]
+pub struct Refusal {
+    /// The field at fault, as written in `kiosk.toml`.
+    pub field: &'static str,
+    /// Why, and what to write instead.
+    pub why: String,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -128,6 +138,9 @@ pub struct CentralConfig {
     pub timeout_ms: u64,
     /// Largest response body accepted, bytes.
     pub max_response_bytes: usize,
+    /// Lets `kiosk run` talk to central over plain `http://` (a lab only:
+    /// citizens' data would cross the network in clear).
+    pub allow_insecure_central: bool,
 }
 
 impl Default for CentralConfig {
@@ -138,6 +151,7 @@ impl Default for CentralConfig {
             ca_cert: None,
             timeout_ms: 5_000,
             max_response_bytes: 1 << 20,
+            allow_insecure_central: false,
         }
     }
 }
@@ -302,14 +316,8 @@ impl Config {
     /// Checks ranges serde cannot express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_string()));
-        if self.device_id.is_empty()
-            || !self
-                .device_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return bad("device_id must be non-empty ASCII letters, digits or '-'");
-        }
+        crate::device_id::check(&self.device_id)
+            .map_err(|e| ConfigError::Invalid(format!("device_id: {e}")))?;
         if !matches!(self.devices.printer.width_dots, 384 | 576) {
             return bad("devices.printer.width_dots must be 384 or 576");
         }
@@ -327,6 +335,73 @@ impl Config {
             return bad("central.timeout_ms must be positive");
         }
         self.gpio.check().map_err(ConfigError::Invalid)?;
+        Ok(())
+    }
+
+    /// What a kiosk serving citizens must not run on, checked by `kiosk run`
+    /// and `kiosk self-test` (so provisioning refuses such a drop on the
+    /// boot partition) in every build:
+    /// - a simulated central, card reader or printer (`"sim"`): orders
+    ///   would be "synced" into memory and lost at the next restart;
+    /// - central over plain `http://`, unless `central.allow_insecure_central`
+    ///   says this is a lab;
+    /// - a status endpoint that answers anyone: neither a token (inline or
+    ///   `token_file`) nor TLS with client certificates.
+    ///
+    /// The refusal names the field, in one line.
+    pub fn check_deployable(&self) -> Result<(), Refusal> {
+        let refuse = |field: &'static str, why: &str| {
+            Err(Refusal {
+                field,
+                why: why.to_owned(),
+            })
+        };
+        let url = self.central.url.trim();
+        if url.is_empty() {
+            return refuse(
+                "central.url",
+                "not set: name the central service's https:// URL",
+            );
+        }
+        if url == "sim" {
+            return refuse(
+                "central.url",
+                "\"sim\" is the simulator, which keeps orders in memory: name the real central service",
+            );
+        }
+        if url.starts_with("http://") {
+            if !self.central.allow_insecure_central {
+                return refuse(
+                    "central.url",
+                    "plain http:// sends citizens' data in clear: use https://, or set central.allow_insecure_central = true in a lab",
+                );
+            }
+        } else if !url.starts_with("https://") {
+            return refuse("central.url", "must start with https://");
+        }
+        if self.devices.card_reader == CardReaderConfig::Sim {
+            return refuse(
+                "devices.card_reader",
+                "kind = \"sim\" is the simulated reader: name the serial port (kind = \"serial\")",
+            );
+        }
+        if self.devices.printer.sink == PrinterSink::Sim {
+            return refuse(
+                "devices.printer.sink",
+                "kind = \"sim\" is the simulated printer: name the device file, serial port or TCP address",
+            );
+        }
+        let mutual_tls = self
+            .status
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca.is_some());
+        if self.status.token.is_none() && self.status.token_file.is_none() && !mutual_tls {
+            return refuse(
+                "status",
+                "answers anyone: set status.token_file (or status.token), or status.tls with client_ca",
+            );
+        }
         Ok(())
     }
 
@@ -415,6 +490,88 @@ mod tests {
             ..Config::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn the_time_zone_is_a_utc_offset() {
+        let c: Config = toml::from_str("[flow]\ntime_zone = \"+05:30\"\n").expect("parses");
+        assert_eq!(c.flow.time_zone.0.local_minus_utc(), 5 * 3600 + 30 * 60);
+        assert_eq!(
+            Config::default().flow.time_zone.0.local_minus_utc(),
+            8 * 3600
+        );
+        let err = toml::from_str::<Config>("[flow]\ntime_zone = \"Asia/Shanghai\"\n")
+            .expect_err("a zone name is not an offset");
+        assert!(err.to_string().contains("time_zone"), "{err}");
+    }
+
+    fn deployable() -> Config {
+        toml::from_str(
+            r#"
+            device_id = "K-1A2B3C4D"
+            [status]
+            token_file = "/data/kiosk/status.token"
+            [central]
+            url = "https://central.example/"
+            [devices.card_reader]
+            kind = "serial"
+            path = "/dev/ttyUSB0"
+            [devices.printer]
+            sink = { kind = "tcp", addr = "10.0.2.2:9100" }
+            "#,
+        )
+        .expect("parses")
+    }
+
+    #[test]
+    fn a_device_config_with_real_parts_is_deployable() {
+        assert_eq!(deployable().check_deployable(), Ok(()));
+        let mut lab = deployable();
+        lab.central.url = "http://10.0.2.2:8443/".into();
+        lab.central.allow_insecure_central = true;
+        assert_eq!(lab.check_deployable(), Ok(()));
+        let mut mtls = deployable();
+        mtls.status.token_file = None;
+        mtls.status.tls = Some(crate::status_tls::TlsConfig {
+            cert: "/data/kiosk/status.pem".into(),
+            key: "/data/kiosk/status.key".into(),
+            client_ca: Some("/etc/kiosk/fleet-ca.pem".into()),
+        });
+        assert_eq!(mtls.check_deployable(), Ok(()));
+    }
+
+    #[test]
+    fn fakes_clear_text_and_an_open_status_endpoint_are_refused_by_field() {
+        let refused = |c: Config, field: &str| {
+            let r = c.check_deployable().expect_err("refused");
+            assert_eq!(r.field, field, "{r}");
+            assert_eq!(r.to_string().lines().count(), 1, "{r}");
+        };
+        refused(Config::default(), "central.url");
+        let mut c = deployable();
+        c.central.url = "sim".into();
+        refused(c, "central.url");
+        let mut c = deployable();
+        c.central.url = "http://10.0.2.2:8443/".into();
+        refused(c, "central.url");
+        let mut c = deployable();
+        c.central.url = "ftp://central.example/".into();
+        refused(c, "central.url");
+        let mut c = deployable();
+        c.devices.card_reader = CardReaderConfig::Sim;
+        refused(c, "devices.card_reader");
+        let mut c = deployable();
+        c.devices.printer.sink = PrinterSink::Sim;
+        refused(c, "devices.printer.sink");
+        let mut c = deployable();
+        c.status.token_file = None;
+        refused(c.clone(), "status");
+        c.status.tls = Some(crate::status_tls::TlsConfig {
+            cert: "/data/kiosk/status.pem".into(),
+            key: "/data/kiosk/status.key".into(),
+            client_ca: None,
+        });
+        refused(c, "status");
     }
 
     #[test]

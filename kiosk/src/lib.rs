@@ -11,6 +11,7 @@ pub mod app;
 pub mod central;
 pub mod config;
 pub mod demo;
+pub mod device_id;
 pub mod diag;
 pub mod face;
 pub mod flow;

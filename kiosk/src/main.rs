@@ -55,6 +55,12 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// What waits to reach central (stop the kiosk service first: it holds
+    /// the store).
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Face check tools for evaluation and technicians.
     Face {
         #[command(subcommand)]
@@ -74,6 +80,14 @@ enum Command {
     Camera {
         #[command(subcommand)]
         command: CameraCommand,
+    },
+    /// Print the device id first-boot provisioning gives a board with this
+    /// serial number (`K-` and its last 8 letters or digits); exit 2 when
+    /// the serial gives no valid id.
+    DeviceId {
+        /// The board's serial number (`/proc/device-tree/serial-number`).
+        #[arg(long)]
+        serial: String,
     },
     /// Check the config and every model; exit 0 when the kiosk can run.
     SelfTest {
@@ -178,6 +192,30 @@ enum CardCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum OutboxCommand {
+    /// Every entry waiting for central: key, kind, attempts, pending or
+    /// parked, next attempt, last error.
+    List {
+        /// Data folder.
+        #[arg(long, default_value = "/data/kiosk")]
+        data: PathBuf,
+    },
+    /// Make an entry (or every entry) due now, parked ones included; the
+    /// kiosk delivers them at its next sync.
+    Retry {
+        /// The entry's key, as `kiosk outbox list` shows it.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        key: Option<String>,
+        /// Every entry.
+        #[arg(long)]
+        all: bool,
+        /// Data folder.
+        #[arg(long, default_value = "/data/kiosk")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum AuditCommand {
     /// Verify the hash chain of the audit log: prints `ok` or the first broken link.
     Verify {
@@ -185,6 +223,20 @@ enum AuditCommand {
         #[arg(long, default_value = "/data")]
         data: PathBuf,
     },
+}
+
+/// The store of a data folder, for a technician's command; says what to
+/// do when the running kiosk holds it.
+fn open_store(data: &std::path::Path) -> anyhow::Result<kiosk::store::Store> {
+    if !data.join("store").is_dir() {
+        anyhow::bail!("no store in {} (is --data right?)", data.display());
+    }
+    kiosk::store::Store::open(data).with_context(|| {
+        format!(
+            "cannot open the store in {} (stop the kiosk service first: it holds the store)",
+            data.display()
+        )
+    })
 }
 
 fn main() -> ExitCode {
@@ -234,6 +286,27 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::from(1)
             })
+        }
+        Command::Outbox {
+            command: OutboxCommand::List { data },
+        } => {
+            let store = open_store(&data)?;
+            print!("{}", kiosk::store::outbox_table(&store.outbox_all()?));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox {
+            command: OutboxCommand::Retry { key, all, data },
+        } => {
+            let store = open_store(&data)?;
+            let keys: Vec<String> = match key {
+                Some(k) if !all => vec![k],
+                _ => store.outbox_all()?.into_iter().map(|e| e.key).collect(),
+            };
+            for k in &keys {
+                store.retry_now(k)?;
+            }
+            println!("{} entries due now", keys.len());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Face {
             command:
@@ -299,6 +372,10 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
                 .context("the config has no [devices.camera]")?;
             let rt = tokio::runtime::Runtime::new()?;
             println!("{}", rt.block_on(kiosk::diag::camera_check(cam))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DeviceId { serial } => {
+            println!("{}", kiosk::device_id::from_serial(&serial)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::SelfTest { config } => {

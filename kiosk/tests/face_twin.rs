@@ -18,7 +18,7 @@ fn shared(rel: &str) -> Option<PathBuf> {
 #[test]
 fn twin_head_turns_move_the_detected_landmarks_the_right_way() {
     let Some(models) = shared("models") else {
-        eprintln!("skipped: ../shared models absent");
+        kiosk_drivers::test_skip::skip("../shared models absent");
         return;
     };
     let cfg = FaceConfig::with_model_dir(&models);
@@ -26,7 +26,7 @@ fn twin_head_turns_move_the_detected_landmarks_the_right_way() {
     // The demo's camera photos: the citizen, and the impostor of face-mismatch.
     for name in ["img8.jpg", "img2.jpg"] {
         let Some(photo) = shared(&format!("faces/pairs/{name}")) else {
-            eprintln!("skipped: ../shared faces absent");
+            kiosk_drivers::test_skip::skip("../shared faces absent");
             return;
         };
         check_photo(&p, &photo);
@@ -122,7 +122,7 @@ async fn a_lockstep_camera_is_read_at_the_engines_pace() {
     use kiosk_drivers::camera::sim::{Scene, SimCamera, SimImage, SimOptions};
 
     let (Some(models), Some(pairs)) = (shared("models"), shared("faces/pairs")) else {
-        eprintln!("skipped: ../shared models or faces absent");
+        kiosk_drivers::test_skip::skip("../shared models or faces absent");
         return;
     };
     let cfg = FaceConfig::with_model_dir(&models);

@@ -37,8 +37,9 @@ pub enum Fault {
     Delay(Duration),
     /// Read the request, then reset the connection (RST, `SO_LINGER` 0).
     Reset,
-    /// Answer this status (a JSON error body) without forwarding.
-    Status5xx(u16),
+    /// Answer this status (a JSON error body, code `proxy-fault`) without
+    /// forwarding: 5xx, or a 4xx central might send (401, 403, 404).
+    Status(u16),
     /// Answer 200 `application/json` with a body that is not JSON, without
     /// forwarding.
     MalformedJson,
@@ -344,7 +345,7 @@ async fn exchange(
             drop(client);
             return Ok(());
         }
-        Fault::Status5xx(status) => Some(canned(
+        Fault::Status(status) => Some(canned(
             status,
             "Injected Fault",
             r#"{"code":"proxy-fault","message":"injected by the fault proxy"}"#,

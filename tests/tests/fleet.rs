@@ -117,7 +117,7 @@ fn succeeds(cmd: &mut Command) {
 #[test]
 fn promtool_unit_tests_of_the_rules_pass() {
     let Some(promtool) = tool("promtool") else {
-        eprintln!("skipped: promtool absent (Debian package prometheus)");
+        kiosk_drivers::test_skip::skip("promtool absent (Debian package prometheus)");
         return;
     };
     succeeds(
@@ -157,7 +157,7 @@ impl Drop for Killed {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_prometheus_scrapes_the_kiosk_with_its_token() {
     let Some(prometheus) = tool("prometheus") else {
-        eprintln!("skipped: prometheus absent (Debian package prometheus)");
+        kiosk_drivers::test_skip::skip("prometheus absent (Debian package prometheus)");
         return;
     };
     let (kiosk, tx) = status_endpoint("scrape-token").await;

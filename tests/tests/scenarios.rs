@@ -144,7 +144,7 @@ fn face_material() -> bool {
     let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
     let ok = shared.join("models").is_dir() && shared.join("faces/pairs").is_dir();
     if !ok {
-        eprintln!("skipped: face models and test photos (../shared) absent");
+        kiosk_drivers::test_skip::skip("face models and test photos (../shared) absent");
     }
     ok
 }

@@ -229,13 +229,13 @@ async fn reset_connection_is_retried_and_delivered_once() {
 
 #[tokio::test]
 async fn server_error_503_is_retried_and_delivered_once() {
-    let bed = fault_is_retried_then_delivered_once(Fault::Status5xx(503)).await;
+    let bed = fault_is_retried_then_delivered_once(Fault::Status(503)).await;
     assert_faulted_requests_never_reached_central(&bed);
 }
 
 #[tokio::test]
 async fn server_error_500_is_retried_and_delivered_once() {
-    let bed = fault_is_retried_then_delivered_once(Fault::Status5xx(500)).await;
+    let bed = fault_is_retried_then_delivered_once(Fault::Status(500)).await;
     assert_faulted_requests_never_reached_central(&bed);
 }
 
@@ -283,7 +283,7 @@ async fn backoff_grows_and_is_capped_within_the_jitter_band() {
     };
     let bed = Bed::new(backoff).await;
     bed.accept("K-1", 0);
-    bed.proxy.set(Fault::Status5xx(503));
+    bed.proxy.set(Fault::Status(503));
     let ms = |d: Duration| chrono::Duration::from_std(d).expect("small duration");
     for attempt in 0..8u32 {
         let before = Utc::now();
@@ -317,7 +317,7 @@ async fn delivery_resumes_after_a_restart_between_failures() {
     }
     // K-1 reaches central but its reply is lost; K-2 and K-3 meet a 503.
     bed.proxy.push([Fault::LoseReply]);
-    bed.proxy.set_for(Fault::Status5xx(503), 2);
+    bed.proxy.set_for(Fault::Status(503), 2);
     assert_eq!(bed.drain().await, 0);
     assert_eq!(bed.central_orders().len(), 1, "only K-1 reached central");
 
@@ -382,6 +382,36 @@ async fn rejected_order_is_parked_alarmed_and_does_not_block_the_rest() {
             .any(|a| a.as_str().is_some_and(|a| a.contains("parked"))),
         "alarms: {alarms:?}"
     );
+}
+
+/// Regression: any 4xx parked the entry for good, so a central that
+/// wanted a token answered 401 and stranded every order after the citizen
+/// had been told "accepted". Only a 422 with a reason code parks now; the
+/// rest is kept, retried and alarmed until central takes it.
+#[tokio::test]
+async fn client_errors_other_than_a_business_rejection_are_retried_with_an_alarm() {
+    for status in [400, 401, 403, 404, 409, 413] {
+        let bed = first_attempt_fails(Fault::Status(status)).await;
+        let json = status_json(bed.store().clone(), bed.status.subscribe()).await;
+        let alarms = json["alarms"].as_array().cloned().unwrap_or_default();
+        assert!(
+            alarms.iter().any(|a| {
+                a.as_str().is_some_and(|a| {
+                    a.contains("kept and retried") && a.contains(&status.to_string())
+                })
+            }),
+            "HTTP {status}: alarms {alarms:?}"
+        );
+        assert_eq!(json["parked"], 0, "HTTP {status}: {json}");
+        // Central mended (the token fixed): delivered with no technician.
+        then_delivered_once(&bed).await;
+        let json = status_json(bed.store().clone(), bed.status.subscribe()).await;
+        assert_eq!(
+            json["alarms"],
+            serde_json::json!([]),
+            "HTTP {status}: {json}"
+        );
+    }
 }
 
 /// `GET /status` of a status endpoint over `store`, as central polls it.
@@ -476,8 +506,8 @@ async fn many_orders_through_a_flaky_proxy_reach_central_exactly_once() {
     let faults = [
         Fault::Drop,
         Fault::Reset,
-        Fault::Status5xx(503),
-        Fault::Status5xx(502),
+        Fault::Status(503),
+        Fault::Status(502),
         Fault::MalformedJson,
         Fault::LoseReply,
         Fault::Delay(Duration::from_millis(20)),
@@ -561,7 +591,7 @@ async fn rating_waits_for_its_order_and_reaches_central_once_despite_a_lost_repl
     // The order meets a 503, then passes; the rating's first POST loses its
     // reply.
     bed.proxy
-        .push([Fault::Status5xx(503), Fault::Pass, Fault::LoseReply]);
+        .push([Fault::Status(503), Fault::Pass, Fault::LoseReply]);
 
     assert_eq!(bed.drain().await, 0);
     assert!(

@@ -84,7 +84,7 @@ pub enum CentralError {
         message: String,
     },
     /// The resource does not exist (404).
-    #[error("not found at {url}")]
+    #[error("not found (HTTP 404) at {url}")]
     NotFound {
         /// The URL called.
         url: String,
@@ -102,6 +102,25 @@ impl CentralError {
             | CentralError::Server { .. }
             | CentralError::Garbage { .. } => true,
             CentralError::Rejected { .. } | CentralError::NotFound { .. } => false,
+        }
+    }
+
+    /// The reason code when central explicitly rejected the request on
+    /// business grounds: HTTP 422 with a `{code, message}` body. This is
+    /// the only answer that parks an outbox entry; every other failure
+    /// (401, 403, 404, other 4xx, 5xx, garbage, timeouts) may be mended on
+    /// central's side or the kiosk's, so the entry is kept and retried.
+    pub fn business_rejection(&self) -> Option<&str> {
+        match self {
+            CentralError::Rejected {
+                status: 422, code, ..
+            } if !code.starts_with("http-") => Some(code),
+            CentralError::Rejected { .. }
+            | CentralError::Unreachable { .. }
+            | CentralError::Timeout { .. }
+            | CentralError::Server { .. }
+            | CentralError::Garbage { .. }
+            | CentralError::NotFound { .. } => None,
         }
     }
 
@@ -582,6 +601,38 @@ mod tests {
             assert_eq!(base64_decode(&base64_encode(&bytes)), Some(bytes));
         }
         assert_eq!(base64_decode("a b"), None);
+    }
+
+    #[test]
+    fn only_a_422_with_a_reason_code_is_a_business_rejection() {
+        let url = "http://x/v1/orders".to_string();
+        let rejected = |status: u16, code: &str| CentralError::Rejected {
+            url: url.clone(),
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        assert_eq!(
+            rejected(422, "invalid-capacity").business_rejection(),
+            Some("invalid-capacity")
+        );
+        // A 422 without central's body (a proxy's page) says nothing.
+        assert_eq!(rejected(422, "http-422").business_rejection(), None);
+        for status in [400, 401, 403, 409, 413] {
+            assert_eq!(rejected(status, "unauthorized").business_rejection(), None);
+        }
+        assert_eq!(
+            CentralError::NotFound { url: url.clone() }.business_rejection(),
+            None
+        );
+        assert_eq!(
+            CentralError::Server {
+                url: url.clone(),
+                status: 503
+            }
+            .business_rejection(),
+            None
+        );
     }
 
     #[test]

@@ -823,7 +823,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_face_camera_scans_qr_codes_between_checks() {
         let (Ok(models), Ok(faces)) = (face::models_dir(), face::faces_dir()) else {
-            eprintln!("skipped: face models or photos absent");
+            kiosk_drivers::test_skip::skip("face models or photos absent");
             return;
         };
         let cfg = crate::face::config::FaceConfig::with_model_dir(models);

@@ -1020,7 +1020,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
         let photo = dir.join("faces/pairs/img38.jpg");
         if !dir.join("models/centerface.onnx").is_file() || !photo.is_file() {
-            eprintln!("SKIP: ../shared models or faces absent");
+            kiosk_drivers::test_skip::skip("../shared models or faces absent");
             return;
         }
         let p = Pipeline::load(&FaceConfig::with_model_dir(dir.join("models"))).expect("models");

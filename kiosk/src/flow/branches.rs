@@ -288,7 +288,7 @@ impl Flow {
                 Phase::ChooseIdentity
             }
             (Phase::VerifyingEid, Event::EidVerified(Ok(who))) => {
-                if who.expired_on(t.now.date_naive()) {
+                if who.expired_on(self.config.today(t.now)) {
                     s.problem = Some(Problem::Eid(EidProblem::Expired));
                     Phase::ChooseIdentity
                 } else {
@@ -624,7 +624,7 @@ impl Flow {
             s.problem = Some(Problem::Card(super::CardProblem::NumberInvalid));
             return Phase::TransferParties;
         }
-        if card.expired_on(t.now.date_naive()) {
+        if card.expired_on(self.config.today(t.now)) {
             s.problem = Some(Problem::Card(super::CardProblem::Expired));
             return Phase::TransferParties;
         }

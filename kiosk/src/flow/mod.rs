@@ -31,7 +31,7 @@ pub use session::{
     ReferenceProblem, Session, StaffProblem, Stroke,
 };
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::model::{
@@ -69,6 +69,13 @@ pub struct FlowConfig {
     pub commitment_days: i64,
     /// Latest deadline a citizen may choose, in days.
     pub commitment_max_days: i64,
+    /// The service hall's civil time zone as a fixed UTC offset
+    /// (`"+08:00"`, China Standard Time, which keeps no summer time). Every
+    /// calendar date the kiosk shows, signs or stores (the commitment's
+    /// deadline, card expiry, age, the day in a local order id) is the date
+    /// in this zone ([`FlowConfig::today`]), whatever zone the board's
+    /// clock is set to: one clock, one date on every screen and receipt.
+    pub time_zone: ServiceZone,
     /// Version of the commitment letter text shown.
     pub commitment_text_version: String,
     /// The supply contract shown for e-signing (the central catalog's
@@ -89,6 +96,11 @@ impl FlowConfig {
             low_voltage_kw: self.low_voltage_kw,
             micro_park_kw: self.micro_park_kw,
         }
+    }
+
+    /// The calendar date at `now` in the service hall's time zone.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.time_zone.0).date_naive()
     }
 
     /// Takes the capacity limits of the central catalog.
@@ -113,11 +125,34 @@ impl Default for FlowConfig {
             face_min_age: 14,
             commitment_days: 30,
             commitment_max_days: 90,
+            time_zone: ServiceZone::default(),
             commitment_text_version: "commitment-2026.1".into(),
             contract: branches::bundled_contract(),
             staff_pin_sha256: None,
             staff_card_sha256: Vec::new(),
         }
+    }
+}
+
+/// A fixed UTC offset written `"+08:00"` (see [`FlowConfig::time_zone`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
+pub struct ServiceZone(pub FixedOffset);
+
+impl Default for ServiceZone {
+    /// China Standard Time, UTC+8.
+    fn default() -> Self {
+        Self(FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"))
+    }
+}
+
+impl TryFrom<String> for ServiceZone {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse::<FixedOffset>()
+            .map(Self)
+            .map_err(|_| format!("time_zone {text:?} is not a UTC offset like \"+08:00\""))
     }
 }
 
@@ -906,7 +941,7 @@ impl Flow {
                 }
             }
             (Phase::Commitment, Event::SignCommitment { strokes, deadline }) => {
-                let today = t.now.date_naive();
+                let today = self.config.today(t.now);
                 let max = today + Duration::days(self.config.commitment_max_days);
                 let deadline =
                     deadline.unwrap_or(today + Duration::days(self.config.commitment_days));
@@ -1069,7 +1104,8 @@ impl Flow {
             s.problem = Some(Problem::Face(FaceProblem::IdNumberInvalid));
             return Phase::FaceIdentity;
         };
-        if age_on(&id_number, t.now.date_naive()).is_none_or(|a| a < self.config.face_min_age) {
+        if age_on(&id_number, self.config.today(t.now)).is_none_or(|a| a < self.config.face_min_age)
+        {
             s.face_closed = true;
             s.problem = Some(Problem::Face(FaceProblem::Under14));
             return Phase::ChooseIdentity;
@@ -1144,7 +1180,7 @@ impl Flow {
                     s.problem = Some(session::Problem::Card(CardProblem::NumberInvalid));
                     return Phase::ChooseIdentity;
                 }
-                if card.expired_on(t.now.date_naive()) {
+                if card.expired_on(self.config.today(t.now)) {
                     s.problem = Some(session::Problem::Card(CardProblem::Expired));
                     return Phase::ChooseIdentity;
                 }

@@ -296,6 +296,56 @@ fn missing_property_proof_needs_a_signed_commitment_with_deadline() {
     assert_eq!(c.signature_sha256.len(), 64);
 }
 
+/// Regression: the commitment screen computed its deadline from the
+/// board's local date and the flow from the UTC date, so between 00:00 and
+/// 08:00 in China the citizen signed one date and the order kept the day
+/// before. One zone ([`FlowConfig::today`]) now gives both.
+#[test]
+fn the_signed_deadline_is_the_one_shown_across_midnight_utc() {
+    let mut r = Run::new();
+    r.goto_review_certs(vec![subject()], vec![CertificateKind::PropertyProof]);
+    r.send(Event::Continue);
+    assert_eq!(r.phase(), &Phase::Commitment);
+    // 16:30 UTC on 11-23 is 00:30 on 11-24 in the hall (UTC+8).
+    let late = Utc
+        .with_ymd_and_hms(2026, 11, 23, 16, 30, 0)
+        .single()
+        .expect("time");
+    let ctx = crate::gui::view::ViewContext {
+        flow: r.flow.config.clone(),
+        ..Default::default()
+    };
+    let shown = crate::gui::view::build(&r.state, &Default::default(), &ctx, late).deadline;
+    assert_eq!(shown, "2026-12-24");
+    let (state, _) = r
+        .flow
+        .step(
+            r.state.clone(),
+            Event::SignCommitment {
+                strokes: signature(),
+                deadline: None,
+            },
+            late,
+        )
+        .expect("signed");
+    let signed = state
+        .session
+        .as_ref()
+        .and_then(|s| s.commitment.as_ref())
+        .map(|c| c.deadline.to_string());
+    assert_eq!(signed.as_deref(), Some(shown.as_str()));
+    // The review after signing shows the same date.
+    let review = crate::gui::view::build(&state, &Default::default(), &ctx, late).deadline;
+    assert_eq!(review, shown);
+    // A hall configured in UTC dates the same moment a day earlier.
+    let mut utc = r.flow.config.clone();
+    utc.time_zone = ServiceZone(FixedOffset::east_opt(0).expect("offset"));
+    assert_eq!(
+        utc.today(late),
+        NaiveDate::from_ymd_opt(2026, 11, 23).expect("date")
+    );
+}
+
 #[test]
 fn signature_hash_depends_on_every_point() {
     let a = session::signature_hash(&signature());

@@ -174,7 +174,9 @@ mod tests {
         assert!(c.face(&prompt), "a new prompt redraws");
         assert!(!c.face(&prompt), "the same prompt does not");
         let ctx = view::ViewContext::default();
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("date");
+        let today = chrono::DateTime::parse_from_rfc3339("2026-11-24T02:00:00Z")
+            .expect("time")
+            .to_utc();
         let v = view::build(&state, c.local(), &ctx, today);
         assert_eq!(v.face_text, "请慢慢向左转头");
         assert_eq!(v.face_hint, "光线太暗");

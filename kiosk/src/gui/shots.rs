@@ -91,7 +91,7 @@ fn write_all(
     }
     let ui = Headless::new()?;
     let mut controller = Controller::new("", false);
-    let today = chrono::Local::now().date_naive();
+    let now = chrono::Utc::now();
     let mut written = Vec::new();
     let mut next = Some(first);
     while let Some(state) = next {
@@ -100,7 +100,7 @@ fn write_all(
         let mut local = controller.local().clone();
         for (lang, dir) in [(Lang::Zh, out), (Lang::En, en.as_path())] {
             local.lang = lang;
-            let frame = ui.render(&build(&state, &local, ctx, today));
+            let frame = ui.render(&build(&state, &local, ctx, now));
             frame.save_png(&dir.join(&name))?;
         }
         written.push(name);

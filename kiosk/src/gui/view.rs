@@ -2,7 +2,7 @@
 //! citizen is typing. Personal values leave here masked, except the supply
 //! address (the citizen must check it) and what is being typed now.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use kiosk_ui::{Choice, Lang, Method, Pushed, Qr, Step, View};
 
 use kiosk_drivers::pii::Personal;
@@ -173,14 +173,10 @@ pub fn mailing_address(session: &Session) -> Option<&Personal> {
         .or_else(|| supply_address(session))
 }
 
-/// A time as the kiosk's local `MM-DD HH:MM`.
-fn local_time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    t.map(|t| {
-        t.with_timezone(&chrono::Local)
-            .format("%m-%d %H:%M")
-            .to_string()
-    })
-    .unwrap_or_default()
+/// A time as `MM-DD HH:MM` in the service hall's time zone.
+fn local_time(t: Option<chrono::DateTime<chrono::Utc>>, zone: crate::flow::ServiceZone) -> String {
+    t.map(|t| t.with_timezone(&zone.0).format("%m-%d %H:%M").to_string())
+        .unwrap_or_default()
 }
 
 fn format_kw(kw: f64) -> String {
@@ -209,7 +205,8 @@ fn qr_of(payload: &str) -> Option<Qr> {
 }
 
 /// The view of `state`, with the controller's `local` screen state.
-pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) -> View {
+pub fn build(state: &State, local: &Local, ctx: &ViewContext, now: DateTime<Utc>) -> View {
+    let today = ctx.flow.today(now);
     let phase = state.phase.name();
     let session = state.session.as_ref();
     let applicant = session.and_then(|s| s.applicant.as_ref().or(s.claimed.as_ref()));
@@ -388,8 +385,8 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, today: NaiveDate) 
                             StepState::Pending => "pending",
                         }
                         .to_string(),
-                        started: local_time(st.started_at),
-                        finished: local_time(st.finished_at),
+                        started: local_time(st.started_at, ctx.flow.time_zone),
+                        finished: local_time(st.finished_at, ctx.flow.time_zone),
                     })
                     .collect()
             })

@@ -135,7 +135,7 @@ impl App {
             &self.state,
             self.controller.local(),
             &self.ctx,
-            chrono::Local::now().date_naive(),
+            chrono::Utc::now(),
         )
     }
 }

@@ -38,6 +38,7 @@ impl Default for PaymentTiming {
 pub fn invoice_receipt(
     payment: &Payment,
     cfg: &crate::config::ReceiptConfig,
+    zone: crate::flow::ServiceZone,
 ) -> Option<kiosk_drivers::printer::Receipt> {
     let invoice = payment.invoice.as_ref()?;
     use crate::model::yuan;
@@ -48,7 +49,7 @@ pub fn invoice_receipt(
         central_no: Some(payment.payment_id.clone()),
         accepted_at: invoice
             .issued_at
-            .with_timezone(&chrono::Local)
+            .with_timezone(&zone.0)
             .format("%Y-%m-%d %H:%M:%S")
             .to_string(),
         masked_name: invoice.title.clone(),
@@ -325,7 +326,11 @@ impl Runner {
     }
 
     pub(super) async fn print_invoice(&self, payment: Payment) {
-        let Some(receipt) = invoice_receipt(&payment, &self.services.receipt) else {
+        let Some(receipt) = invoice_receipt(
+            &payment,
+            &self.services.receipt,
+            self.services.flow.config.time_zone,
+        ) else {
             let _ = self
                 .events_tx
                 .send(Event::ReceiptPrinted(Err("no invoice to print".into())))

@@ -229,6 +229,9 @@ pub struct Counters {
     pub assistance: std::sync::atomic::AtomicBool,
     /// Bill payments central confirmed.
     pub payments: std::sync::atomic::AtomicU64,
+    /// Orders the store could not save (the citizen was told so): each is
+    /// an alarm in `/status` until the kiosk restarts.
+    pub accept_failures: std::sync::atomic::AtomicU64,
 }
 
 /// Runs the flow: owns the state, steps events, carries out effects.
@@ -488,7 +491,11 @@ impl Runner {
             Effect::AcceptOrder(order) => self.accept(*order).await,
             Effect::PrintReceipt { local_id } => {
                 let receipt = match self.services.store.order(&local_id) {
-                    Ok(Some(order)) => Box::new(receipt_for(&order, &self.services.receipt)),
+                    Ok(Some(order)) => Box::new(receipt_for(
+                        &order,
+                        &self.services.receipt,
+                        self.services.flow.config.time_zone,
+                    )),
                     Ok(None) | Err(_) => {
                         let _ = self
                             .events_tx
@@ -629,7 +636,7 @@ impl Runner {
     async fn accept(&mut self, mut order: Order) {
         let store = self.services.store.clone();
         let device = self.services.device_id.clone();
-        let today = chrono::Local::now().date_naive();
+        let today = self.services.flow.config.today(Utc::now());
         let written = tokio::task::spawn_blocking(move || {
             let id = store.next_local_id(&device, today)?;
             order.local_id = id;
@@ -641,10 +648,17 @@ impl Runner {
             Ok(Ok(o)) => o,
             Ok(Err(e)) => {
                 warn!("order not accepted: {e}");
+                self.counters
+                    .accept_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let _ = self.events_tx.send(Event::OrderFailed(e.to_string())).await;
                 return;
             }
             Err(e) => {
+                warn!("order not accepted: the store task failed: {e}");
+                self.counters
+                    .accept_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let _ = self.events_tx.send(Event::OrderFailed(e.to_string())).await;
                 return;
             }
@@ -676,8 +690,9 @@ impl Runner {
 pub fn receipt_for(
     order: &Order,
     cfg: &crate::config::ReceiptConfig,
+    zone: crate::flow::ServiceZone,
 ) -> kiosk_drivers::printer::Receipt {
-    let local = order.accepted_at.with_timezone(&chrono::Local);
+    let local = order.accepted_at.with_timezone(&zone.0);
     let accepted = business::receipt_lines(order, cfg);
     kiosk_drivers::printer::Receipt {
         title: cfg.title.clone(),

@@ -208,7 +208,7 @@ mod tests {
         let cfg = crate::config::ReceiptConfig::default();
         let mut order = crate::store::testing::sample_order("K001-20261123-0042");
         order.central_no = Some("2026112300042".into());
-        let receipt = crate::runtime::receipt_for(&order, &cfg);
+        let receipt = crate::runtime::receipt_for(&order, &cfg, Default::default());
         for width in [384, 576] {
             let renderer = ReceiptRenderer::new(&PrinterConfig {
                 width_dots: width,

@@ -2,10 +2,14 @@
 //!
 //! At-least-once delivery with idempotency keys (the order's local id), so
 //! central stores each order exactly once however often a reply is lost.
-//! A failure that central may get over (unreachable, timeout, 5xx, garbage)
-//! is retried with exponential backoff and jitter, capped; a rejection (4xx)
-//! parks the entry so it never blocks the rest, and raises an alarm in
-//! `/status`. State lives in the store, so a restart resumes where it was.
+//! Only an explicit business rejection from central (HTTP 422 with a reason
+//! code, [`CentralError::business_rejection`]) parks an entry, so it never
+//! blocks the rest; every other failure (unreachable, timeout, 5xx,
+//! garbage, and 401, 403, 404 or any other 4xx, which a fixed token, a
+//! fixed route or a fixed central mends) is retried with exponential
+//! backoff and jitter, capped, and raises an alarm in `/status` until a
+//! delivery succeeds. A technician can retry parked entries
+//! (`kiosk outbox retry`). State lives in the store, so a restart resumes where it was.
 //! Nothing here ever blocks a citizen: the session runner only wakes this
 //! task.
 
@@ -181,7 +185,7 @@ pub async fn drain_once(
                     s.last_error = None;
                 });
             }
-            Err(SyncError::Central(e)) if !e.retry_later() => {
+            Err(SyncError::Central(e)) if e.business_rejection().is_some() => {
                 warn!(entry = %entry.key, "central rejected it, parked: {e}");
                 store.park(&entry.key, &e.to_string())?;
                 status.send_modify(|s| s.last_error = Some(e.to_string()));

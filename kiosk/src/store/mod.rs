@@ -197,12 +197,10 @@ pub enum StoreError {
     /// A local id must be non-empty.
     #[error("an order needs a non-empty local id")]
     EmptyLocalId,
-    /// A device prefix must be ASCII letters and digits.
-    #[error("device prefix {prefix:?} must be 1 to 16 ASCII letters or digits")]
-    InvalidPrefix {
-        /// The prefix given.
-        prefix: String,
-    },
+    /// A local id's prefix is the device id, under its one rule
+    /// ([`crate::device_id::check`]).
+    #[error("cannot number the order: {0}")]
+    InvalidPrefix(crate::device_id::DeviceIdError),
 }
 
 /// Results of store operations.
@@ -421,14 +419,7 @@ impl Store {
     /// restarts (a clock set back to an earlier day continues that day's
     /// counter).
     pub fn next_local_id(&self, device_prefix: &str, today: NaiveDate) -> Result<String> {
-        if device_prefix.is_empty()
-            || device_prefix.len() > 16
-            || !device_prefix.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
-            return Err(StoreError::InvalidPrefix {
-                prefix: device_prefix.to_owned(),
-            });
-        }
+        crate::device_id::check(device_prefix).map_err(StoreError::InvalidPrefix)?;
         let day = today.format("%Y%m%d").to_string();
         let counter_key = format!("local_id/{device_prefix}/{day}");
         let n = self
@@ -809,6 +800,39 @@ impl Store {
         Ok(())
     }
 
+    /// A technician's "try again now" (`kiosk outbox retry`): the entry is
+    /// no longer parked and is due at once, its attempt count kept; audits
+    /// `retry-requested`. Errors with [`StoreError::OutboxNotFound`] when
+    /// there is no such entry (delivered meanwhile, or a typo).
+    pub fn retry_now(&self, key: &str) -> Result<()> {
+        let now = (self.clock)();
+        (&self.outbox, &self.audit, &self.meta)
+            .transaction(|(tree, audit, meta)| {
+                let raw = tree.get(key)?.ok_or_else(|| {
+                    abort(StoreError::OutboxNotFound {
+                        key: key.to_owned(),
+                    })
+                })?;
+                let mut entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
+                let detail = json!({
+                    "key": key,
+                    "kind": entry.kind,
+                    "attempts": entry.attempts,
+                    "was_parked": entry.parked,
+                });
+                entry.parked = false;
+                entry.next_attempt_at = now;
+                tree.insert(key, outbox::encode(&entry).map_err(abort)?)?;
+                audit::append(audit, meta, now, "retry-requested", &entry.local_id, detail)?;
+                Ok(())
+            })
+            .map_err(tx_err("requeue an outbox entry"))?;
+        self.db
+            .flush()
+            .map_err(sled_err("flush a requeued entry"))?;
+        Ok(())
+    }
+
     /// Central confirmed the order as `central_no`: in one transaction set
     /// the number and status `synced`, remove the order's outbox entry and
     /// audit `synced`; then flush. Repeating it with the same number is a
@@ -1038,6 +1062,34 @@ fn verify_trees(audit: &Tree, meta: &Tree) -> Result<AuditReport> {
         .get(audit::HEAD_KEY)
         .map_err(sled_err("read the audit head"))?;
     audit::verify(audit.iter(), head.as_deref())
+}
+
+/// The outbox as a technician reads it (`kiosk outbox list`): one line per
+/// entry, no personal value (keys are local ids, errors are central's codes).
+pub fn outbox_table(entries: &[OutboxEntry]) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{:<36} {:<14} {:>8} {:<8} {:<20} {}\n",
+        "KEY", "KIND", "ATTEMPTS", "STATE", "NEXT ATTEMPT (UTC)", "LAST ERROR"
+    );
+    for e in entries {
+        let kind = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{:<36} {:<14} {:>8} {:<8} {:<20} {}",
+            e.key,
+            kind,
+            e.attempts,
+            if e.parked { "parked" } else { "pending" },
+            e.next_attempt_at.format("%Y-%m-%d %H:%M:%S"),
+            e.last_error.as_deref().unwrap_or("-")
+        );
+    }
+    let _ = writeln!(out, "{} entries", entries.len());
+    out
 }
 
 /// Verifies the audit chain of the store in data directory `dir`, for

@@ -242,6 +242,37 @@ fn parked_entries_are_excluded_from_due() {
 }
 
 #[test]
+fn a_technician_retry_unparks_an_entry_and_makes_it_due_now() {
+    let dir = tmp();
+    let store = open(dir.path());
+    let key = "K001-20261123-0001";
+    store.accept(&sample_order(key)).expect("accept");
+    let later = fixed_now() + Duration::hours(2);
+    store
+        .record_failure(key, "central 401", later)
+        .expect("failure");
+    store.park(key, "central 422 invalid-order").expect("park");
+    assert!(store.outbox_due(later).expect("due").is_empty());
+
+    store.retry_now(key).expect("retry");
+    let due = store.outbox_due(fixed_now()).expect("due");
+    assert_eq!(due.len(), 1, "due at once, not at the backoff's time");
+    assert!(!due[0].parked);
+    assert_eq!(due[0].attempts, 1, "the attempt count is kept");
+    assert_eq!(store.parked_count().expect("parked"), 0);
+    let audit = store.audit_records().expect("audit");
+    assert_eq!(
+        audit.last().map(|r| r.event.as_str()),
+        Some("retry-requested")
+    );
+    assert!(store.audit_verify().expect("verify").is_ok());
+    assert!(matches!(
+        store.retry_now("K001-20261123-0099"),
+        Err(StoreError::OutboxNotFound { .. })
+    ));
+}
+
+#[test]
 fn mark_synced_removes_the_entry_and_updates_the_order() {
     let dir = tmp();
     let store = open(dir.path());
@@ -371,9 +402,27 @@ fn local_ids_are_monotonic_across_reopen() {
         "K001-20261123-0004"
     );
     assert!(matches!(
-        store.next_local_id("K-1", day),
-        Err(StoreError::InvalidPrefix { .. })
+        store.next_local_id("K 1", day),
+        Err(StoreError::InvalidPrefix(_))
     ));
+}
+
+/// Regression: `provision` names a board `K-<serial>`, and the store
+/// refused every prefix with a hyphen, so every kiosk provisioned from the
+/// image refused every order.
+#[test]
+fn a_provisioned_device_id_numbers_orders() {
+    let dir = tmp();
+    let store = open(dir.path());
+    let day = NaiveDate::from_ymd_opt(2026, 12, 4).expect("date");
+    let id = crate::device_id::from_serial("10000000a1b2c3d4").expect("id");
+    let local_id = store.next_local_id(&id, day).expect("local id");
+    assert_eq!(local_id, "K-A1B2C3D4-20261204-0001");
+    store.accept(&sample_order(&local_id)).expect("accept");
+    assert_eq!(
+        store.order(&local_id).expect("read").map(|o| o.local_id),
+        Some(local_id)
+    );
 }
 
 #[test]

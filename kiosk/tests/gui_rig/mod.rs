@@ -71,7 +71,10 @@ impl Rig {
     }
 
     pub fn show(&self) {
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).expect("date");
+        // 2026-11-23 in the hall (UTC+8).
+        let today = chrono::DateTime::parse_from_rfc3339("2026-11-23T02:00:00Z")
+            .expect("time")
+            .to_utc();
         self.screens.show(&build(
             &self.state,
             self.controller.local(),
