@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and runs every fuzz target (drivers/fuzz, kiosk/fuzz) for SECONDS
+# Builds and runs every fuzz target (drivers/fuzz, core/fuzz) for SECONDS
 # each (default 600), one after another, with libFuzzer and AddressSanitizer.
 #   ./scripts/fuzz.sh [SECONDS]
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). This machine has

@@ -151,10 +151,12 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<Manifest> {
     Ok(m)
 }
 
-/// Cross-compiles `kiosk` for the definition's target and features.
+/// Cross-compiles `kiosk` for the definition's target and features, without
+/// the default features: the host's `sim` (the simulator and the twins)
+/// never reaches the device.
 fn cross_build(def: &ImageDef) -> anyhow::Result<PathBuf> {
     let step = Step::start(format!(
-        "cargo build --release --target {} -p kiosk --features {}",
+        "cargo build --release --target {} -p kiosk --no-default-features --features {}",
         def.kiosk.target,
         def.kiosk.features.join(",")
     ));
@@ -170,6 +172,7 @@ fn cross_build(def: &ImageDef) -> anyhow::Result<PathBuf> {
                 "kiosk",
                 "--bin",
                 "kiosk",
+                "--no-default-features",
             ])
             .args(["--target", &def.kiosk.target])
             .arg("--features")

@@ -1,4 +1,7 @@
-//! `kiosk`: the binary. Parses arguments and calls into the library.
+//! `kiosk`: the program. Parses arguments and calls into the library
+//! (`kiosk-core`). `kiosk demo` exists only in host builds (the `sim`
+//! feature links `kiosk-sim`); the device image's program has no simulator
+//! and no twin.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +30,7 @@ enum Command {
         status_addr: Option<SocketAddr>,
     },
     /// Run a scenario on simulated devices and the in-process central simulator.
+    #[cfg(feature = "sim")]
     Demo {
         /// Scripted citizen, no window; screens are written as PNGs to OUT/screens.
         /// Without it a touchscreen window opens and a person plays the citizen.
@@ -357,7 +361,7 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             let cfg = kiosk::config::Config::from_file(&config)?;
             let rt = tokio::runtime::Runtime::new()?;
             let verdict =
-                rt.block_on(kiosk::diag::print_test_receipt(&cfg.devices.printer, None))?;
+                rt.block_on(kiosk::diag::print_test_receipt(&cfg.devices.printer))?;
             println!("{verdict}");
             Ok(ExitCode::SUCCESS)
         }
@@ -383,6 +387,13 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
                 Some(p) => kiosk::config::Config::from_file(p)?,
                 None => kiosk::config::Config::default(),
             };
+            // What `kiosk run` would refuse, refused here too: provisioning
+            // vets a config dropped on the boot partition with this.
+            if let Err(refusal) = cfg.check_deployable() {
+                println!("config: {refusal}");
+                eprintln!("kiosk self-test: {refusal}");
+                return Ok(ExitCode::from(2));
+            }
             println!("config: ok");
             let face = kiosk::face::engine::self_test(&cfg.face);
             println!("face: {}", face.summary);
@@ -396,18 +407,20 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        #[cfg(feature = "sim")]
         Command::Demo {
             list_scenarios: true,
             ..
         } => {
-            for s in kiosk::demo::scenarios::all()
+            for s in kiosk_sim::demo::scenarios::all()
                 .into_iter()
-                .chain(kiosk::gui::scenarios::all())
+                .chain(kiosk_sim::demo::gui_scenarios::all())
             {
                 println!("{:<24} {}", s.name, s.description);
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sim")]
         Command::Demo {
             headless,
             scenario,
@@ -415,15 +428,15 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             data,
             list_scenarios: false,
         } => {
-            let opts = kiosk::demo::DemoOptions {
+            let opts = kiosk_sim::demo::DemoOptions {
                 scenario,
                 out: out.clone(),
                 data,
             };
             let summary = if headless {
-                tokio::runtime::Runtime::new()?.block_on(kiosk::demo::run(opts))?
+                tokio::runtime::Runtime::new()?.block_on(kiosk_sim::demo::run(opts))?
             } else {
-                let s = kiosk::gui::window::run(opts, kiosk::gui::window::WindowOptions::demo())?;
+                let s = kiosk_sim::window::run(opts, kiosk_sim::window::demo_options())?;
                 // A person played: there is no script whose outcome to check.
                 println!(
                     "kiosk demo: closed by the technician; {} order(s) accepted; outputs in {}",
@@ -463,6 +476,8 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             status_addr,
         } => {
             let config = kiosk::config::Config::from_file(&config)?;
+            // One line naming the field, exit 2, before anything opens.
+            config.check_deployable()?;
             if !config.ui.touchscreen {
                 let rt = tokio::runtime::Runtime::new()?;
                 rt.block_on(kiosk::app::run(

@@ -179,24 +179,40 @@ impl Drop for Child {
     }
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// `kiosk run` with real parts only: the central simulator on loopback
+/// (plain HTTP, allowed as a lab), a card reader and a network printer that
+/// are not there yet. It starts, answers `/status` with the token, and
+/// reports the missing devices instead of refusing to start.
 #[tokio::test]
 async fn run_answers_status_with_the_token_and_401_without() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = free_port();
+    let central = kiosk_sim::central::SimCentral::start(7)
+        .await
+        .expect("simulator");
     let config = dir.path().join("kiosk.toml");
     std::fs::write(
         &config,
         format!(
             // Face offered, but no models installed and no camera: the
             // kiosk still starts and serves by the other methods.
-            "device_id = \"T1\"\ndata_dir = \"{}\"\n[status]\ntoken = \"s3cret\"\n\
+            "device_id = \"K-1A2B3C4D\"\ndata_dir = \"{}\"\n[status]\ntoken = \"s3cret\"\n\
+             [central]\nurl = \"{}\"\nallow_insecure_central = true\n\
              [flow]\nidentity_methods = [\"face\", \"id-card\"]\n\
              [face]\nmodel_dir = \"/nonexistent/models\"\n\
+             [devices.card_reader]\nkind = \"serial\"\npath = \"/dev/ttyKIOSK-absent\"\n\
+             [devices.printer]\nsink = {{ kind = \"tcp\", addr = \"127.0.0.1:{}\" }}\n\
              [devices.camera]\ndevice = \"/dev/video9\"\n",
-            dir.path().join("data").display()
+            dir.path().join("data").display(),
+            central.url(),
+            free_port(),
         ),
     )
     .expect("write config");
@@ -227,7 +243,13 @@ async fn run_answers_status_with_the_token_and_401_without() {
     assert_eq!(r.status(), 200);
     let json: serde_json::Value = r.json().await.expect("JSON");
     assert_eq!(json["flow_state"], "attract");
-    assert!(json["devices"].get("card_reader").is_some(), "{json}");
+    assert_eq!(json["devices"]["card_reader"]["state"], "fault", "{json}");
+    assert!(
+        json["devices"]["card_reader"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("/dev/ttyKIOSK-absent")),
+        "{json}"
+    );
     assert!(json["devices"].get("printer").is_some(), "{json}");
     let r = client.get(&url).send().await.expect("answers");
     assert_eq!(r.status(), 401);
@@ -244,6 +266,50 @@ async fn run_answers_status_with_the_token_and_401_without() {
         .await
         .expect("answers");
     assert_eq!(r.status(), 200);
+}
+
+/// `kiosk run` and `kiosk self-test` refuse what cannot serve citizens, in
+/// one line naming the field, with exit status 2, in every build.
+#[test]
+fn run_refuses_fakes_clear_text_and_an_open_status_endpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = "device_id = \"K-1A2B3C4D\"\n\
+                [status]\ntoken_file = \"/data/kiosk/status.token\"\n\
+                [central]\nurl = \"https://central.example/\"\n\
+                [devices.card_reader]\nkind = \"serial\"\npath = \"/dev/ttyUSB0\"\n\
+                [devices.printer]\nsink = { kind = \"tcp\", addr = \"10.0.2.2:9100\" }\n";
+    let cases = [
+        (good.replace("https://central.example/", "sim"), "central.url"),
+        (
+            good.replace("https://central.example/", "http://central.example/"),
+            "central.url",
+        ),
+        (
+            good.replace("kind = \"serial\"\npath = \"/dev/ttyUSB0\"", "kind = \"sim\""),
+            "devices.card_reader",
+        ),
+        (
+            good.replace("{ kind = \"tcp\", addr = \"10.0.2.2:9100\" }", "{ kind = \"sim\" }"),
+            "devices.printer.sink",
+        ),
+        (
+            good.replace("token_file = \"/data/kiosk/status.token\"\n", ""),
+            "status",
+        ),
+        ("device_id = \"K-1\"\n".to_string(), "central.url"),
+    ];
+    for (toml, field) in cases {
+        let config = dir.path().join("kiosk.toml");
+        std::fs::write(&config, &toml).expect("write");
+        let path = config.to_str().expect("utf-8");
+        for args in [vec!["run", "--config", path], vec!["self-test", "--config", path]] {
+            let out = kiosk(&args);
+            assert_eq!(out.status.code(), Some(2), "{args:?} {field}: {toml}");
+            let err = text(&out.stderr);
+            assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+            assert!(err.contains(&format!("refused: {field}:")), "{field}: {err}");
+        }
+    }
 }
 
 #[test]
@@ -373,7 +439,14 @@ fn a_provisioned_device_id_passes_self_test() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("kiosk.toml");
-    std::fs::write(&cfg, format!("device_id = \"{id}\"\n")).expect("write");
+    std::fs::write(
+        &cfg,
+        format!(
+            "device_id = \"{id}\"\n[status]\ntoken = \"t\"\n\
+             [central]\nurl = \"https://central.example/\"\n"
+        ),
+    )
+    .expect("write");
     let out = kiosk(&["self-test", "--config", cfg.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("config: ok"));

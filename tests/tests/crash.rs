@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kiosk::central::sim::SimCentral;
+use kiosk_sim::central::SimCentral;
 use kiosk::store::{audit_verify_dir, Store};
 use rand::{Rng, SeedableRng};
 

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use kiosk::demo::{self, DemoOptions};
+use kiosk_sim::demo::{self, DemoOptions};
 use kiosk_testbed::{files_below, personal_data_in, personal_data_in_text};
 
 /// Every log line, as the formatter wrote it.

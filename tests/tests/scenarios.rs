@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use kiosk::demo::{self, DemoOptions, Summary};
+use kiosk_sim::demo::{self, DemoOptions, Summary};
 use kiosk_testbed::personal_data_in;
 
 async fn run(name: &str) -> (Summary, tempfile::TempDir) {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kiosk::central::client::{CentralClient, ClientConfig};
-use kiosk::central::sim::{SimCentral, SimHandle};
+use kiosk_sim::central::{SimCentral, SimHandle};
 use kiosk::model::Order;
 use kiosk::runtime::sync::{drain_once, Backoff, SyncStatus};
 use kiosk::store::testing::sample_order;

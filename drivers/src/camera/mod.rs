@@ -25,6 +25,7 @@
 
 pub mod capture;
 pub mod convert;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 #[cfg(target_os = "linux")]
 pub mod v4l2;
@@ -42,6 +43,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use capture::SeqTracker;
 pub use convert::{mjpeg_to_rgb, yuyv_to_rgb};
+#[cfg(any(test, feature = "sim"))]
 pub use sim::{FaceBox, Pose, SimCamera, SimCameraControl, SimOptions};
 #[cfg(target_os = "linux")]
 pub use v4l2::V4l2Camera;

@@ -16,6 +16,7 @@
 //! and which can fail on demand. Nothing here is personal data.
 
 pub mod rppal;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 
 use serde::{Deserialize, Serialize};

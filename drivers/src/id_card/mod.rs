@@ -19,13 +19,14 @@ pub mod decode;
 pub mod frame;
 pub mod photo;
 pub mod serial;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod text;
 
 pub use decode::{decode_reply_bytes, CardDecodeError};
 pub use frame::{Command, FrameError, Reply, Status};
 pub use photo::{NoPhotoDecoder, PhotoDecoder, PhotoError, RgbPhoto};
-pub use serial::{ReaderTimings, SerialCardReader};
+pub use serial::{PortReader, ReaderTimings, SerialCardReader};
 pub use text::{CardKind, IdCard, Sex, TextError};
 
 use std::time::Duration;

@@ -291,3 +291,85 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> CardReader for SerialCardReader<T
         self.health.clone()
     }
 }
+
+/// A reader on a serial port that may not be there yet: a USB adapter
+/// plugged in after boot, or replugged. The port is opened before a read
+/// until it opens, and again after an I/O error; until then the reader's
+/// health is a fault that names the port, and a read fails with
+/// [`Error::Open`]. The kiosk starts without its reader instead of failing
+/// to start.
+pub struct PortReader {
+    path: String,
+    baud: u32,
+    reader: Option<SerialCardReader<tokio_serial::SerialStream>>,
+    last_error: Option<String>,
+}
+
+impl PortReader {
+    /// Tries to open `path` now; a failure is kept as the reader's health.
+    pub fn new(path: &str, baud: u32) -> Self {
+        let mut r = Self {
+            path: path.to_owned(),
+            baud,
+            reader: None,
+            last_error: None,
+        };
+        let _ = r.open();
+        r
+    }
+
+    fn open(&mut self) -> Result<(), Error> {
+        match SerialCardReader::open(&self.path, self.baud) {
+            Ok(reader) => {
+                self.reader = Some(reader);
+                self.last_error = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.last_error = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+}
+
+impl CardReader for PortReader {
+    async fn read(&mut self) -> Result<Option<IdCard>, Error> {
+        if self.reader.is_none() {
+            self.open()?;
+        }
+        let Some(reader) = self.reader.as_mut() else {
+            return Err(Error::Io(std::io::Error::other("card reader not open")));
+        };
+        let result = reader.read().await;
+        if let Err(Error::Io(_)) = &result {
+            // The port went away (unplugged): open it again next time.
+            self.reader = None;
+        }
+        result
+    }
+
+    fn health(&self) -> Health {
+        match (&self.reader, &self.last_error) {
+            (Some(r), _) => r.health(),
+            (None, Some(e)) => Health::Fault(e.clone()),
+            (None, None) => Health::Fault(format!("card reader at {} not open", self.path)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod port_reader_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_reader_that_is_not_plugged_in_is_a_fault_naming_its_port() {
+        let mut r = PortReader::new("/dev/ttyKIOSK-absent", 115_200);
+        match r.health() {
+            Health::Fault(why) => assert!(why.contains("/dev/ttyKIOSK-absent"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let err = r.read().await.expect_err("no port");
+        assert!(matches!(err, Error::Open { .. }), "{err}");
+    }
+}

@@ -19,6 +19,7 @@
 
 pub mod escpos;
 pub mod receipt;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 pub mod sink;
 
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 pub use escpos::{EscPosPrinter, StatusBits, StatusError};
 pub use receipt::{Bitmap, ReceiptRenderer, RenderError};
-pub use sink::{FileSink, SerialSink, Sink, TcpSink};
+pub use sink::{Endpoint, FileSink, ReopeningSink, SerialSink, Sink, TcpSink};
 
 /// What a receipt says. Every personal field is already masked by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -162,3 +162,129 @@ impl TcpSink {
         Ok(StreamSink::new(stream, addr))
     }
 }
+
+/// Where a printer is, for [`ReopeningSink`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A device file such as `/dev/usb/lp0`.
+    File(std::path::PathBuf),
+    /// A serial port and its baud rate.
+    Serial(String, u32),
+    /// A network printer, `host:9100`.
+    Tcp(String),
+}
+
+enum Opened {
+    File(FileSink),
+    Serial(SerialSink),
+    Tcp(TcpSink),
+}
+
+/// A printer connection that is made when it is needed and made again after
+/// it broke: a printer switched on after the kiosk, a USB cable replugged, a
+/// network printer restarted. The kiosk starts without its printer (its
+/// health shows why at the first job) instead of failing to start.
+pub struct ReopeningSink {
+    endpoint: Endpoint,
+    opened: Option<Opened>,
+}
+
+/// How long a TCP connect to a network printer may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl ReopeningSink {
+    /// A sink for `endpoint`; nothing is opened yet.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self {
+            endpoint,
+            opened: None,
+        }
+    }
+
+    async fn ensure_open(&mut self) -> io::Result<&mut Opened> {
+        if self.opened.is_none() {
+            let opened = match &self.endpoint {
+                Endpoint::File(path) => Opened::File(FileSink::open(path)?),
+                Endpoint::Serial(path, baud) => Opened::Serial(SerialSink::open(path, *baud)?),
+                Endpoint::Tcp(addr) => Opened::Tcp(TcpSink::connect(addr, CONNECT_TIMEOUT).await?),
+            };
+            self.opened = Some(opened);
+        }
+        self.opened
+            .as_mut()
+            .ok_or_else(|| io::Error::other("printer connection lost"))
+    }
+}
+
+impl Sink for ReopeningSink {
+    async fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let written = match self.ensure_open().await? {
+            Opened::File(s) => s.write_all(bytes).await,
+            Opened::Serial(s) => s.write_all(bytes).await,
+            Opened::Tcp(s) => s.write_all(bytes).await,
+        };
+        if written.is_err() {
+            // Open again at the next job.
+            self.opened = None;
+        }
+        written
+    }
+
+    async fn read_byte(&mut self, timeout: Duration) -> io::Result<Option<u8>> {
+        let read = match self.ensure_open().await? {
+            Opened::File(s) => s.read_byte(timeout).await,
+            Opened::Serial(s) => s.read_byte(timeout).await,
+            Opened::Tcp(s) => s.read_byte(timeout).await,
+        };
+        if read.is_err() {
+            self.opened = None;
+        }
+        read
+    }
+
+    fn describe(&self) -> String {
+        match &self.endpoint {
+            Endpoint::File(p) => p.display().to_string(),
+            Endpoint::Serial(p, _) | Endpoint::Tcp(p) => p.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod reopening_tests {
+    use super::*;
+
+    /// A network printer switched on after the kiosk: the first job fails
+    /// with the connect error, the next one reaches the printer; a printer
+    /// restarted mid-shift is connected to again.
+    #[tokio::test]
+    async fn a_printer_that_comes_later_or_restarts_is_connected_to_again() {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = probe.local_addr().unwrap();
+        drop(probe);
+        let mut sink = ReopeningSink::new(Endpoint::Tcp(addr.to_string()));
+        assert_eq!(sink.describe(), addr.to_string());
+        assert!(sink.write_all(b"\x1b@").await.is_err(), "nothing listens yet");
+
+        for round in 0..2 {
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            let write = sink.write_all(b"\x1b@");
+            let accept = listener.accept();
+            let (written, accepted) = tokio::join!(write, accept);
+            written.unwrap();
+            let (mut peer, _) = accepted.unwrap();
+            let mut got = [0u8; 2];
+            peer.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"\x1b@", "round {round}");
+            // The printer goes away: the next read sees it and forgets the
+            // connection.
+            drop(peer);
+            drop(listener);
+            assert!(
+                sink.read_byte(Duration::from_millis(500)).await.is_err()
+                    || sink.read_byte(Duration::from_millis(500)).await.is_err()
+            );
+        }
+    }
+}

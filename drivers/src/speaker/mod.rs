@@ -9,6 +9,7 @@
 //! What is spoken is screen text (titles, prompts), never personal data.
 
 pub mod espeak;
+#[cfg(any(test, feature = "sim"))]
 pub mod sim;
 #[cfg(test)]
 mod tests;

@@ -28,7 +28,7 @@ fn main() -> anyhow::Result<()> {
     for _ in 0..n {
         let dir = tempfile::tempdir()?;
         let t0 = Instant::now();
-        let summary = rt.block_on(kiosk::demo::run(kiosk::demo::DemoOptions {
+        let summary = rt.block_on(kiosk_sim::demo::run(kiosk_sim::demo::DemoOptions {
             scenario: scenario.clone(),
             out: dir.path().join("out"),
             data: Some(dir.path().join("data")),

@@ -1,6 +1,6 @@
 //! The child process of the crash harness (`tests/tests/crash.rs`): the
 //! kiosk's runtime on the twins against an outside central simulator,
-//! doing transactions until killed (see `kiosk::demo::soak`).
+//! doing transactions until killed (see `kiosk_sim::demo::soak`).
 //!
 //! `crash-worker CENTRAL_URL DATA_DIR TRANSACTIONS`
 
@@ -25,12 +25,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let opts = kiosk::demo::soak::SoakOptions {
+    let opts = kiosk_sim::demo::soak::SoakOptions {
         central: central.clone(),
         data: data.into(),
         transactions,
     };
-    match runtime.block_on(kiosk::demo::soak::run(opts)) {
+    match runtime.block_on(kiosk_sim::demo::soak::run(opts)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("crash-worker: {e}");

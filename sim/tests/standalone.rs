@@ -1,0 +1,163 @@
+//! `kiosk-central-sim` as integrators and the emulated device test run it:
+//! its first line, HTTPS with a pinned CA, idempotency, per-key submission
+//! counts, and orders that survive its restart.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use kiosk::central::client::{CentralClient, ClientConfig};
+use kiosk::central::OrderSubmission;
+use kiosk::store::testing::sample_order;
+use kiosk_sim::central::Submissions;
+
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tls_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/fixtures/tls")
+        .join(name)
+}
+
+/// Starts the program and reads its first line.
+fn start(state: &Path, tls: bool, extra: &[&str]) -> Sim {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiosk-central-sim"));
+    cmd.args(["--listen", "127.0.0.1:0", "--state"])
+        .arg(state)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if tls {
+        cmd.arg("--tls-cert")
+            .arg(tls_fixture("server.pem"))
+            .arg("--tls-key")
+            .arg(tls_fixture("server-key.pem"));
+    }
+    let mut child = cmd.spawn().expect("kiosk-central-sim starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a first line");
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {first:?}"))
+        .to_owned();
+    Sim { child, url }
+}
+
+fn client(sim: &Sim, token: Option<&str>) -> CentralClient {
+    let mut cfg = ClientConfig::new(sim.url.clone());
+    cfg.ca_cert_pem = Some(tls_fixture("ca.pem"));
+    cfg.token = token.map(str::to_owned);
+    cfg.timeout = Duration::from_secs(5);
+    CentralClient::new(cfg).unwrap()
+}
+
+async fn submissions(sim: &Sim) -> Vec<Submissions> {
+    // The control route, over the same pinned TLS.
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(tls_fixture("ca.pem")).unwrap()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap()
+        .get(format!("{}/sim/submissions", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_standalone_simulator_keeps_orders_across_restarts_and_counts_replays() {
+    let state = tempfile::tempdir().unwrap();
+    let order = sample_order("K-1A2B3C4D-20261204-0001");
+    let submission = OrderSubmission::from_order(&order);
+
+    let sim = start(state.path(), true, &[]);
+    assert!(sim.url.starts_with("https://127.0.0.1:"), "{}", sim.url);
+    let c = client(&sim, None);
+    let first = c.submit_order(&submission, &order.local_id).await.unwrap();
+    let replay = c.submit_order(&submission, &order.local_id).await.unwrap();
+    assert_eq!(first.order_no, replay.order_no, "a replay gives the same number");
+    let second = sample_order("K-1A2B3C4D-20261204-0002");
+    let other = c
+        .submit_order(&OrderSubmission::from_order(&second), &second.local_id)
+        .await
+        .unwrap();
+    assert_ne!(first.order_no, other.order_no, "a new key, a new number");
+    drop(sim);
+
+    // Restarted on the same folder: the orders and counts are still there.
+    let sim = start(state.path(), true, &[]);
+    let c = client(&sim, None);
+    let again = c.submit_order(&submission, &order.local_id).await.unwrap();
+    assert_eq!(again.order_no, first.order_no);
+    let counts = submissions(&sim).await;
+    assert_eq!(
+        counts,
+        vec![
+            Submissions {
+                key: "K-1A2B3C4D-20261204-0001".into(),
+                count: 3,
+                order_no: Some(first.order_no.clone()),
+            },
+            Submissions {
+                key: "K-1A2B3C4D-20261204-0002".into(),
+                count: 1,
+                order_no: Some(other.order_no.clone()),
+            },
+        ]
+    );
+    let progress = c.order_progress(&first.order_no).await.unwrap();
+    assert_eq!(progress.order_no, first.order_no);
+}
+
+#[tokio::test]
+async fn the_standalone_simulator_requires_its_token() {
+    let state = tempfile::tempdir().unwrap();
+    let sim = start(state.path(), true, &["--token", "fleet-token"]);
+    let order = sample_order("K-1A2B3C4D-20261204-0001");
+    let submission = OrderSubmission::from_order(&order);
+    let refused = client(&sim, Some("wrong"))
+        .submit_order(&submission, &order.local_id)
+        .await
+        .expect_err("a wrong token is refused");
+    assert!(refused.to_string().contains("401"), "{refused}");
+    client(&sim, Some("fleet-token"))
+        .submit_order(&submission, &order.local_id)
+        .await
+        .expect("the right token is served");
+}
+
+#[test]
+fn a_plain_simulator_says_http_and_a_bad_state_folder_is_a_clear_error() {
+    let state = tempfile::tempdir().unwrap();
+    let sim = start(state.path(), false, &[]);
+    assert!(sim.url.starts_with("http://127.0.0.1:"), "{}", sim.url);
+    drop(sim);
+    std::fs::write(state.path().join("state.json"), b"{ not json").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiosk-central-sim"))
+        .args(["--listen", "127.0.0.1:0", "--state"])
+        .arg(state.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("state.json"), "{err}");
+}
