@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI part 2 (after ./scripts/test.sh): builds the emulated test board's image
-# and boot-tests it under qemu. Fails when the kiosk does not answer /status
-# within 5 minutes. Caches outside the clone, reused between runs:
+# and boot-tests it under qemu, wired like a kiosk (a USB serial reader,
+# kiosk-central-sim on the host over pinned TLS). Fails when the kiosk does
+# not answer /status within 5 minutes, or its binary holds simulator code. Caches outside the clone, reused between runs:
 #   $CARGO_TARGET_DIR (scripts/env.sh)    cargo, host and aarch64
 #   $HOME/.cache/kiosk-image/debs         downloaded .debs
 #   $HOME/.cache/kiosk-image/rootfs       the mmdebstrap root, keyed on the recipe
@@ -19,8 +20,9 @@ if [ -z "${KIOSK_MODELS_DIR:-}" ] && [ -d ../shared/models ]; then
   KIOSK_MODELS_DIR="$(cd ../shared/models && pwd)"
   export KIOSK_MODELS_DIR
 fi
-# The host tool in the dev profile (warm with the test suite's cache).
-cargo build -q -p image-build
+# The host tool and the central simulator the boot test runs on the host,
+# in the dev profile (warm with the test suite's cache).
+cargo build -q -p image-build -p kiosk-sim --bin image-build --bin kiosk-central-sim
 ib="$CARGO_TARGET_DIR/debug/image-build"
 start=$(date +%s)
 "$ib" build --image qemu-virt --out "$out"

@@ -146,6 +146,9 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
         }
     };
     let img = need(out.file(".img"))?;
+    let step = Step::start("the image's kiosk holds no simulator and no twin");
+    check_no_simulator(&std::fs::read(need(out.file(".kiosk"))?)?)?;
+    step.done();
     let kernel = need(out.file(".vmlinuz"))?;
     let initrd = need(out.file(".initrd"))?;
     let cmdline = std::fs::read_to_string(need(out.file(".cmdline"))?)?;
@@ -158,6 +161,13 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
     let _ = std::fs::remove_file(&console);
     let tmp = tempfile::tempdir()?;
     let monitor = tmp.path().join("monitor.sock");
+    // Central: the standalone simulator on the host, over TLS with the test
+    // CA the image pins (the guest reaches it at 10.0.2.2:CENTRAL_PORT).
+    let central = if def.board.central_ca.is_some() {
+        Some(start_central(&tmp.path().join("central"))?)
+    } else {
+        None
+    };
     let mut cmd = Command::new("qemu-system-aarch64");
     cmd.args(["-M", &q.machine, "-cpu", &q.cpu])
         .args(["-smp", &q.smp.to_string(), "-m", &q.memory_mib.to_string()])
@@ -179,6 +189,12 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
             guest_port(&def)?
         ))
         .args(["-device", "virtio-net-pci,netdev=n0,romfile="])
+        // The card reader: a USB serial adapter (FTDI, /dev/ttyUSB0 in the
+        // guest), its other end the host's reader twin (none here: the
+        // reader stays silent at the attract screen).
+        .args(["-device", "qemu-xhci,id=xhci"])
+        .args(["-chardev", "null,id=reader"])
+        .args(["-device", "usb-serial,bus=xhci.0,chardev=reader"])
         .args(["-display", "none", "-no-reboot"])
         .arg("-serial")
         .arg(format!("file:{}", console.display()))
@@ -223,6 +239,27 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
     let status: serde_json::Value =
         serde_json::from_str(&status.body).context("/status is not JSON")?;
     check_status(&status)?;
+    if central.is_some() {
+        // The kiosk reached central over TLS with the pinned CA: the catalog
+        // call at start set its view of central's clock.
+        let step = Step::start("the kiosk reached central over pinned TLS");
+        let reached = loop {
+            let s = http_get(addr, "/status", Some(&token))
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.body).ok());
+            if s.as_ref().is_some_and(|s| !s["clock_offset_s"].is_null()) {
+                break true;
+            }
+            if started.elapsed() > opts.timeout {
+                break false;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        };
+        if !reached {
+            bail!("the kiosk never reached kiosk-central-sim (clock_offset_s stays null)");
+        }
+        step.done();
+    }
+    drop(central);
     match http_get(addr, "/status", None) {
         Some(r) if r.code == 401 => {}
         other => bail!("/status without the token should be 401, got {other:?}"),
@@ -263,6 +300,94 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
         status,
         bootcheck,
     })
+}
+
+/// Where the guest finds central: `https://10.0.2.2:18443/` in the
+/// emulated board's config is the host's loopback port 18443.
+pub const CENTRAL_PORT: u16 = 18443;
+
+/// The standalone central simulator on the host, stopped when dropped.
+pub struct Central(Child);
+
+impl Drop for Central {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `kiosk-central-sim`, next to this program (the same cargo target folder;
+/// `scripts/image-ci.sh` builds both).
+fn central_sim_program() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe()?;
+    let sim = me
+        .parent()
+        .map(|d| d.join("kiosk-central-sim"))
+        .filter(|p| p.is_file())
+        .with_context(|| {
+            format!(
+                "kiosk-central-sim is not next to {}: `cargo build -p kiosk-sim --bin kiosk-central-sim`",
+                me.display()
+            )
+        })?;
+    Ok(sim)
+}
+
+/// Starts `kiosk-central-sim` with the test central's certificate on
+/// `127.0.0.1:CENTRAL_PORT`, state in `state`; waits for its first line.
+pub fn start_central(state: &std::path::Path) -> anyhow::Result<Central> {
+    use std::io::BufRead as _;
+    let certs = images_dir().join("test-central");
+    let mut child = Command::new(central_sim_program()?)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{CENTRAL_PORT}"))
+        .arg("--state")
+        .arg(state)
+        .arg("--tls-cert")
+        .arg(certs.join("server.pem"))
+        .arg("--tls-key")
+        .arg(certs.join("server-key.pem"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start kiosk-central-sim")?;
+    let mut first = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufReader::new(out).read_line(&mut first)?;
+    }
+    if !first.starts_with("listening on https://") {
+        let _ = child.kill();
+        bail!("kiosk-central-sim did not start (port {CENTRAL_PORT} taken?): {first:?}");
+    }
+    Ok(Central(child))
+}
+
+/// Names only the simulator and the twins have: none may be in the device
+/// build. Release builds keep symbol names, so the crate and type names
+/// would show.
+const SIMULATOR_MARKERS: &[&str] = &[
+    "kiosk_sim",
+    "SimCentral",
+    "FakeReader",
+    "SimPrinter",
+    "SimCamera",
+    "SimGpio",
+    "SimSpeaker",
+];
+
+/// Fails when the kiosk binary holds simulator or twin code, or has no
+/// symbols to tell (a check that cannot fail is no check).
+pub fn check_no_simulator(binary: &[u8]) -> anyhow::Result<()> {
+    let has = |needle: &str| binary.windows(needle.len()).any(|w| w == needle.as_bytes());
+    if !has("kiosk_drivers") {
+        bail!("the kiosk binary has no symbol names: cannot check it holds no simulator");
+    }
+    let found: Vec<&str> = SIMULATOR_MARKERS.iter().copied().filter(|m| has(m)).collect();
+    if !found.is_empty() {
+        bail!("the device build holds simulator or twin code: {}", found.join(", "));
+    }
+    Ok(())
 }
 
 /// Healthy: the store open and the status answering (it is, or there would
@@ -326,6 +451,17 @@ pub fn ensure_raw(out: &Outputs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_simulator_check_finds_a_twin_and_refuses_a_stripped_binary() {
+        let clean = b"...kiosk_drivers::id_card::serial::SerialCardReader...".to_vec();
+        check_no_simulator(&clean).expect("clean");
+        let mut with_twin = clean.clone();
+        with_twin.extend_from_slice(b"kiosk_drivers::id_card::sim::FakeReader::run");
+        let err = check_no_simulator(&with_twin).expect_err("a twin");
+        assert!(err.to_string().contains("FakeReader"), "{err}");
+        assert!(check_no_simulator(b"no names at all").is_err());
+    }
 
     #[test]
     fn responses_parse_plain_and_chunked() {

@@ -70,6 +70,9 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<Manifest> {
         None => cross_build(&def)?,
     };
     check_arch(&kiosk)?;
+    // Kept beside the image: the boot test checks it holds no simulator.
+    fs::copy(&kiosk, out.file(".kiosk"))
+        .with_context(|| format!("cannot copy {} to the outputs", kiosk.display()))?;
     let models = resolve_models(opts.models.as_deref(), def.board.models, &caches)?;
     let key = def.rootfs_key();
     let (tar, rootfs_cached) = rootfs::ensure(&def.debian, &key, &caches)?;
@@ -305,6 +308,10 @@ fn customize(
     )?;
     let config = fs::read_to_string(images_dir().join(&def.board.kiosk_config))?;
     write_file(&root.join("etc/kiosk/kiosk.toml"), &config, 0o644)?;
+    if let Some(ca) = &def.board.central_ca {
+        let pem = fs::read_to_string(images_dir().join(ca))?;
+        write_file(&root.join("etc/kiosk/central-ca.pem"), &pem, 0o644)?;
+    }
     let mdir = root.join("usr/share/kiosk/models");
     fs::create_dir_all(&mdir)?;
     if let Some(m) = models {

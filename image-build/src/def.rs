@@ -106,6 +106,11 @@ pub struct Board {
     /// Extra systemd units (from `image-build/files`) enabled on this board.
     #[serde(default)]
     pub extra_units: Vec<String>,
+    /// A CA certificate (PEM, relative to the images folder) installed as
+    /// `/etc/kiosk/central-ca.pem` and pinned by the default config: the
+    /// emulated board's test central. A real site pins its own.
+    #[serde(default)]
+    pub central_ca: Option<PathBuf>,
 }
 
 /// How `boot-test` runs the image.
@@ -234,6 +239,17 @@ mod tests {
             let path = images_dir().join(&def.board.kiosk_config);
             let cfg = kiosk::config::Config::from_file(&path).expect("valid kiosk config");
             assert_eq!(cfg.data_dir, Path::new("/data/kiosk"), "{name}");
+            // What the image ships must start: no twin, no simulator, no
+            // clear text, a token for the status endpoint.
+            assert_eq!(cfg.check_deployable(), Ok(()), "{name}");
+            if let Some(ca) = &def.board.central_ca {
+                assert!(images_dir().join(ca).is_file(), "{name}: {}", ca.display());
+                assert_eq!(
+                    cfg.central.ca_cert.as_deref(),
+                    Some(Path::new("/etc/kiosk/central-ca.pem")),
+                    "{name} pins the CA it ships"
+                );
+            }
         }
     }
 

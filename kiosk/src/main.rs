@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// The central service: a conformance check before rollout.
+    Central {
+        #[command(subcommand)]
+        command: CentralCommand,
+    },
     /// Face check tools for evaluation and technicians.
     Face {
         #[command(subcommand)]
@@ -220,6 +225,24 @@ enum OutboxCommand {
 }
 
 #[derive(Subcommand, Debug)]
+enum CentralCommand {
+    /// Call every endpoint with synthetic data and check each answer
+    /// against the contract, idempotency, error shapes, size limits and
+    /// TLS; prints a table; exit 0 only when everything passed.
+    Check {
+        /// Central's base URL.
+        #[arg(long)]
+        url: String,
+        /// The device token, if central wants one.
+        #[arg(long)]
+        token: Option<String>,
+        /// The CA certificate (PEM) to pin.
+        #[arg(long)]
+        ca: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum AuditCommand {
     /// Verify the hash chain of the audit log: prints `ok` or the first broken link.
     Verify {
@@ -286,6 +309,22 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
             println!("{report}");
             Ok(if report.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Central {
+            command: CentralCommand::Check { url, token, ca },
+        } => {
+            let opts = kiosk::central::check::CheckOptions {
+                url: url.clone(),
+                token,
+                ca,
+            };
+            let rows = tokio::runtime::Runtime::new()?.block_on(kiosk::central::check::run(&opts))?;
+            print!("{}", kiosk::central::check::table(&url, &rows));
+            Ok(if rows.iter().all(|r| r.ok()) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

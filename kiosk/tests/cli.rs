@@ -518,3 +518,69 @@ fn outbox_list_and_retry_let_a_technician_requeue_a_parked_order() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("no store in /nonexistent"));
 }
+
+/// `kiosk central check` passes against the simulator over HTTPS with a
+/// pinned CA, says TLS was not checked over plain HTTP, and fails (exit 1)
+/// against a central that breaks idempotency.
+#[tokio::test]
+async fn central_check_passes_the_simulator_and_catches_broken_idempotency() {
+    use kiosk_sim::central::{router_with_control, Mode, SimState};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/tls");
+    let state = SimState::new(7);
+    let control = state.control();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let acceptor = kiosk::status_tls::acceptor(&kiosk::status_tls::TlsConfig {
+        cert: fixtures.join("server.pem"),
+        key: fixtures.join("server-key.pem"),
+        client_ca: None,
+    })
+    .expect("TLS");
+    tokio::spawn(kiosk::status_tls::serve_router(
+        listener,
+        acceptor,
+        router_with_control(state),
+        std::future::pending(),
+    ));
+    let url = format!("https://{addr}");
+    let ca = fixtures.join("ca.pem");
+    let check = |url: String, ca: Option<std::path::PathBuf>| async move {
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec!["central".to_string(), "check".into(), "--url".into(), url];
+            if let Some(ca) = ca {
+                args.push("--ca".into());
+                args.push(ca.display().to_string());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            kiosk(&args)
+        })
+        .await
+        .expect("ran")
+    };
+    let out = check(url.clone(), Some(ca.clone())).await;
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
+    assert!(table.lines().any(|l| l.starts_with("tls") && l.contains("pass")), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("idempotency") && l.contains("pass")), "{table}");
+
+    // Without the pinned CA the test certificate is not trusted.
+    let out = check(url.clone(), None).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).lines().any(|l| l.starts_with("tls") && l.contains("FAIL")));
+
+    control.set_mode(Mode::IgnoreIdempotency);
+    let out = check(url, Some(ca)).await;
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("idempotency") && l.contains("FAIL") && l.contains("two numbers")),
+        "{table}"
+    );
+
+    // A lab central over plain HTTP: everything but TLS, and it says so.
+    let lab = kiosk_sim::central::SimCentral::start(7).await.expect("simulator");
+    let out = check(lab.url(), None).await;
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}");
+    assert!(table.lines().any(|l| l.starts_with("tls") && l.contains("not checked")), "{table}");
+}

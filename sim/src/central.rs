@@ -112,6 +112,10 @@ pub enum Mode {
     /// Every request gets 200 with a streamed body of this many bytes and
     /// no `Content-Length`.
     Oversized(usize),
+    /// A broken central: every `POST /v1/orders` stores a new order, even
+    /// a replay of a key already stored (what `kiosk central check` must
+    /// catch).
+    IgnoreIdempotency,
 }
 
 /// Why the simulator could not start.
@@ -702,7 +706,7 @@ async fn faults_and_auth(State(state): State<SimState>, request: Request, next: 
         (data.mode, data.token.clone())
     };
     let mut response = match mode {
-        Mode::Normal => None,
+        Mode::Normal | Mode::IgnoreIdempotency => None,
         Mode::Slow(delay) => {
             tokio::time::sleep(delay).await;
             None
@@ -777,6 +781,16 @@ async fn faults_and_auth(State(state): State<SimState>, request: Request, next: 
         Some(r) => r,
         None => next.run(request).await,
     };
+    // The body limit's own refusal is plain text: give it the contract's
+    // `{code, message}` shape like every other 4xx.
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "the request body is over the limit",
+        )
+        .into_response();
+    }
     // Whatever this request changed is on disk before the kiosk hears of it.
     if request_changes_state {
         persist(&state.lock());
@@ -1185,7 +1199,8 @@ async fn submit_order(
     body: Bytes,
 ) -> Reply<Response> {
     let key = required_key(&headers)?;
-    if let Some(stored) = state.lock().order_by_key(&key) {
+    let honour_key = state.lock().mode != Mode::IgnoreIdempotency;
+    if let Some(stored) = state.lock().order_by_key(&key).filter(|_| honour_key) {
         tracing::info!(key = %key, order_no = %stored.order_no, "order replayed");
         return Ok(json(
             StatusCode::OK,
@@ -1199,7 +1214,7 @@ async fn submit_order(
     let mut data = state.lock();
     // Checked again under the same lock as the insert: two concurrent
     // first submissions of one key must store one order.
-    if let Some(stored) = data.order_by_key(&key) {
+    if let Some(stored) = data.order_by_key(&key).filter(|_| honour_key) {
         return Ok(json(
             StatusCode::OK,
             OrderAccepted {

@@ -161,3 +161,29 @@ fn a_plain_simulator_says_http_and_a_bad_state_folder_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("state.json"), "{err}");
 }
+
+/// `kiosk central check` (its library half) against the standalone
+/// simulator over HTTPS with the pinned CA and a device token: every row
+/// passes.
+#[tokio::test]
+async fn the_conformance_check_passes_against_the_standalone_simulator() {
+    use kiosk::central::check::{run, table, CheckOptions, Outcome};
+    let state = tempfile::tempdir().unwrap();
+    let sim = start(state.path(), true, &["--token", "fleet-token"]);
+    let opts = CheckOptions {
+        url: sim.url.clone(),
+        token: Some("fleet-token".into()),
+        ca: Some(tls_fixture("ca.pem")),
+    };
+    let rows = run(&opts).await.unwrap();
+    let printed = table(&sim.url, &rows);
+    assert!(rows.iter().all(|r| r.ok()), "{printed}");
+    for check in ["tls", "idempotency", "error shape: malformed body", "size limit: a 4 MiB body", "auth: a wrong device token"] {
+        let row = rows
+            .iter()
+            .find(|r| r.check == check)
+            .unwrap_or_else(|| panic!("no {check} row: {printed}"));
+        assert!(matches!(row.outcome, Outcome::Pass(_)), "{printed}");
+    }
+    assert!(rows.len() >= 14, "{printed}");
+}

@@ -13,6 +13,7 @@
 //! later", never "rejected". `kiosk_sim::central` implements the same API
 //! with seeded synthetic citizens, for tests, the demo and integrators.
 
+pub mod check;
 pub mod client;
 
 use chrono::{DateTime, NaiveDate, Utc};

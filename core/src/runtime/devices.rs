@@ -82,6 +82,9 @@ pub enum DeviceError {
     NotInThisProgram(&'static str),
 }
 
+/// How often an idle reader actor looks for a missing reader again.
+const REOPEN_EVERY: Duration = Duration::from_secs(5);
+
 /// How long one "place your card" attempt polls before it reports no card.
 const CARD_WINDOW: Duration = Duration::from_secs(30);
 /// Pause between polls while no card is on the reader.
@@ -116,7 +119,26 @@ async fn reader_actor<R: CardReader>(
     events: EventSink,
     health: watch::Sender<Health>,
 ) {
-    while let Some(cmd) = cmds.recv().await {
+    let mut reopen = tokio::time::interval(REOPEN_EVERY);
+    loop {
+        let cmd = tokio::select! {
+            c = cmds.recv() => match c {
+                Some(c) => c,
+                None => return,
+            },
+            // Idle: a missing reader (unplugged, not yet enumerated at
+            // boot) is looked for again, and /status follows.
+            _ = reopen.tick() => {
+                reader.reopen();
+                health.send_if_modified(|h| {
+                    let now = reader.health();
+                    let changed = *h != now;
+                    *h = now;
+                    changed
+                });
+                continue;
+            }
+        };
         if cmd == ReaderCmd::Stop {
             continue;
         }
@@ -237,3 +259,44 @@ pub async fn spawn_printer(
     ))
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that appears on its third look.
+    struct LateReader {
+        looks: u32,
+    }
+
+    impl CardReader for LateReader {
+        async fn read(&mut self) -> Result<Option<IdCard>, id_card::Error> {
+            Ok(None)
+        }
+
+        fn health(&self) -> Health {
+            if self.looks >= 3 {
+                Health::Ok
+            } else {
+                Health::Fault("no reader at /dev/ttyUSB0".into())
+            }
+        }
+
+        fn reopen(&mut self) {
+            self.looks += 1;
+        }
+    }
+
+    /// A USB reader enumerated after the kiosk started: the idle actor
+    /// looks for it again, and the status follows without a restart.
+    #[tokio::test(start_paused = true)]
+    async fn a_reader_that_appears_later_is_found_while_idle() {
+        let handle = spawn_reader_actor(LateReader { looks: 0 });
+        let mut health = handle.health.clone();
+        assert!(matches!(*health.borrow(), Health::Fault(_)));
+        tokio::time::timeout(REOPEN_EVERY * 4, health.wait_for(|h| *h == Health::Ok))
+            .await
+            .expect("found within a few looks")
+            .expect("the actor runs");
+    }
+}

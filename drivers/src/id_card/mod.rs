@@ -37,6 +37,10 @@ pub trait CardReader: Send {
     fn read(&mut self) -> impl std::future::Future<Output = Result<Option<IdCard>, Error>> + Send;
     /// Last known health (SAM state, link).
     fn health(&self) -> crate::Health;
+    /// Between reads: a reader whose port is missing tries to open it
+    /// again (a USB adapter that appeared after the kiosk started). Most
+    /// readers have nothing to do.
+    fn reopen(&mut self) {}
 }
 
 /// Why a read attempt failed.

@@ -349,6 +349,12 @@ impl CardReader for PortReader {
         result
     }
 
+    fn reopen(&mut self) {
+        if self.reader.is_none() {
+            let _ = self.open();
+        }
+    }
+
     fn health(&self) -> Health {
         match (&self.reader, &self.last_error) {
             (Some(r), _) => r.health(),
