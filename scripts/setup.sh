@@ -9,6 +9,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 APT_PACKAGES=(build-essential pkg-config libclang-dev libfontconfig1-dev curl ca-certificates unzip
+  python3 python3-venv
   fonts-wqy-microhei fonts-dejavu-core prometheus espeak-ng
   dosfstools mtools fdisk e2fsprogs)
 # `--image`: what building and boot-testing the SD-card image needs

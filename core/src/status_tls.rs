@@ -112,7 +112,13 @@ pub async fn serve(
     limit: Option<RateLimit>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_router(listener, acceptor, router_limited(rx, token, limit), shutdown).await
+    serve_router(
+        listener,
+        acceptor,
+        router_limited(rx, token, limit),
+        shutdown,
+    )
+    .await
 }
 
 /// Serves any axum router over TLS on `listener` until `shutdown`

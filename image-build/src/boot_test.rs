@@ -383,9 +383,16 @@ pub fn check_no_simulator(binary: &[u8]) -> anyhow::Result<()> {
     if !has("kiosk_drivers") {
         bail!("the kiosk binary has no symbol names: cannot check it holds no simulator");
     }
-    let found: Vec<&str> = SIMULATOR_MARKERS.iter().copied().filter(|m| has(m)).collect();
+    let found: Vec<&str> = SIMULATOR_MARKERS
+        .iter()
+        .copied()
+        .filter(|m| has(m))
+        .collect();
     if !found.is_empty() {
-        bail!("the device build holds simulator or twin code: {}", found.join(", "));
+        bail!(
+            "the device build holds simulator or twin code: {}",
+            found.join(", ")
+        );
     }
     Ok(())
 }

@@ -322,7 +322,8 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
                 token,
                 ca,
             };
-            let rows = tokio::runtime::Runtime::new()?.block_on(kiosk::central::check::run(&opts))?;
+            let rows =
+                tokio::runtime::Runtime::new()?.block_on(kiosk::central::check::run(&opts))?;
             print!("{}", kiosk::central::check::table(&url, &rows));
             Ok(if rows.iter().all(|r| r.ok()) {
                 ExitCode::SUCCESS
@@ -399,8 +400,7 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let cfg = kiosk::config::Config::from_file(&config)?;
             let rt = tokio::runtime::Runtime::new()?;
-            let verdict =
-                rt.block_on(kiosk::diag::print_test_receipt(&cfg.devices.printer))?;
+            let verdict = rt.block_on(kiosk::diag::print_test_receipt(&cfg.devices.printer))?;
             println!("{verdict}");
             Ok(ExitCode::SUCCESS)
         }

@@ -279,17 +279,26 @@ fn run_refuses_fakes_clear_text_and_an_open_status_endpoint() {
                 [devices.card_reader]\nkind = \"serial\"\npath = \"/dev/ttyUSB0\"\n\
                 [devices.printer]\nsink = { kind = \"tcp\", addr = \"10.0.2.2:9100\" }\n";
     let cases = [
-        (good.replace("https://central.example/", "sim"), "central.url"),
+        (
+            good.replace("https://central.example/", "sim"),
+            "central.url",
+        ),
         (
             good.replace("https://central.example/", "http://central.example/"),
             "central.url",
         ),
         (
-            good.replace("kind = \"serial\"\npath = \"/dev/ttyUSB0\"", "kind = \"sim\""),
+            good.replace(
+                "kind = \"serial\"\npath = \"/dev/ttyUSB0\"",
+                "kind = \"sim\"",
+            ),
             "devices.card_reader",
         ),
         (
-            good.replace("{ kind = \"tcp\", addr = \"10.0.2.2:9100\" }", "{ kind = \"sim\" }"),
+            good.replace(
+                "{ kind = \"tcp\", addr = \"10.0.2.2:9100\" }",
+                "{ kind = \"sim\" }",
+            ),
             "devices.printer.sink",
         ),
         (
@@ -302,12 +311,18 @@ fn run_refuses_fakes_clear_text_and_an_open_status_endpoint() {
         let config = dir.path().join("kiosk.toml");
         std::fs::write(&config, &toml).expect("write");
         let path = config.to_str().expect("utf-8");
-        for args in [vec!["run", "--config", path], vec!["self-test", "--config", path]] {
+        for args in [
+            vec!["run", "--config", path],
+            vec!["self-test", "--config", path],
+        ] {
             let out = kiosk(&args);
             assert_eq!(out.status.code(), Some(2), "{args:?} {field}: {toml}");
             let err = text(&out.stderr);
             assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-            assert!(err.contains(&format!("refused: {field}:")), "{field}: {err}");
+            assert!(
+                err.contains(&format!("refused: {field}:")),
+                "{field}: {err}"
+            );
         }
     }
 }
@@ -525,10 +540,13 @@ fn outbox_list_and_retry_let_a_technician_requeue_a_parked_order() {
 #[tokio::test]
 async fn central_check_passes_the_simulator_and_catches_broken_idempotency() {
     use kiosk_sim::central::{router_with_control, Mode, SimState};
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/tls");
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/tls");
     let state = SimState::new(7);
     let control = state.control();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let acceptor = kiosk::status_tls::acceptor(&kiosk::status_tls::TlsConfig {
         cert: fixtures.join("server.pem"),
@@ -560,27 +578,48 @@ async fn central_check_passes_the_simulator_and_catches_broken_idempotency() {
     let out = check(url.clone(), Some(ca.clone())).await;
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
-    assert!(table.lines().any(|l| l.starts_with("tls") && l.contains("pass")), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("idempotency") && l.contains("pass")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("tls") && l.contains("pass")),
+        "{table}"
+    );
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("idempotency") && l.contains("pass")),
+        "{table}"
+    );
 
     // Without the pinned CA the test certificate is not trusted.
     let out = check(url.clone(), None).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    assert!(text(&out.stdout).lines().any(|l| l.starts_with("tls") && l.contains("FAIL")));
+    assert!(text(&out.stdout)
+        .lines()
+        .any(|l| l.starts_with("tls") && l.contains("FAIL")));
 
     control.set_mode(Mode::IgnoreIdempotency);
     let out = check(url, Some(ca)).await;
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{table}");
     assert!(
-        table.lines().any(|l| l.starts_with("idempotency") && l.contains("FAIL") && l.contains("two numbers")),
+        table.lines().any(|l| l.starts_with("idempotency")
+            && l.contains("FAIL")
+            && l.contains("two numbers")),
         "{table}"
     );
 
     // A lab central over plain HTTP: everything but TLS, and it says so.
-    let lab = kiosk_sim::central::SimCentral::start(7).await.expect("simulator");
+    let lab = kiosk_sim::central::SimCentral::start(7)
+        .await
+        .expect("simulator");
     let out = check(lab.url(), None).await;
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("tls") && l.contains("not checked")), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("tls") && l.contains("not checked")),
+        "{table}"
+    );
 }

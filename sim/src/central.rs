@@ -676,9 +676,7 @@ pub fn router_with_control(state: SimState) -> Router {
     let control = Router::new()
         .route(
             "/sim/submissions",
-            get(|State(state): State<SimState>| async move {
-                Json(state.control().submissions())
-            }),
+            get(|State(state): State<SimState>| async move { Json(state.control().submissions()) }),
         )
         .route(
             "/sim/token",

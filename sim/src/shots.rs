@@ -13,9 +13,9 @@ use kiosk_ui::headless::Headless;
 use kiosk_ui::{Lang, UiError};
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use kiosk::flow::State;
 use kiosk::gui::controller::Controller;
 use kiosk::gui::view::{build, ViewContext};
-use kiosk::flow::State;
 
 /// Screens written, by file name (Chinese ones), in order.
 pub type Written = Vec<String>;

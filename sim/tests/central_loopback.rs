@@ -9,8 +9,8 @@ use kiosk_drivers::pii::{IdNumber, Personal};
 
 use kiosk::central::client::{CentralClient, ClientConfig};
 use kiosk::central::*;
-use kiosk_sim::central::{self as sim, Mode, SimCentral, SimHandle, COMPANY_PARK, MICRO_PARK};
 use kiosk::model::{Application, IdentityCheck, IdentityMethod, OrderPersonal, SupplyRoute};
+use kiosk_sim::central::{self as sim, Mode, SimCentral, SimHandle, COMPANY_PARK, MICRO_PARK};
 
 fn client(sim: &SimHandle) -> CentralClient {
     client_with(sim, |_| {})

@@ -69,7 +69,8 @@ fn client(sim: &Sim, token: Option<&str>) -> CentralClient {
 
 async fn submissions(sim: &Sim) -> Vec<Submissions> {
     // The control route, over the same pinned TLS.
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(tls_fixture("ca.pem")).unwrap()).unwrap();
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(tls_fixture("ca.pem")).unwrap()).unwrap();
     reqwest::Client::builder()
         .add_root_certificate(ca)
         .build()
@@ -94,7 +95,10 @@ async fn the_standalone_simulator_keeps_orders_across_restarts_and_counts_replay
     let c = client(&sim, None);
     let first = c.submit_order(&submission, &order.local_id).await.unwrap();
     let replay = c.submit_order(&submission, &order.local_id).await.unwrap();
-    assert_eq!(first.order_no, replay.order_no, "a replay gives the same number");
+    assert_eq!(
+        first.order_no, replay.order_no,
+        "a replay gives the same number"
+    );
     let second = sample_order("K-1A2B3C4D-20261204-0002");
     let other = c
         .submit_order(&OrderSubmission::from_order(&second), &second.local_id)
@@ -178,7 +182,13 @@ async fn the_conformance_check_passes_against_the_standalone_simulator() {
     let rows = run(&opts).await.unwrap();
     let printed = table(&sim.url, &rows);
     assert!(rows.iter().all(|r| r.ok()), "{printed}");
-    for check in ["tls", "idempotency", "error shape: malformed body", "size limit: a 4 MiB body", "auth: a wrong device token"] {
+    for check in [
+        "tls",
+        "idempotency",
+        "error shape: malformed body",
+        "size limit: a 4 MiB body",
+        "auth: a wrong device token",
+    ] {
         let row = rows
             .iter()
             .find(|r| r.check == check)

@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kiosk_sim::central::SimCentral;
 use kiosk::store::{audit_verify_dir, Store};
+use kiosk_sim::central::SimCentral;
 use rand::{Rng, SeedableRng};
 
 fn worker(central: &str, data: &std::path::Path, transactions: usize) -> Command {

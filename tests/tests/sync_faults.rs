@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kiosk::central::client::{CentralClient, ClientConfig};
-use kiosk_sim::central::{SimCentral, SimHandle};
 use kiosk::model::Order;
 use kiosk::runtime::sync::{drain_once, Backoff, SyncStatus};
 use kiosk::store::testing::sample_order;
 use kiosk::store::{OutboxEntry, Store};
+use kiosk_sim::central::{SimCentral, SimHandle};
 use kiosk_testbed::proxy::{Fault, FaultProxy};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

@@ -105,7 +105,9 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
     };
     let https = opts.url.starts_with("https://");
     if !https && !opts.url.starts_with("http://") {
-        return Err(err("the URL must start with https:// (or http:// in a lab)".into()));
+        return Err(err(
+            "the URL must start with https:// (or http:// in a lab)".into(),
+        ));
     }
     let mut cfg = ClientConfig::new(opts.url.trim_end_matches('/').to_owned());
     cfg.token = opts.token.clone();
@@ -140,10 +142,21 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
     rows.push(Row::new(
         "GET /v1/catalog",
         match &catalog {
-            Ok(c) if c.policy.low_voltage_kw > 0.0 && c.policy.micro_park_kw >= c.policy.low_voltage_kw => {
-                pass(format!("{} businesses, limits {}/{} kW", c.businesses.len(), c.policy.low_voltage_kw, c.policy.micro_park_kw))
+            Ok(c)
+                if c.policy.low_voltage_kw > 0.0
+                    && c.policy.micro_park_kw >= c.policy.low_voltage_kw =>
+            {
+                pass(format!(
+                    "{} businesses, limits {}/{} kW",
+                    c.businesses.len(),
+                    c.policy.low_voltage_kw,
+                    c.policy.micro_park_kw
+                ))
             }
-            Ok(c) => fail(format!("capacity limits out of range: {}/{} kW", c.policy.low_voltage_kw, c.policy.micro_park_kw)),
+            Ok(c) => fail(format!(
+                "capacity limits out of range: {}/{} kW",
+                c.policy.low_voltage_kw, c.policy.micro_park_kw
+            )),
             Err(e) => fail(e.to_string()),
         },
     ));
@@ -188,12 +201,19 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
             .certificates(&CertificatesRequest {
                 subject: Personal::new(ID_NUMBER),
                 address: None,
-                kinds: vec![CertificateKind::SubjectProof, CertificateKind::PropertyProof],
+                kinds: vec![
+                    CertificateKind::SubjectProof,
+                    CertificateKind::PropertyProof,
+                ],
                 consent_id: consent_id.clone(),
             })
             .await
         {
-            Ok(r) => pass(format!("{} found, {} missing", r.found.len(), r.missing.len())),
+            Ok(r) => pass(format!(
+                "{} found, {} missing",
+                r.found.len(),
+                r.missing.len()
+            )),
             Err(e) => fail(e.to_string()),
         },
     ));
@@ -309,17 +329,32 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
                 Ok(q) => fail(format!("asked for {}, got {}", p.payment_id, q.payment_id)),
                 Err(e) => fail(e.to_string()),
             },
-            Err(CentralError::NotFound { .. }) => pass("404 for the synthetic account, as documented"),
+            Err(CentralError::NotFound { .. }) => {
+                pass("404 for the synthetic account, as documented")
+            }
             Err(e) => fail(e.to_string()),
         },
     ));
 
     // Error shapes: what the kiosk's client relies on.
-    let malformed = raw_post(&raw, &base, opts, "/v1/orders", b"{ this is not json".to_vec()).await;
-    rows.push(Row::new("error shape: malformed body", error_shape(malformed, &[400, 422])));
+    let malformed = raw_post(
+        &raw,
+        &base,
+        opts,
+        "/v1/orders",
+        b"{ this is not json".to_vec(),
+    )
+    .await;
+    rows.push(Row::new(
+        "error shape: malformed body",
+        error_shape(malformed, &[400, 422]),
+    ));
     let oversized = vec![b' '; 4 * 1024 * 1024];
     let big = raw_post(&raw, &base, opts, "/v1/orders", oversized).await;
-    rows.push(Row::new("size limit: a 4 MiB body", error_shape(big, &[400, 413, 422])));
+    rows.push(Row::new(
+        "size limit: a 4 MiB body",
+        error_shape(big, &[400, 413, 422]),
+    ));
     if opts.token.is_some() {
         let anonymous = ClientConfig {
             token: Some("not-the-device-token".into()),

@@ -188,9 +188,9 @@ pub async fn spawn_reader(
     match config {
         // Opened again before each read until it opens: the kiosk starts
         // without its reader, and /status says why.
-        CardReaderConfig::Serial { path, baud } => Ok(spawn_reader_actor(
-            id_card::PortReader::new(path, *baud),
-        )),
+        CardReaderConfig::Serial { path, baud } => {
+            Ok(spawn_reader_actor(id_card::PortReader::new(path, *baud)))
+        }
         CardReaderConfig::Sim => Err(DeviceError::NotInThisProgram("the simulated card reader")),
     }
 }
@@ -258,7 +258,6 @@ pub async fn spawn_printer(
         None,
     ))
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -265,7 +265,10 @@ mod reopening_tests {
         drop(probe);
         let mut sink = ReopeningSink::new(Endpoint::Tcp(addr.to_string()));
         assert_eq!(sink.describe(), addr.to_string());
-        assert!(sink.write_all(b"\x1b@").await.is_err(), "nothing listens yet");
+        assert!(
+            sink.write_all(b"\x1b@").await.is_err(),
+            "nothing listens yet"
+        );
 
         for round in 0..2 {
             let listener = tokio::net::TcpListener::bind(addr).await.unwrap();

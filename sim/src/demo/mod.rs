@@ -26,13 +26,13 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::watch;
 
-use kiosk::central::client::{CentralClient, ClientConfig};
 use crate::central::{Mode, SimCentral};
+use crate::devices;
+use kiosk::central::client::{CentralClient, ClientConfig};
 use kiosk::config::Config;
 use kiosk::flow::Event;
 use kiosk::model::{CertificateKind, Order, OrderStatus, SupplyRoute};
 use kiosk::runtime::sync::Backoff;
-use crate::devices;
 use kiosk::runtime::Screen;
 use kiosk::store::Store;
 use kiosk_drivers::camera::sim::{Scene, SimCamera, SimCameraControl, SimImage, SimOptions};

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{io, scenarios, Cameras, DemoError};
+use crate::devices;
 use kiosk::central::client::{CentralClient, ClientConfig};
 use kiosk::config::Config;
-use crate::devices;
 use kiosk::runtime::sync::Backoff;
 use kiosk::store::Store;
 
