@@ -62,6 +62,11 @@ impl StatusSources {
                 "{quarantined} outbox entries unreadable and quarantined: staff must check"
             ));
         }
+        if let Some(why) = self.counters.drop_refused.get() {
+            alarms.push(format!(
+                "the kiosk.toml on the boot partition was refused, the previous config stays: {why}"
+            ));
+        }
         let refused = self.counters.accept_failures.load(Ordering::Relaxed);
         if refused > 0 {
             alarms.push(format!(
@@ -352,6 +357,8 @@ pub struct Started {
     pub status_addr: SocketAddr,
     /// The sync task's last result.
     pub sync_status: watch::Receiver<SyncStatus>,
+    /// The runner's counters (also what `/status` reads).
+    pub counters: Arc<Counters>,
     shutdown: watch::Sender<bool>,
     runner: tokio::task::JoinHandle<Result<(), crate::runtime::RunError>>,
     sync: tokio::task::JoinHandle<()>,
@@ -465,6 +472,7 @@ pub async fn start_with(
     let events = runner.events();
     let screen = runner.screen();
     let states = runner.state_feed();
+    let counters = runner.counters();
     let mut stop = shutdown_rx;
     let runner = tokio::spawn(runner.run(async move {
         let _ = stop.wait_for(|s| *s).await;
@@ -476,6 +484,7 @@ pub async fn start_with(
         sync_wake,
         status_addr: status.addr,
         sync_status,
+        counters,
         shutdown,
         runner,
         sync,
@@ -593,6 +602,14 @@ pub async fn run(
     )
     .await
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;
+    // Provisioning's verdict on a config left on the boot partition.
+    if let Ok(why) = std::fs::read_to_string(config.data_dir.join("drop-refused.txt")) {
+        let why = why.trim();
+        if !why.is_empty() {
+            tracing::warn!("the kiosk.toml on the boot partition was refused: {why}");
+            let _ = kiosk.counters.drop_refused.set(why.to_owned());
+        }
+    }
     let gpio = start_gpio(&config, &kiosk, &reader, &printer, tamper_tx);
     info!(addr = %kiosk.status_addr, "status endpoint listening");
     if let Some(screen) = touchscreen {

@@ -216,6 +216,13 @@ async fn run_answers_status_with_the_token_and_401_without() {
         ),
     )
     .expect("write config");
+    // Provisioning refused a config left on the boot partition.
+    std::fs::create_dir_all(dir.path().join("data")).expect("data dir");
+    std::fs::write(
+        dir.path().join("data/drop-refused.txt"),
+        "kiosk: refused: central.url: \"sim\" is the simulator\n",
+    )
+    .expect("write verdict");
     let addr = format!("127.0.0.1:{port}");
     let _child = Child(
         Command::new(env!("CARGO_BIN_EXE_kiosk"))
@@ -251,6 +258,27 @@ async fn run_answers_status_with_the_token_and_401_without() {
         "{json}"
     );
     assert!(json["devices"].get("printer").is_some(), "{json}");
+    // The snapshot is refreshed every second: the verdict read at start
+    // shows within a few.
+    let mut alarms = String::new();
+    for _ in 0..50 {
+        let r = client
+            .get(&url)
+            .bearer_auth("s3cret")
+            .send()
+            .await
+            .expect("answers");
+        let json: serde_json::Value = r.json().await.expect("JSON");
+        alarms = json["alarms"].to_string();
+        if alarms.contains("boot partition was refused") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        alarms.contains("boot partition was refused") && alarms.contains("central.url"),
+        "{alarms}"
+    );
     let r = client.get(&url).send().await.expect("answers");
     assert_eq!(r.status(), 401);
     let r = client

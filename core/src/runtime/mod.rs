@@ -232,6 +232,10 @@ pub struct Counters {
     /// Orders the store could not save (the citizen was told so): each is
     /// an alarm in `/status` until the kiosk restarts.
     pub accept_failures: std::sync::atomic::AtomicU64,
+    /// Why provisioning refused the `kiosk.toml` left on the boot
+    /// partition (`drop-refused.txt` in the data folder), shown in
+    /// `/status` until a good one is applied.
+    pub drop_refused: std::sync::OnceLock<String>,
 }
 
 /// Runs the flow: owns the state, steps events, carries out effects.
