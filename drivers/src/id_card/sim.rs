@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_serial::SerialStream;
@@ -248,6 +248,11 @@ impl Twin {
         let _ = self.script.send(behaviour);
     }
 
+    /// Whether the twin has stopped: its link closed.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     /// How many well-formed commands the twin received.
     pub fn commands_received(&self) -> usize {
         self.received
@@ -284,10 +289,24 @@ pub async fn spawn_with(
     timings: ReaderTimings,
 ) -> std::io::Result<(SerialCardReader<SerialStream>, Twin)> {
     let (far, near) = SerialStream::pair()?;
+    Ok((
+        SerialCardReader::from_transport(near, timings),
+        serve(far, script),
+    ))
+}
+
+/// Runs the twin on any byte link the real driver's bytes arrive on: the
+/// far end of a pty ([`spawn`]), or a socket that an emulator's serial line
+/// (qemu's `usb-serial` chardev) is joined to. Must be called within a
+/// tokio runtime.
+pub fn serve<T>(port: T, script: impl IntoIterator<Item = Behaviour>) -> Twin
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let received = Arc::new(Mutex::new(Vec::new()));
     let fake = FakeReader {
-        port: far,
+        port,
         script: script.into_iter().collect(),
         more: rx,
         current: Behaviour::NoCard,
@@ -297,19 +316,16 @@ pub async fn spawn_with(
         received: Arc::clone(&received),
     };
     let task = tokio::spawn(fake.run());
-    Ok((
-        SerialCardReader::from_transport(near, timings),
-        Twin {
-            script: tx,
-            received,
-            task,
-        },
-    ))
+    Twin {
+        script: tx,
+        received,
+        task,
+    }
 }
 
-/// The task on the far end of the pty.
-struct FakeReader {
-    port: SerialStream,
+/// The task on the far end of the link.
+struct FakeReader<T> {
+    port: T,
     script: VecDeque<Behaviour>,
     more: mpsc::UnboundedReceiver<Behaviour>,
     current: Behaviour,
@@ -332,7 +348,7 @@ fn corrupt(mut frame: Vec<u8>) -> Vec<u8> {
     frame
 }
 
-impl FakeReader {
+impl<T: AsyncRead + AsyncWrite + Unpin> FakeReader<T> {
     async fn run(mut self) {
         let mut buf = BytesMut::with_capacity(256);
         loop {

@@ -625,6 +625,37 @@ impl Sink for SimSink {
     }
 }
 
+impl SimSink {
+    /// Serves the twin on a byte link the real driver writes to (a TCP
+    /// connection to port 9100, an emulator's serial line): every byte goes
+    /// to the decoder, with the fault state applied, and the status replies
+    /// go back as a printer would send them. Returns when the link closes.
+    pub async fn serve<T>(&mut self, mut link: T) -> io::Result<()>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+    {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = link.read(&mut buf).await?;
+            if n == 0 {
+                return Ok(());
+            }
+            // A fault (paper out, offline) is the printer's business: the
+            // bytes are dropped as a real one would, the link stays.
+            let _ = Sink::write_all(self, &buf[..n]).await;
+            let mut replies = Vec::new();
+            while let Some(b) = self.read_byte(Duration::ZERO).await? {
+                replies.push(b);
+            }
+            if !replies.is_empty() {
+                link.write_all(&replies).await?;
+                link.flush().await?;
+            }
+        }
+    }
+}
+
 /// Fault injection and records of a [`SimPrinter`]; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SimControls {

@@ -1,0 +1,151 @@
+//! `kiosk-twins`: the card-reader and printer twins as a host program, for
+//! the emulated device (and a bench kiosk on a desk).
+//!
+//! ```text
+//! kiosk-twins --reader-socket PATH --printer-listen ADDR --receipts DIR
+//!             [--card present|absent]
+//! ```
+//!
+//! - The reader twin listens on the unix socket `PATH`; qemu joins the
+//!   guest's USB serial adapter to it (`-chardev socket,path=PATH`), so the
+//!   kiosk's real GA/T 467 driver on `/dev/ttyUSB0` talks to it byte for
+//!   byte. With `--card present` (the default) a synthetic resident card
+//!   (no real person) lies on it.
+//! - The printer twin listens on `ADDR` as a network printer (port 9100
+//!   style); each job the kiosk's real ESC/POS driver sends is decoded back
+//!   into a picture, `DIR/NNN.png`, with its raw stream `DIR/NNN.escpos`.
+//!
+//! Its first lines on stdout are `reader on PATH` and `printer on ADDR`;
+//! then one line per event (`printed DIR/NNN.png`). It stops on SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use kiosk_drivers::id_card::sim::{serve, Behaviour, CardFixture};
+use kiosk_drivers::printer::sim::SimSink;
+
+/// The device twins on the host.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Unix socket for the card reader's serial line.
+    #[arg(long)]
+    reader_socket: PathBuf,
+    /// Address the printer twin listens on.
+    #[arg(long)]
+    printer_listen: std::net::SocketAddr,
+    /// Folder for the decoded receipts.
+    #[arg(long)]
+    receipts: PathBuf,
+    /// Whether a card lies on the reader.
+    #[arg(long, default_value = "present")]
+    card: CardOnReader,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CardOnReader {
+    Present,
+    Absent,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let ran = tokio::runtime::Runtime::new()
+        .context("cannot start the runtime")
+        .and_then(|rt| rt.block_on(run(args)));
+    match ran {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kiosk-twins: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.receipts)
+        .with_context(|| format!("cannot create {}", args.receipts.display()))?;
+    let _ = std::fs::remove_file(&args.reader_socket);
+    let reader = tokio::net::UnixListener::bind(&args.reader_socket)
+        .with_context(|| format!("cannot listen on {}", args.reader_socket.display()))?;
+    let printer = tokio::net::TcpListener::bind(args.printer_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.printer_listen))?;
+    println!("reader on {}", args.reader_socket.display());
+    println!("printer on {}", printer.local_addr()?);
+
+    let card = args.card;
+    tokio::spawn(async move {
+        // One link at a time (qemu reconnects after a reboot).
+        while let Ok((link, _)) = reader.accept().await {
+            let twin = serve(link, Vec::new());
+            // Serve until the link closes: the twin's task ends then. The
+            // card stays on the reader: one more attempt's worth is queued
+            // whenever the twin has used what it had.
+            let mut queued = 0usize;
+            while !twin.is_finished() {
+                if matches!(card, CardOnReader::Present)
+                    && queued <= twin.commands_received() / 4 + 4
+                {
+                    for _ in 0..8 {
+                        twin.push(Behaviour::Card(CardFixture::resident_example()));
+                    }
+                    queued += 8;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    });
+
+    let receipts = args.receipts.clone();
+    tokio::spawn(async move {
+        let mut seq = 0u32;
+        while let Ok((link, peer)) = printer.accept().await {
+            let (mut sink, controls) = SimSink::new();
+            let link_task = tokio::spawn(async move { sink.serve(link).await });
+            // Jobs are saved as they complete; the kiosk keeps its
+            // connection open between receipts.
+            let mut saved = 0;
+            loop {
+                let done = link_task.is_finished();
+                let jobs = controls.decoded_jobs();
+                let raws = controls.jobs_raw();
+                for (job, raw) in jobs.iter().zip(raws.iter()).skip(saved) {
+                    seq += 1;
+                    saved += 1;
+                    let base = receipts.join(format!("{seq:03}"));
+                    let _ = std::fs::write(base.with_extension("escpos"), raw);
+                    if let Some(bitmap) = &job.bitmap {
+                        let png = base.with_extension("png");
+                        if std::fs::write(&png, bitmap.to_png()).is_ok() {
+                            println!("printed {}", png.display());
+                        }
+                    }
+                }
+                if done {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            if let Ok(Err(e)) = link_task.await {
+                tracing::info!(%peer, "printer link closed: {e}");
+            }
+        }
+    });
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
