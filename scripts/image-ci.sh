@@ -22,7 +22,7 @@ if [ -z "${KIOSK_MODELS_DIR:-}" ] && [ -d ../shared/models ]; then
 fi
 # The host tool and the central simulator the boot test runs on the host,
 # in the dev profile (warm with the test suite's cache).
-cargo build -q -p image-build -p kiosk-sim --bin image-build --bin kiosk-central-sim
+cargo build -q -p image-build -p kiosk-sim --bin image-build --bin kiosk-central-sim --bin kiosk-twins
 ib="$CARGO_TARGET_DIR/debug/image-build"
 start=$(date +%s)
 "$ib" build --image qemu-virt --out "$out"

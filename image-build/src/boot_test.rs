@@ -168,6 +168,10 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
     } else {
         None
     };
+    // The reader and printer twins on the host: the guest's real drivers
+    // talk to them through a USB serial adapter and a network printer.
+    let reader_socket = tmp.path().join("reader.sock");
+    let twins = start_twins(&reader_socket, &out.file(".receipts"))?;
     let mut cmd = Command::new("qemu-system-aarch64");
     cmd.args(["-M", &q.machine, "-cpu", &q.cpu])
         .args(["-smp", &q.smp.to_string(), "-m", &q.memory_mib.to_string()])
@@ -190,10 +194,13 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
         ))
         .args(["-device", "virtio-net-pci,netdev=n0,romfile="])
         // The card reader: a USB serial adapter (FTDI, /dev/ttyUSB0 in the
-        // guest), its other end the host's reader twin (none here: the
-        // reader stays silent at the attract screen).
+        // guest), its other end the host's reader twin.
         .args(["-device", "qemu-xhci,id=xhci"])
-        .args(["-chardev", "null,id=reader"])
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=reader,path={},reconnect=1",
+            reader_socket.display()
+        ))
         .args(["-device", "usb-serial,bus=xhci.0,chardev=reader"])
         .args(["-display", "none", "-no-reboot"])
         .arg("-serial")
@@ -260,6 +267,7 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
         step.done();
     }
     drop(central);
+    drop(twins);
     match http_get(addr, "/status", None) {
         Some(r) if r.code == 401 => {}
         other => bail!("/status without the token should be 401, got {other:?}"),
@@ -306,7 +314,8 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
 /// emulated board's config is the host's loopback port 18443.
 pub const CENTRAL_PORT: u16 = 18443;
 
-/// The standalone central simulator on the host, stopped when dropped.
+/// A host program of the emulated kiosk's world (the central simulator,
+/// the twins), stopped when dropped.
 pub struct Central(Child);
 
 impl Drop for Central {
@@ -316,21 +325,55 @@ impl Drop for Central {
     }
 }
 
-/// `kiosk-central-sim`, next to this program (the same cargo target folder;
-/// `scripts/image-ci.sh` builds both).
-fn central_sim_program() -> anyhow::Result<PathBuf> {
+/// A program of `kiosk-sim` next to this one (the same cargo target
+/// folder; `scripts/image-ci.sh` builds them all).
+fn sim_program(name: &str) -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe()?;
-    let sim = me
-        .parent()
-        .map(|d| d.join("kiosk-central-sim"))
+    me.parent()
+        .map(|d| d.join(name))
         .filter(|p| p.is_file())
         .with_context(|| {
             format!(
-                "kiosk-central-sim is not next to {}: `cargo build -p kiosk-sim --bin kiosk-central-sim`",
+                "{name} is not next to {}: `cargo build -p kiosk-sim --bins`",
                 me.display()
             )
-        })?;
-    Ok(sim)
+        })
+}
+
+/// Where the guest finds the printer: `10.0.2.2:19100` in the emulated
+/// board's config is the host's loopback port 19100.
+pub const PRINTER_PORT: u16 = 19100;
+
+/// `kiosk-twins` on the host: the reader twin on `socket`, the printer
+/// twin on `127.0.0.1:PRINTER_PORT` writing receipts to `receipts`.
+pub fn start_twins(
+    socket: &std::path::Path,
+    receipts: &std::path::Path,
+) -> anyhow::Result<Central> {
+    use std::io::BufRead as _;
+    let mut child = Command::new(sim_program("kiosk-twins")?)
+        .arg("--reader-socket")
+        .arg(socket)
+        .arg("--printer-listen")
+        .arg(format!("127.0.0.1:{PRINTER_PORT}"))
+        .arg("--receipts")
+        .arg(receipts)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start kiosk-twins")?;
+    let mut lines = std::io::BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let ready = matches!(lines.next(), Some(Ok(l)) if l.starts_with("reader on "))
+        && matches!(lines.next(), Some(Ok(l)) if l.starts_with("printer on "));
+    if !ready {
+        let _ = child.kill();
+        bail!("kiosk-twins did not start (port {PRINTER_PORT} taken?)");
+    }
+    // Keep reading its events (a closed pipe would end the twins at their
+    // first `printed` line).
+    std::thread::spawn(move || lines.for_each(drop));
+    Ok(Central(child))
 }
 
 /// Starts `kiosk-central-sim` with the test central's certificate on
@@ -338,7 +381,7 @@ fn central_sim_program() -> anyhow::Result<PathBuf> {
 pub fn start_central(state: &std::path::Path) -> anyhow::Result<Central> {
     use std::io::BufRead as _;
     let certs = images_dir().join("test-central");
-    let mut child = Command::new(central_sim_program()?)
+    let mut child = Command::new(sim_program("kiosk-central-sim")?)
         .arg("--listen")
         .arg(format!("127.0.0.1:{CENTRAL_PORT}"))
         .arg("--state")
