@@ -20,3 +20,29 @@ pub mod demo;
 pub mod devices;
 pub mod shots;
 pub mod window;
+
+/// The `main` of the simulator's programs: logs to stderr (`RUST_LOG`,
+/// `info` by default), runs `body` on a tokio runtime, and exits 2 with
+/// one line `NAME: why` when it fails.
+pub fn program_main<F>(name: &str, body: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let ran = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(body));
+    match ran {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

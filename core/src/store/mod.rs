@@ -773,29 +773,17 @@ impl Store {
     /// never blocks the rest; audits `parked` with the (non-personal) reason.
     pub fn park(&self, key: &str, reason: &str) -> Result<()> {
         let reason = outbox::clip(reason);
-        let now = (self.clock)();
-        (&self.outbox, &self.audit, &self.meta)
-            .transaction(|(tree, audit, meta)| {
-                let raw = tree.get(key)?.ok_or_else(|| {
-                    abort(StoreError::OutboxNotFound {
-                        key: key.to_owned(),
-                    })
-                })?;
-                let mut entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
-                entry.parked = true;
-                entry.last_error = Some(reason.clone());
-                tree.insert(key, outbox::encode(&entry).map_err(abort)?)?;
-                let detail = json!({
-                    "key": key,
-                    "kind": entry.kind,
-                    "attempts": entry.attempts,
-                    "reason": reason,
-                });
-                audit::append(audit, meta, now, "parked", &entry.local_id, detail)?;
-                Ok(())
-            })
-            .map_err(tx_err("park an outbox entry"))?;
-        self.db.flush().map_err(sled_err("flush a parked entry"))?;
+        self.change_entry(key, "parked", "park an outbox entry", |entry| {
+            let detail = json!({
+                "key": key,
+                "kind": entry.kind,
+                "attempts": entry.attempts,
+                "reason": reason,
+            });
+            entry.parked = true;
+            entry.last_error = Some(reason.clone());
+            detail
+        })?;
         tracing::warn!(key, "outbox entry parked");
         Ok(())
     }
@@ -806,6 +794,30 @@ impl Store {
     /// there is no such entry (delivered meanwhile, or a typo).
     pub fn retry_now(&self, key: &str) -> Result<()> {
         let now = (self.clock)();
+        self.change_entry(key, "retry-requested", "requeue an outbox entry", |entry| {
+            let detail = json!({
+                "key": key,
+                "kind": entry.kind,
+                "attempts": entry.attempts,
+                "was_parked": entry.parked,
+            });
+            entry.parked = false;
+            entry.next_attempt_at = now;
+            detail
+        })
+    }
+
+    /// Changes one outbox entry and audits `event` with the detail `change`
+    /// returns, in one transaction, then flushes: what a technician or the
+    /// sync task decides about an entry is on disk before it is reported.
+    fn change_entry(
+        &self,
+        key: &str,
+        event: &'static str,
+        what: &'static str,
+        change: impl Fn(&mut OutboxEntry) -> Value,
+    ) -> Result<()> {
+        let now = (self.clock)();
         (&self.outbox, &self.audit, &self.meta)
             .transaction(|(tree, audit, meta)| {
                 let raw = tree.get(key)?.ok_or_else(|| {
@@ -814,22 +826,15 @@ impl Store {
                     })
                 })?;
                 let mut entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
-                let detail = json!({
-                    "key": key,
-                    "kind": entry.kind,
-                    "attempts": entry.attempts,
-                    "was_parked": entry.parked,
-                });
-                entry.parked = false;
-                entry.next_attempt_at = now;
+                let detail = change(&mut entry);
                 tree.insert(key, outbox::encode(&entry).map_err(abort)?)?;
-                audit::append(audit, meta, now, "retry-requested", &entry.local_id, detail)?;
+                audit::append(audit, meta, now, event, &entry.local_id, detail)?;
                 Ok(())
             })
-            .map_err(tx_err("requeue an outbox entry"))?;
+            .map_err(tx_err(what))?;
         self.db
             .flush()
-            .map_err(sled_err("flush a requeued entry"))?;
+            .map_err(sled_err("flush an outbox change"))?;
         Ok(())
     }
 

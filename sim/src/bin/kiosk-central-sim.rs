@@ -46,24 +46,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
-    let ran = tokio::runtime::Runtime::new()
-        .context("cannot start the runtime")
-        .and_then(|rt| rt.block_on(serve(args)));
-    match ran {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kiosk-central-sim: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    kiosk_sim::program_main("kiosk-central-sim", serve(args))
 }
 
 async fn serve(args: Args) -> anyhow::Result<()> {

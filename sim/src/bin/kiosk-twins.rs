@@ -51,24 +51,8 @@ enum CardOnReader {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let args = Args::parse();
-    let ran = tokio::runtime::Runtime::new()
-        .context("cannot start the runtime")
-        .and_then(|rt| rt.block_on(run(args)));
-    match ran {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kiosk-twins: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    kiosk_sim::program_main("kiosk-twins", run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
