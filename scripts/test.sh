@@ -62,7 +62,7 @@ skips="$(mktemp)"
 trap 'rm -f "$log" "$skips"; [ -z "${KIOSK_FETCH_DIR:-}" ] || rm -rf "$KIOSK_FETCH_DIR"' EXIT
 export KIOSK_TEST_SKIP_LOG="$skips"
 status=0
-cargo test --workspace 2>&1 | tee "$log" || status=$?
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log" || status=$?
 skipped=$(wc -l < "$skips")
 if [ "$skipped" -gt 0 ]; then
   echo "skipped tests (counted as skipped, not passed):"
