@@ -314,34 +314,34 @@ impl PortReader {
             reader: None,
             last_error: None,
         };
-        let _ = r.open();
+        let _ = r.port();
         r
     }
 
-    fn open(&mut self) -> Result<(), Error> {
-        match SerialCardReader::open(&self.path, self.baud) {
-            Ok(reader) => {
-                self.reader = Some(reader);
-                self.last_error = None;
-                Ok(())
-            }
-            Err(e) => {
-                self.last_error = Some(e.to_string());
-                Err(e)
+    /// The open port, opened now if it is not; a failure is kept as the
+    /// reader's health.
+    fn port(&mut self) -> Result<&mut SerialCardReader<tokio_serial::SerialStream>, Error> {
+        if self.reader.is_none() {
+            match SerialCardReader::open(&self.path, self.baud) {
+                Ok(reader) => {
+                    self.reader = Some(reader);
+                    self.last_error = None;
+                }
+                Err(e) => {
+                    self.last_error = Some(e.to_string());
+                    return Err(e);
+                }
             }
         }
+        self.reader
+            .as_mut()
+            .ok_or_else(|| Error::Io(std::io::Error::other("card reader not open")))
     }
 }
 
 impl CardReader for PortReader {
     async fn read(&mut self) -> Result<Option<IdCard>, Error> {
-        if self.reader.is_none() {
-            self.open()?;
-        }
-        let Some(reader) = self.reader.as_mut() else {
-            return Err(Error::Io(std::io::Error::other("card reader not open")));
-        };
-        let result = reader.read().await;
+        let result = self.port()?.read().await;
         if let Err(Error::Io(_)) = &result {
             // The port went away (unplugged): open it again next time.
             self.reader = None;
@@ -350,9 +350,7 @@ impl CardReader for PortReader {
     }
 
     fn reopen(&mut self) {
-        if self.reader.is_none() {
-            let _ = self.open();
-        }
+        let _ = self.port();
     }
 
     fn health(&self) -> Health {
