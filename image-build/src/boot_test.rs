@@ -316,28 +316,55 @@ pub const CENTRAL_PORT: u16 = 18443;
 
 /// A host program of the emulated kiosk's world (the central simulator,
 /// the twins), stopped when dropped.
-pub struct Central(Child);
+pub struct HostProgram(Child);
 
-impl Drop for Central {
+impl Drop for HostProgram {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
-/// A program of `kiosk-sim` next to this one (the same cargo target
-/// folder; `scripts/image-ci.sh` builds them all).
-fn sim_program(name: &str) -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe()?;
-    me.parent()
-        .map(|d| d.join(name))
-        .filter(|p| p.is_file())
-        .with_context(|| {
-            format!(
-                "{name} is not next to {}: `cargo build -p kiosk-sim --bins`",
-                me.display()
-            )
-        })
+impl HostProgram {
+    /// Starts the `kiosk-sim` program `name` (next to this one: the same
+    /// cargo target folder, where `scripts/image-ci.sh` builds them all)
+    /// and waits until its first lines start with `ready`, in order. Its
+    /// later lines are read and dropped (a closed pipe would end it at its
+    /// next line).
+    fn start(name: &str, args: &[std::ffi::OsString], ready: &[&str]) -> anyhow::Result<Self> {
+        use std::io::BufRead as _;
+        let me = std::env::current_exe()?;
+        let program = me
+            .parent()
+            .map(|d| d.join(name))
+            .filter(|p| p.is_file())
+            .with_context(|| {
+                format!(
+                    "{name} is not next to {}: `cargo build -p kiosk-sim --bins`",
+                    me.display()
+                )
+            })?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {name}"))?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let program = HostProgram(child);
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        for want in ready {
+            match lines.next() {
+                Some(Ok(line)) if line.starts_with(want) => {}
+                other => {
+                    bail!("{name} did not start (a port taken?): wanted {want:?}, got {other:?}")
+                }
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(program)
+    }
 }
 
 /// Where the guest finds the printer: `10.0.2.2:19100` in the emulated
@@ -349,61 +376,39 @@ pub const PRINTER_PORT: u16 = 19100;
 pub fn start_twins(
     socket: &std::path::Path,
     receipts: &std::path::Path,
-) -> anyhow::Result<Central> {
-    use std::io::BufRead as _;
-    let mut child = Command::new(sim_program("kiosk-twins")?)
-        .arg("--reader-socket")
-        .arg(socket)
-        .arg("--printer-listen")
-        .arg(format!("127.0.0.1:{PRINTER_PORT}"))
-        .arg("--receipts")
-        .arg(receipts)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start kiosk-twins")?;
-    let mut lines = std::io::BufReader::new(child.stdout.take().context("stdout")?).lines();
-    let ready = matches!(lines.next(), Some(Ok(l)) if l.starts_with("reader on "))
-        && matches!(lines.next(), Some(Ok(l)) if l.starts_with("printer on "));
-    if !ready {
-        let _ = child.kill();
-        bail!("kiosk-twins did not start (port {PRINTER_PORT} taken?)");
-    }
-    // Keep reading its events (a closed pipe would end the twins at their
-    // first `printed` line).
-    std::thread::spawn(move || lines.for_each(drop));
-    Ok(Central(child))
+) -> anyhow::Result<HostProgram> {
+    HostProgram::start(
+        "kiosk-twins",
+        &[
+            "--reader-socket".into(),
+            socket.into(),
+            "--printer-listen".into(),
+            format!("127.0.0.1:{PRINTER_PORT}").into(),
+            "--receipts".into(),
+            receipts.into(),
+        ],
+        &["reader on ", "printer on "],
+    )
 }
 
 /// Starts `kiosk-central-sim` with the test central's certificate on
-/// `127.0.0.1:CENTRAL_PORT`, state in `state`; waits for its first line.
-pub fn start_central(state: &std::path::Path) -> anyhow::Result<Central> {
-    use std::io::BufRead as _;
+/// `127.0.0.1:CENTRAL_PORT`, state in `state`.
+pub fn start_central(state: &std::path::Path) -> anyhow::Result<HostProgram> {
     let certs = images_dir().join("test-central");
-    let mut child = Command::new(sim_program("kiosk-central-sim")?)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{CENTRAL_PORT}"))
-        .arg("--state")
-        .arg(state)
-        .arg("--tls-cert")
-        .arg(certs.join("server.pem"))
-        .arg("--tls-key")
-        .arg(certs.join("server-key.pem"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .context("cannot start kiosk-central-sim")?;
-    let mut first = String::new();
-    if let Some(out) = child.stdout.take() {
-        std::io::BufReader::new(out).read_line(&mut first)?;
-    }
-    if !first.starts_with("listening on https://") {
-        let _ = child.kill();
-        bail!("kiosk-central-sim did not start (port {CENTRAL_PORT} taken?): {first:?}");
-    }
-    Ok(Central(child))
+    HostProgram::start(
+        "kiosk-central-sim",
+        &[
+            "--listen".into(),
+            format!("127.0.0.1:{CENTRAL_PORT}").into(),
+            "--state".into(),
+            state.into(),
+            "--tls-cert".into(),
+            certs.join("server.pem").into(),
+            "--tls-key".into(),
+            certs.join("server-key.pem").into(),
+        ],
+        &["listening on https://"],
+    )
 }
 
 /// Names only the simulator and the twins have: none may be in the device
