@@ -5,9 +5,9 @@
 //! task decodes the driver's bytes with the same codec ([`decode_command`]),
 //! and answers byte for byte according to a script: one [`Behaviour`] per
 //! read attempt, an attempt starting at each find-card command. When the
-//! script runs out every attempt is [`Behaviour::NoCard`]. The [`Twin`]
-//! handle pushes more behaviours and reports the commands received; dropping
-//! it stops the task.
+//! script runs out every attempt is [`Behaviour::NoCard`] (or the behaviour
+//! given to [`serve_then`]). The [`Twin`] handle pushes more behaviours and
+//! reports the commands received; dropping it stops the task.
 //!
 //! [`CardFixture`] builds the 256-byte text block and whole read replies for
 //! resident, `I` and `J` cards from plain fields. All example data is
@@ -303,6 +303,15 @@ pub fn serve<T>(port: T, script: impl IntoIterator<Item = Behaviour>) -> Twin
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    serve_then(port, script, Behaviour::NoCard)
+}
+
+/// [`serve`], with `then` for every attempt once the script has run out
+/// (a card left lying on the reader, where [`serve`] has none).
+pub fn serve_then<T>(port: T, script: impl IntoIterator<Item = Behaviour>, then: Behaviour) -> Twin
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let received = Arc::new(Mutex::new(Vec::new()));
     let fake = FakeReader {
@@ -310,6 +319,7 @@ where
         script: script.into_iter().collect(),
         more: rx,
         current: Behaviour::NoCard,
+        then,
         silent: false,
         corrupted: false,
         rng: 0x9E37_79B9_7F4A_7C15,
@@ -329,6 +339,8 @@ struct FakeReader<T> {
     script: VecDeque<Behaviour>,
     more: mpsc::UnboundedReceiver<Behaviour>,
     current: Behaviour,
+    /// What every attempt does once the script has run out.
+    then: Behaviour,
     /// The card was pulled: answer nothing until the next find card.
     silent: bool,
     /// `CorruptChecksumOnce` has sent its corrupted reply.
@@ -405,7 +417,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> FakeReader<T> {
             while let Ok(b) = self.more.try_recv() {
                 self.script.push_back(b);
             }
-            self.current = self.script.pop_front().unwrap_or(Behaviour::NoCard);
+            self.current = self.script.pop_front().unwrap_or_else(|| self.then.clone());
             self.silent = false;
             self.corrupted = false;
         }

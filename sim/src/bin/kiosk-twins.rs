@@ -23,7 +23,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use kiosk_drivers::id_card::sim::{serve, Behaviour, CardFixture};
+use kiosk_drivers::id_card::sim::{serve_then, Behaviour, CardFixture};
 use kiosk_drivers::printer::sim::SimSink;
 
 /// The device twins on the host.
@@ -71,21 +71,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     tokio::spawn(async move {
         // One link at a time (qemu reconnects after a reboot).
         while let Ok((link, _)) = reader.accept().await {
-            let twin = serve(link, Vec::new());
-            // Serve until the link closes: the twin's task ends then. The
-            // card stays on the reader: one more attempt's worth is queued
-            // whenever the twin has used what it had.
-            let mut queued = 0usize;
+            let resting = match card {
+                CardOnReader::Present => Behaviour::Card(CardFixture::resident_example()),
+                CardOnReader::Absent => Behaviour::NoCard,
+            };
+            let twin = serve_then(link, Vec::new(), resting);
+            // Serve until the link closes: the twin's task ends then.
             while !twin.is_finished() {
-                if matches!(card, CardOnReader::Present)
-                    && queued <= twin.commands_received() / 4 + 4
-                {
-                    for _ in 0..8 {
-                        twin.push(Behaviour::Card(CardFixture::resident_example()));
-                    }
-                    queued += 8;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         }
     });
