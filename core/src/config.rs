@@ -96,7 +96,9 @@ impl Default for Config {
 pub struct StatusConfig {
     /// Listen address.
     pub addr: SocketAddr,
-    /// Bearer token; `None` leaves `/status` open (only for local tests).
+    /// Bearer token; with neither this, `token_file` nor mutual TLS `kiosk run`
+    /// refuses to start (an open `/status` is only for tests that build the
+    /// endpoint themselves).
     pub token: Option<String>,
     /// File holding the token (first-boot provisioning writes one); used when `token` is unset.
     pub token_file: Option<PathBuf>,
