@@ -392,6 +392,13 @@ async fn rejected_order_is_parked_alarmed_and_does_not_block_the_rest() {
 async fn client_errors_other_than_a_business_rejection_are_retried_with_an_alarm() {
     for status in [400, 401, 403, 404, 409, 413] {
         let bed = first_attempt_fails(Fault::Status(status)).await;
+        // The citizen rated the order: the rating waits on the order, and
+        // the alarm still says why the order fails.
+        bed.store()
+            .enqueue_rating("K-1", 5, None)
+            .expect("rating queued");
+        bed.proxy.set_for(Fault::Status(status), 1);
+        bed.drain_when_due().await;
         let json = status_json(bed.store().clone(), bed.status.subscribe()).await;
         let alarms = json["alarms"].as_array().cloned().unwrap_or_default();
         assert!(

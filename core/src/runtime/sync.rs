@@ -210,7 +210,14 @@ pub async fn drain_once(
                     + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(60));
                 warn!(entry = %entry.key, attempts = entry.attempts + 1, ?delay, "delivery failed, will retry: {e}");
                 store.record_failure(&entry.key, &e.to_string(), next)?;
-                status.send_modify(|s| s.last_error = Some(e.to_string()));
+                // A rating waiting on its order says nothing of why the
+                // order fails: it must not hide that from the alarm.
+                let waits_on_order = matches!(e, SyncError::OrderNotSynced(_));
+                status.send_modify(|s| {
+                    if !waits_on_order || s.last_error.is_none() {
+                        s.last_error = Some(e.to_string());
+                    }
+                });
             }
         }
     }
