@@ -15,8 +15,10 @@
 //!   style); each job the kiosk's real ESC/POS driver sends is decoded back
 //!   into a picture, `DIR/NNN.png`, with its raw stream `DIR/NNN.escpos`.
 //!
-//! Its first lines on stdout are `reader on PATH` and `printer on ADDR`;
-//! then one line per event (`printed DIR/NNN.png`). It stops on SIGTERM.
+//! Its first lines on stdout are `reader on PATH` and `printer on ADDR`,
+//! then, with a card present, `card on the reader: ID_NUMBER NAME` (the
+//! synthetic card's, for a test that checks they never leak); then one line
+//! per event (`printed DIR/NNN.png`). It stops on SIGTERM.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,7 +46,7 @@ struct Args {
     card: CardOnReader,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum CardOnReader {
     Present,
     Absent,
@@ -66,6 +68,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.printer_listen))?;
     println!("reader on {}", args.reader_socket.display());
     println!("printer on {}", printer.local_addr()?);
+    if args.card == CardOnReader::Present {
+        // Synthetic test data: a test that drives the kiosk checks these
+        // never reach its journal or its disk in clear.
+        let card = CardFixture::resident_example();
+        println!("card on the reader: {} {}", card.id_number, card.name);
+    }
 
     let card = args.card;
     tokio::spawn(async move {
