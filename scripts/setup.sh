@@ -15,6 +15,8 @@ APT_PACKAGES=(build-essential pkg-config libclang-dev libfontconfig1-dev curl ca
 # `--image`: what building and boot-testing the SD-card image needs
 # (scripts/image-ci.sh): the aarch64 cross toolchain, qemu-user for the
 # arm64 root file system, mmdebstrap, qemu-system for the boot test, zstd;
+# for the end-to-end test, tesseract (reads the printed receipts back) and
+# systemd's journalctl (reads the kiosk's journal off its data partition);
 # and, from Debian's arm64 multiarch archive, the fontconfig the kiosk links
 # (Slint's system-font loader, yeslogic-fontconfig-sys via pkg-config; see
 # .cargo/config.toml) and the libinput, libxkbcommon and libudev its KMS
@@ -29,6 +31,7 @@ if [ "${1:-}" = "--image" ]; then
   IMAGE=1
   APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
     binfmt-support arch-test qemu-system-arm mmdebstrap zstd kmod
+    tesseract-ocr tesseract-ocr-eng systemd
     libfontconfig-dev:arm64 libinput-dev:arm64 libxkbcommon-dev:arm64 libudev-dev:arm64)
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     echo "setup: adding the arm64 architecture to dpkg"

@@ -94,7 +94,7 @@ fn dechunk(mut s: &str) -> Option<String> {
 }
 
 /// A loopback port nobody listens on now (the OS picks it).
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -111,7 +111,7 @@ fn guest_port(def: &ImageDef) -> anyhow::Result<u16> {
 }
 
 /// Kills qemu when the test ends, whatever way it ends.
-struct Vm(Child);
+pub struct Vm(pub Child);
 
 impl Drop for Vm {
     fn drop(&mut self) {
@@ -122,39 +122,71 @@ impl Drop for Vm {
     }
 }
 
-/// Boots the image and checks it.
-pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
-    let def = ImageDef::load(&images_dir(), &opts.image)?;
-    let q = def.qemu.clone().with_context(|| {
-        format!(
+/// A built test image, as the emulated tests need it.
+pub struct Built {
+    /// Its definition.
+    pub def: ImageDef,
+    /// Its outputs.
+    pub out: Outputs,
+    /// The raw SD-card image.
+    pub img: PathBuf,
+    /// The status token the build preseeded.
+    pub token: String,
+}
+
+/// Finds the build's outputs for `image` in `dir` (each one there, else
+/// the command that makes it) and checks the image's kiosk holds no
+/// simulator and no twin.
+pub fn built(image: &str, dir: &std::path::Path) -> anyhow::Result<Built> {
+    let def = ImageDef::load(&images_dir(), image)?;
+    if def.qemu.is_none() {
+        bail!(
             "{} has no [qemu] section: it cannot boot in emulation",
             def.name
-        )
-    })?;
-    let out = Outputs::new(&opts.out, &def.name);
+        );
+    }
+    let out = Outputs::new(dir, &def.name);
     ensure_raw(&out)?;
-    let need = |p: PathBuf| -> anyhow::Result<PathBuf> {
-        if p.exists() {
-            Ok(p)
-        } else {
+    for suffix in [
+        ".img",
+        ".kiosk",
+        ".vmlinuz",
+        ".initrd",
+        ".cmdline",
+        ".status-token",
+    ] {
+        let p = out.file(suffix);
+        if !p.exists() {
             bail!(
                 "{} is missing: run `image-build build --image {} --out {}` first",
                 p.display(),
                 def.name,
-                opts.out.display()
-            )
+                dir.display()
+            );
         }
-    };
-    let img = need(out.file(".img"))?;
+    }
     let step = Step::start("the image's kiosk holds no simulator and no twin");
-    check_no_simulator(&std::fs::read(need(out.file(".kiosk"))?)?)?;
+    check_no_simulator(&std::fs::read(out.file(".kiosk"))?)?;
     step.done();
-    let kernel = need(out.file(".vmlinuz"))?;
-    let initrd = need(out.file(".initrd"))?;
-    let cmdline = std::fs::read_to_string(need(out.file(".cmdline"))?)?;
-    let token = std::fs::read_to_string(need(out.file(".status-token"))?)?
+    let token = std::fs::read_to_string(out.file(".status-token"))?
         .trim()
         .to_string();
+    Ok(Built {
+        img: out.file(".img"),
+        def,
+        out,
+        token,
+    })
+}
+
+/// Boots the image and checks it.
+pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
+    let Built {
+        def,
+        out,
+        img,
+        token,
+    } = built(&opts.image, &opts.out)?;
     let port = free_port()?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let console = out.file(".boot-console.log");
@@ -164,52 +196,25 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
     // Central: the standalone simulator on the host, over TLS with the test
     // CA the image pins (the guest reaches it at 10.0.2.2:CENTRAL_PORT).
     let central = if def.board.central_ca.is_some() {
-        Some(start_central(&tmp.path().join("central"))?)
+        Some(start_central(&tmp.path().join("central"), None)?)
     } else {
         None
     };
     // The reader and printer twins on the host: the guest's real drivers
     // talk to them through a USB serial adapter and a network printer.
     let reader_socket = tmp.path().join("reader.sock");
-    let twins = start_twins(&reader_socket, &out.file(".receipts"))?;
-    let mut cmd = Command::new("qemu-system-aarch64");
-    cmd.args(["-M", &q.machine, "-cpu", &q.cpu])
-        .args(["-smp", &q.smp.to_string(), "-m", &q.memory_mib.to_string()])
-        .args(["-accel", "tcg,thread=multi"])
-        .arg("-kernel")
-        .arg(&kernel)
-        .arg("-initrd")
-        .arg(&initrd)
-        .args(["-append", cmdline.trim()])
-        .arg("-drive")
-        .arg(format!(
-            "file={},if=none,id=d0,format=raw,snapshot=on",
-            img.display()
-        ))
-        .args(["-device", "virtio-blk-pci,drive=d0"])
-        .arg("-netdev")
-        .arg(format!(
-            "user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:{}",
-            guest_port(&def)?
-        ))
-        .args(["-device", "virtio-net-pci,netdev=n0,romfile="])
-        // The card reader: a USB serial adapter (FTDI, /dev/ttyUSB0 in the
-        // guest), its other end the host's reader twin.
-        .args(["-device", "qemu-xhci,id=xhci"])
-        .arg("-chardev")
-        .arg(format!(
-            "socket,id=reader,path={},reconnect=1",
-            reader_socket.display()
-        ))
-        .args(["-device", "usb-serial,bus=xhci.0,chardev=reader"])
-        .args(["-display", "none", "-no-reboot"])
-        .arg("-serial")
-        .arg(format!("file:{}", console.display()))
-        .arg("-monitor")
-        .arg(format!("unix:{},server=on,wait=off", monitor.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(out.file(".qemu-stderr.log"))?);
+    let (twins, _card) = start_twins(&reader_socket, &out.file(".receipts"))?;
+    let mut cmd = machine_command(&Machine {
+        def: &def,
+        out: &out,
+        disk: &img,
+        snapshot: true,
+        status_port: port,
+        reader_socket: &reader_socket,
+        console: &console,
+        control: Control::Monitor(&monitor),
+    })?;
+    cmd.stderr(std::fs::File::create(out.file(".qemu-stderr.log"))?);
     let console_tail = || tail(&std::fs::read_to_string(&console).unwrap_or_default(), 30);
 
     let started = Instant::now();
@@ -310,6 +315,98 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
     })
 }
 
+/// How a test reaches qemu besides the kiosk's own ports.
+pub enum Control<'a> {
+    /// The human monitor on this unix socket, no display (the boot test).
+    Monitor(&'a std::path::Path),
+    /// QMP on this unix socket, with the kiosk's display (virtio-gpu) and
+    /// touchscreen (a virtio tablet): the end-to-end test.
+    Qmp(&'a std::path::Path),
+}
+
+/// The emulated kiosk: the image's board wired like a real kiosk.
+pub struct Machine<'a> {
+    /// The image definition (its `[qemu]` section).
+    pub def: &'a ImageDef,
+    /// The build's outputs: kernel, initrd, command line.
+    pub out: &'a Outputs,
+    /// The SD card.
+    pub disk: &'a std::path::Path,
+    /// Throw writes away (`snapshot=on`) or keep them on `disk`.
+    pub snapshot: bool,
+    /// Host loopback port forwarded to the kiosk's status endpoint.
+    pub status_port: u16,
+    /// The reader twin's unix socket (the USB serial adapter's other end).
+    pub reader_socket: &'a std::path::Path,
+    /// The serial console's log file.
+    pub console: &'a std::path::Path,
+    /// Monitor or QMP.
+    pub control: Control<'a>,
+}
+
+/// The `qemu-system-aarch64` command line of `m`.
+pub fn machine_command(m: &Machine<'_>) -> anyhow::Result<Command> {
+    let q = m.def.qemu.clone().with_context(|| {
+        format!(
+            "{} has no [qemu] section: it cannot boot in emulation",
+            m.def.name
+        )
+    })?;
+    let cmdline = std::fs::read_to_string(m.out.file(".cmdline"))?;
+    let mut cmd = Command::new("qemu-system-aarch64");
+    cmd.args(["-M", &q.machine, "-cpu", &q.cpu])
+        .args(["-smp", &q.smp.to_string(), "-m", &q.memory_mib.to_string()])
+        .args(["-accel", "tcg,thread=multi"])
+        .arg("-kernel")
+        .arg(m.out.file(".vmlinuz"))
+        .arg("-initrd")
+        .arg(m.out.file(".initrd"))
+        .args(["-append", cmdline.trim()])
+        .arg("-drive")
+        .arg(format!(
+            "file={},if=none,id=d0,format=raw{}",
+            m.disk.display(),
+            if m.snapshot { ",snapshot=on" } else { "" }
+        ))
+        .args(["-device", "virtio-blk-pci,drive=d0"])
+        .arg("-netdev")
+        .arg(format!(
+            "user,id=n0,hostfwd=tcp:127.0.0.1:{}-:{}",
+            m.status_port,
+            guest_port(m.def)?
+        ))
+        .args(["-device", "virtio-net-pci,netdev=n0,romfile="])
+        // The card reader: a USB serial adapter (FTDI, /dev/ttyUSB0 in the
+        // guest), its other end the host's reader twin.
+        .args(["-device", "qemu-xhci,id=xhci"])
+        .arg("-chardev")
+        .arg(format!(
+            "socket,id=reader,path={},reconnect=1",
+            m.reader_socket.display()
+        ))
+        .args(["-device", "usb-serial,bus=xhci.0,chardev=reader"]);
+    match m.control {
+        Control::Monitor(sock) => {
+            cmd.arg("-monitor")
+                .arg(format!("unix:{},server=on,wait=off", sock.display()));
+        }
+        Control::Qmp(sock) => {
+            // The touchscreen: linuxkms draws on virtio-gpu, libinput reads
+            // the tablet; `-display none` keeps the framebuffer headless
+            // (QMP's screendump still reads it).
+            cmd.args(["-device", "virtio-gpu-pci", "-device", "virtio-tablet-pci"])
+                .arg("-qmp")
+                .arg(format!("unix:{},server=on,wait=off", sock.display()));
+        }
+    }
+    cmd.args(["-display", "none", "-no-reboot"])
+        .arg("-serial")
+        .arg(format!("file:{}", m.console.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    Ok(cmd)
+}
+
 /// Where the guest finds central: `https://10.0.2.2:18443/` in the
 /// emulated board's config is the host's loopback port 18443.
 pub const CENTRAL_PORT: u16 = 18443;
@@ -331,7 +428,11 @@ impl HostProgram {
     /// and waits until its first lines start with `ready`, in order. Its
     /// later lines are read and dropped (a closed pipe would end it at its
     /// next line).
-    fn start(name: &str, args: &[std::ffi::OsString], ready: &[&str]) -> anyhow::Result<Self> {
+    fn start(
+        name: &str,
+        args: &[std::ffi::OsString],
+        ready: &[&str],
+    ) -> anyhow::Result<(Self, Vec<String>)> {
         use std::io::BufRead as _;
         let me = std::env::current_exe()?;
         let program = me
@@ -354,16 +455,17 @@ impl HostProgram {
         let stdout = child.stdout.take().context("stdout")?;
         let program = HostProgram(child);
         let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
         for want in ready {
             match lines.next() {
-                Some(Ok(line)) if line.starts_with(want) => {}
+                Some(Ok(line)) if line.starts_with(want) => seen.push(line),
                 other => {
                     bail!("{name} did not start (a port taken?): wanted {want:?}, got {other:?}")
                 }
             }
         }
         std::thread::spawn(move || lines.for_each(drop));
-        Ok(program)
+        Ok((program, seen))
     }
 }
 
@@ -371,13 +473,23 @@ impl HostProgram {
 /// board's config is the host's loopback port 19100.
 pub const PRINTER_PORT: u16 = 19100;
 
-/// `kiosk-twins` on the host: the reader twin on `socket`, the printer
-/// twin on `127.0.0.1:PRINTER_PORT` writing receipts to `receipts`.
+/// The synthetic card on the reader twin: what must never leak.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardOnReader {
+    /// Its ID number.
+    pub id_number: String,
+    /// Its holder's name.
+    pub name: String,
+}
+
+/// `kiosk-twins` on the host: the reader twin on `socket` with a card on
+/// it, the printer twin on `127.0.0.1:PRINTER_PORT` writing receipts to
+/// `receipts`.
 pub fn start_twins(
     socket: &std::path::Path,
     receipts: &std::path::Path,
-) -> anyhow::Result<HostProgram> {
-    HostProgram::start(
+) -> anyhow::Result<(HostProgram, CardOnReader)> {
+    let (program, lines) = HostProgram::start(
         "kiosk-twins",
         &[
             "--reader-socket".into(),
@@ -387,28 +499,39 @@ pub fn start_twins(
             "--receipts".into(),
             receipts.into(),
         ],
-        &["reader on ", "printer on "],
-    )
+        &["reader on ", "printer on ", "card on the reader: "],
+    )?;
+    let card = lines
+        .last()
+        .and_then(|l| l.strip_prefix("card on the reader: "))
+        .and_then(|l| l.split_once(' '))
+        .map(|(id, name)| CardOnReader {
+            id_number: id.to_string(),
+            name: name.to_string(),
+        })
+        .context("kiosk-twins named no card")?;
+    Ok((program, card))
 }
 
 /// Starts `kiosk-central-sim` with the test central's certificate on
-/// `127.0.0.1:CENTRAL_PORT`, state in `state`.
-pub fn start_central(state: &std::path::Path) -> anyhow::Result<HostProgram> {
+/// `127.0.0.1:CENTRAL_PORT`, state in `state`, wanting `token` from the
+/// kiosk when given.
+pub fn start_central(state: &std::path::Path, token: Option<&str>) -> anyhow::Result<HostProgram> {
     let certs = images_dir().join("test-central");
-    HostProgram::start(
-        "kiosk-central-sim",
-        &[
-            "--listen".into(),
-            format!("127.0.0.1:{CENTRAL_PORT}").into(),
-            "--state".into(),
-            state.into(),
-            "--tls-cert".into(),
-            certs.join("server.pem").into(),
-            "--tls-key".into(),
-            certs.join("server-key.pem").into(),
-        ],
-        &["listening on https://"],
-    )
+    let mut args: Vec<std::ffi::OsString> = vec![
+        "--listen".into(),
+        format!("127.0.0.1:{CENTRAL_PORT}").into(),
+        "--state".into(),
+        state.into(),
+        "--tls-cert".into(),
+        certs.join("server.pem").into(),
+        "--tls-key".into(),
+        certs.join("server-key.pem").into(),
+    ];
+    if let Some(t) = token {
+        args.extend(["--token".into(), t.into()]);
+    }
+    HostProgram::start("kiosk-central-sim", &args, &["listening on https://"]).map(|(p, _)| p)
 }
 
 /// Names only the simulator and the twins have: none may be in the device

@@ -9,6 +9,10 @@
 //!   initrd and command line for emulation.
 //! * `boot-test --image NAME --out DIR`: boots a test image under
 //!   `qemu-system-aarch64` and polls `/status`; exit 0 when healthy.
+//! * `e2e --image NAME --out DIR`: boots a writable copy of a test image
+//!   wired like a kiosk (display, touchscreen, reader, printer, central)
+//!   and runs the end-to-end scenarios through its touchscreen; writes
+//!   `DIR/e2e.json` and `DIR/screens/`; exit 0 when every scenario passed.
 //!
 //! Needs root (ownership in the file systems, binfmt_misc) and the tools
 //! `scripts/setup.sh --image` installs.
@@ -17,8 +21,10 @@ mod boot_test;
 mod build;
 mod def;
 mod disk;
+mod e2e;
 mod layout;
 mod manifest;
+mod qmp;
 mod rootfs;
 mod step;
 
@@ -69,6 +75,22 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
     },
+    /// Serve citizens on the booted image: the end-to-end scenarios.
+    E2e {
+        /// Image definition name.
+        #[arg(long)]
+        image: String,
+        /// The folder `build` wrote to; `e2e.json` and `screens/` go there.
+        #[arg(long)]
+        out: PathBuf,
+        /// Power cuts at random moments of a transaction, after the one
+        /// right after a receipt.
+        #[arg(long, default_value_t = 10)]
+        cuts: usize,
+        /// Seed of the cuts' moments.
+        #[arg(long, default_value_t = 14)]
+        seed: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -114,6 +136,29 @@ fn main() -> ExitCode {
                 r.status["flow_state"],
                 r.status["alarms"],
                 r.bootcheck
+            );
+        }),
+        Command::E2e {
+            image,
+            out,
+            cuts,
+            seed,
+        } => e2e::e2e(&e2e::E2eOptions {
+            image,
+            out: out.clone(),
+            cuts,
+            seed,
+        })
+        .map(|r| {
+            println!(
+                "e2e passed: {} scenarios ({}); see {}",
+                r.scenarios.len(),
+                r.scenarios
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                out.join("e2e.json").display()
             );
         }),
     };
