@@ -313,6 +313,8 @@ impl Screens {
         k.set_title(text.map(|t| t.title).unwrap_or_default().into());
         k.set_prompt(text.map(|t| t.prompt).unwrap_or_default().into());
         k.set_businesses(strings(&view.businesses));
+        // The face-check notice is shown only where the face check is offered.
+        k.set_face_offered(view.methods.iter().any(|m| m.code == "face" && m.enabled));
         k.set_methods(model(&view.methods, |m| SlintMethod {
             code: m.code.as_str().into(),
             enabled: m.enabled,
