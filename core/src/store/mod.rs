@@ -261,13 +261,22 @@ fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
 }
 
+/// sled's page cache. A kiosk's store holds days of orders (a few MB), and
+/// sled's default (1 GB) is the whole memory of a small board: at start it
+/// logged an error that its cache was limited to the service's memory.
+const STORE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 fn open_db(path: &Path) -> Result<sled::Db> {
     // A store dropped a moment ago may still hold the file lock while
     // sled's flusher thread winds down: wait up to two seconds for it
     // before concluding that another process has the store open.
     let mut tries = 0;
     loop {
-        match sled::Config::new().path(path).open() {
+        match sled::Config::new()
+            .path(path)
+            .cache_capacity(STORE_CACHE_BYTES)
+            .open()
+        {
             Err(sled::Error::Io(e))
                 if tries < 200 && e.to_string().contains("could not acquire lock") =>
             {
