@@ -246,8 +246,8 @@ enum CentralCommand {
 enum AuditCommand {
     /// Verify the hash chain of the audit log: prints `ok` or the first broken link.
     Verify {
-        /// Data folder.
-        #[arg(long, default_value = "/data")]
+        /// Data folder (the kiosk's, as for `kiosk outbox`).
+        #[arg(long, default_value = "/data/kiosk")]
         data: PathBuf,
     },
 }
