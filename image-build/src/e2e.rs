@@ -866,6 +866,33 @@ impl Lab {
         Ok(())
     }
 
+    /// Polls central's count of the orders new since `before` and the
+    /// kiosk's outbox until `done` (told whether the outbox is empty) has
+    /// seen what it waits for, or fails; `expected` words the timeout.
+    fn wait_central(
+        &self,
+        before: &[Submission],
+        timeout: Duration,
+        expected: &str,
+        mut done: impl FnMut(&[Submission], bool) -> anyhow::Result<Option<String>>,
+    ) -> anyhow::Result<String> {
+        let started = Instant::now();
+        loop {
+            let new = new_orders(before, &self.submissions()?);
+            let outbox = self.status().map(|s| s["outbox_depth"].clone());
+            if let Some(seen) = done(&new, outbox == Some(0.into()))? {
+                return Ok(seen);
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "after {} s central holds {new:?} ({expected}), kiosk outbox {outbox:?}",
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
     /// Waits until central stored `n` new orders since `before`, each under
     /// its own key, and the kiosk's outbox is empty.
     fn delivered_once(
@@ -874,42 +901,33 @@ impl Lab {
         n: usize,
         timeout: Duration,
     ) -> anyhow::Result<String> {
-        let started = Instant::now();
-        loop {
-            let now = self.submissions()?;
-            let new = new_orders(before, &now);
-            let outbox = self.status().map(|s| s["outbox_depth"].clone());
-            if new.len() == n
-                && new.iter().all(|s| s.order_no.is_some())
-                && outbox == Some(0.into())
-            {
-                return Ok(new
-                    .iter()
-                    .map(|s| {
-                        format!(
-                            "central holds {} as {} (submitted {}×, stored once)",
-                            s.key,
-                            s.order_no.as_deref().unwrap_or("-"),
-                            s.count
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "));
-            }
-            if new.len() > n {
-                bail!(
-                    "central holds {} new orders, expected {n}: {new:?}",
-                    new.len()
-                );
-            }
-            if started.elapsed() > timeout {
-                bail!(
-                    "after {} s central holds {new:?} (expected {n} stored), kiosk outbox {outbox:?}",
-                    timeout.as_secs()
-                );
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
+        self.wait_central(
+            before,
+            timeout,
+            &format!("expected {n} stored"),
+            |new, empty| {
+                if new.len() > n {
+                    bail!(
+                        "central holds {} new orders, expected {n}: {new:?}",
+                        new.len()
+                    );
+                }
+                let stored = new.len() == n && new.iter().all(|s| s.order_no.is_some());
+                Ok((stored && empty).then(|| {
+                    new.iter()
+                        .map(|s| {
+                            format!(
+                                "central holds {} as {} (submitted {}×, stored once)",
+                                s.key,
+                                s.order_no.as_deref().unwrap_or("-"),
+                                s.count
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }))
+            },
+        )
     }
 
     /// Every order since `before` stored once, at least `shown` of them.
@@ -919,25 +937,15 @@ impl Lab {
         shown: usize,
         timeout: Duration,
     ) -> anyhow::Result<String> {
-        let started = Instant::now();
-        loop {
-            let now = self.submissions()?;
-            let new = new_orders(before, &now);
-            let outbox = self.status().map(|s| s["outbox_depth"].clone());
+        let expected = format!("{shown} were shown accepted: each must be stored");
+        self.wait_central(before, timeout, &expected, |new, empty| {
             let stored = new.iter().filter(|s| s.order_no.is_some()).count();
-            if outbox == Some(0.into()) && stored == new.len() && stored >= shown {
-                return Ok(format!(
+            Ok((empty && stored == new.len() && stored >= shown).then(|| {
+                format!(
                     "{shown} orders shown accepted across the cuts, {stored} stored by central (each once), outbox empty"
-                ));
-            }
-            if started.elapsed() > timeout {
-                bail!(
-                    "{shown} orders shown accepted, central stored {stored} of {} submitted, kiosk outbox {outbox:?}",
-                    new.len()
-                );
-            }
-            std::thread::sleep(Duration::from_secs(1));
-        }
+                )
+            }))
+        })
     }
 
     fn first_boot_checks(&self) -> anyhow::Result<String> {
