@@ -341,6 +341,9 @@ pub struct Parts {
     pub payment: crate::runtime::PaymentTiming,
     /// Days a synced order keeps its personal fields (0: forever).
     pub retention_days: u32,
+    /// Provisioning refused the config left on the boot partition, and why
+    /// (an alarm from the first `/status` answer on).
+    pub drop_refused: Option<String>,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -437,6 +440,10 @@ pub async fn start_with(
     devices.extend(extra_devices);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
+    if let Some(why) = &parts.drop_refused {
+        tracing::warn!("the kiosk.toml on the boot partition was refused: {why}");
+        let _ = runner.counters().drop_refused.set(why.clone());
+    }
     let status = spawn_status(
         parts.status_addr,
         parts.status_token,
@@ -594,6 +601,11 @@ pub async fn run(
             qr,
             payment: crate::runtime::PaymentTiming::default(),
             retention_days: config.sync.retention_days,
+            // Provisioning's verdict on a config left on the boot partition.
+            drop_refused: std::fs::read_to_string(config.data_dir.join("drop-refused.txt"))
+                .ok()
+                .map(|why| why.trim().to_string())
+                .filter(|why| !why.is_empty()),
         },
         &reader,
         &printer,
@@ -602,14 +614,6 @@ pub async fn run(
     )
     .await
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;
-    // Provisioning's verdict on a config left on the boot partition.
-    if let Ok(why) = std::fs::read_to_string(config.data_dir.join("drop-refused.txt")) {
-        let why = why.trim();
-        if !why.is_empty() {
-            tracing::warn!("the kiosk.toml on the boot partition was refused: {why}");
-            let _ = kiosk.counters.drop_refused.set(why.to_owned());
-        }
-    }
     let gpio = start_gpio(&config, &kiosk, &reader, &printer, tamper_tx);
     info!(addr = %kiosk.status_addr, "status endpoint listening");
     if let Some(screen) = touchscreen {

@@ -352,7 +352,7 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
     lab.put_drop(&drop_config(&lab.base_config()?, Drop::UnknownField)?)?;
     let mut vm = lab.boot()?;
     let mut drops = Vec::new();
-    drops.push(lab.refusal_shown(&mut vm, "an unknown field"));
+    drops.push(lab.refusal_shown("an unknown field"));
     if power.is_ok() {
         power = lab
             .delivered_once(&before, 1, Duration::from_secs(180))
@@ -415,7 +415,7 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
         }
         vm = lab.boot()?;
         if i == 0 {
-            drops.push(lab.refusal_shown(&mut vm, "a sim central"));
+            drops.push(lab.refusal_shown("a sim central"));
         }
         if i == 1 {
             drops.push(lab.refusal_gone());
@@ -1060,32 +1060,27 @@ impl Lab {
         ))
     }
 
-    /// `/status` shows the boot partition's config was refused.
-    fn refusal_shown(&self, vm: &mut Running, what: &str) -> anyhow::Result<String> {
-        let refused = |s: &Value| -> Option<String> {
-            s["alarms"]
-                .as_array()?
-                .iter()
-                .filter_map(Value::as_str)
-                .find(|a| a.contains("boot partition was refused"))
-                .map(str::to_string)
-        };
-        let s = self.wait_status(
-            &format!("/status to report the drop with {what}"),
-            vm,
-            Duration::from_secs(60),
-            |s| refused(s).is_some(),
-        )?;
-        Ok(format!(
-            "{what}: /status says {:?}",
-            refused(&s).unwrap_or_default()
-        ))
+    /// `/status` shows the boot partition's config was refused (from its
+    /// first answer on: the kiosk reads provisioning's verdict first).
+    fn refusal_shown(&self, what: &str) -> anyhow::Result<String> {
+        let s = self.status().context("no /status")?;
+        let alarm = s["alarms"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .find(|a| a.contains("boot partition was refused"))
+            .with_context(|| {
+                format!(
+                    "a drop with {what} is not reported in /status: alarms {}",
+                    s["alarms"]
+                )
+            })?;
+        Ok(format!("{what}: /status says {alarm:?}"))
     }
 
     /// The applied config back on the boot partition: nothing refused.
     fn refusal_gone(&self) -> anyhow::Result<String> {
-        // The kiosk reads provisioning's verdict as it starts.
-        std::thread::sleep(Duration::from_secs(5));
         let s = self.status().context("no /status")?;
         let refused = s["alarms"].as_array().is_some_and(|a| {
             a.iter()

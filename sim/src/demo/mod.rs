@@ -306,6 +306,7 @@ pub async fn run_with(
                 timeout: Duration::from_secs(4),
             },
             retention_days: config.sync.retention_days,
+            drop_refused: None,
         },
         &reader,
         &printer,

@@ -82,6 +82,7 @@ pub async fn run(opts: SoakOptions) -> Result<(), DemoError> {
             qr: None,
             payment: kiosk::runtime::PaymentTiming::default(),
             retention_days: config.sync.retention_days,
+            drop_refused: None,
         },
         &reader,
         &printer,
