@@ -12,10 +12,11 @@ fn a_citizen_does_a_new_connection_with_missing_documents_by_touch() {
         identity_methods: vec![kiosk::model::IdentityMethod::IdCard],
         ..FlowConfig::default()
     });
-    rig.expect(
-        "attract",
-        "自助办电",
-        &["开始办理", "长辈模式（大字）", "人脸识别"],
+    rig.expect("attract", "自助办电", &["开始办理", "长辈模式（大字）"]);
+    // This kiosk offers no face check: it must not say it can check faces.
+    assert!(
+        !rig.shows("人脸识别"),
+        "the face-check notice on a kiosk without it"
     );
 
     // Elderly mode from the start screen: the same screen, larger.

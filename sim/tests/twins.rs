@@ -42,6 +42,12 @@ async fn the_real_drivers_talk_to_the_twins_program() {
     assert_eq!(first, format!("reader on {}", socket.display()));
     let second = lines.next().unwrap().unwrap();
     let printer_addr = second.strip_prefix("printer on ").unwrap().to_owned();
+    // The synthetic card, named for tests that check it never leaks.
+    let card = kiosk_drivers::id_card::sim::CardFixture::resident_example();
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!("card on the reader: {} {}", card.id_number, card.name)
+    );
 
     let link = tokio::net::UnixStream::connect(&socket).await.unwrap();
     let mut reader = SerialCardReader::from_transport(link, ReaderTimings::default());
