@@ -207,6 +207,9 @@ struct Lab {
     screens: PathBuf,
     shots: u32,
     boots: u32,
+    /// What went wrong on the device that the run worked around, said in
+    /// `e2e.json` (entry `incidents`).
+    incidents: Vec<String>,
     host_kiosk: PathBuf,
 }
 
@@ -442,6 +445,18 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
         data.audit, data.fsck
     ));
     record(results, "power-cut", power.map(|()| cut_log.join("; ")));
+    // Not a scenario: what the run had to work around, if anything.
+    let incidents = if lab.incidents.is_empty() {
+        "none".to_string()
+    } else {
+        lab.incidents.join("; ")
+    };
+    println!("e2e: incidents: {incidents}");
+    results.push(ScenarioResult {
+        name: "incidents".into(),
+        passed: true,
+        detail: incidents,
+    });
     record(
         results,
         "bad-drop",
@@ -549,6 +564,7 @@ impl Lab {
             screens,
             shots: 0,
             boots: 0,
+            incidents: Vec::new(),
             host_kiosk,
         })
     }
@@ -573,8 +589,53 @@ impl Lab {
         Ok(())
     }
 
-    /// Boots the disk and waits for the kiosk's attract screen.
+    /// Boots the disk and waits for the kiosk's attract screen, drawn.
+    ///
+    /// A known defect: about one boot in 40 the kiosk reports attract but
+    /// its screen never comes up (the framebuffer stays the console's) and
+    /// touches do nothing, while `/status` and the watchdog stay healthy.
+    /// The run then powers the board off and on once, and says so in
+    /// `incidents`.
     fn boot(&mut self) -> anyhow::Result<Running> {
+        let mut vm = self.boot_once()?;
+        if let Err(e) = self.wait_drawn(&mut vm, Duration::from_secs(90)) {
+            self.incidents.push(format!(
+                "boot {}: {e}; the board was powered off and on again",
+                self.boots
+            ));
+            vm.cut()?;
+            vm = self.boot_once()?;
+            self.wait_drawn(&mut vm, Duration::from_secs(90))?;
+        }
+        Ok(vm)
+    }
+
+    /// Waits until the framebuffer shows the kiosk's title bar (its blue
+    /// top-left corner), not the console's.
+    fn wait_drawn(&self, vm: &mut Running, timeout: Duration) -> anyhow::Result<()> {
+        let ppm = self.tmp.path().join("drawn.ppm");
+        let started = Instant::now();
+        loop {
+            vm.qmp.screendump(&ppm)?;
+            let rgb = read_ppm(&std::fs::read(&ppm)?)?;
+            let i = (20 * rgb.width as usize + 20) * 3;
+            if let [r, _, b] = rgb.data[i..i + 3] {
+                if b > 120 && r < 60 {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "/status said attract, but the kiosk's screen was not drawn within {} s",
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+
+    /// Boots the disk and waits for `/status` to say attract.
+    fn boot_once(&mut self) -> anyhow::Result<Running> {
         self.boots += 1;
         let console = self.dir.join(format!("e2e-console-{:02}.log", self.boots));
         let qmp_path = self.tmp.path().join("qmp.sock");
