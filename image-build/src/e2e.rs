@@ -1041,8 +1041,7 @@ impl Lab {
             .and_then(|s| s.order_no.clone())
             .context("no order")?;
         let receipt = t.receipt.context("no receipt")?;
-        check_receipt(&read_receipt(&receipt)?, Some(&order), &self.card)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", receipt.display()))?;
+        self.check_printed(&receipt, Some(&order))?;
         let s = self.status().context("no /status")?;
         check_status(&s)?;
         if s["alarms"].as_array().is_some_and(|a| !a.is_empty()) {
@@ -1053,6 +1052,13 @@ impl Lab {
             FLOW.len(),
             receipt.display()
         ))
+    }
+
+    /// The receipt the printer twin decoded, read back and checked
+    /// ([`check_receipt`]) against the card on the reader.
+    fn check_printed(&self, receipt: &Path, central_no: Option<&str>) -> anyhow::Result<()> {
+        check_receipt(&read_receipt(receipt)?, central_no, &self.card)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", receipt.display()))
     }
 
     fn offline(&mut self, vm: &mut Running) -> anyhow::Result<String> {
@@ -1069,8 +1075,7 @@ impl Lab {
         // Central comes back whatever was seen, for the scenarios after.
         self.central = Some(start_central(&self.central_state, Some(CENTRAL_TOKEN))?);
         let receipt = t?.receipt.context("no receipt")?;
-        check_receipt(&read_receipt(&receipt)?, None, &self.card)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", receipt.display()))?;
+        self.check_printed(&receipt, None)?;
         if waiting.as_ref().and_then(Value::as_u64).unwrap_or(0) == 0 {
             bail!("central was down, yet the kiosk's outbox was {waiting:?}");
         }
