@@ -752,7 +752,7 @@ impl Lab {
         let q = &mut vm.qmp;
         let pause = || std::thread::sleep(Duration::from_millis(700));
         match screen {
-            "attract" => q.tap(446, 467)?,
+            "attract" => q.tap(446, 503)?,
             "choose-business" => q.tap(640, 187)?,
             "choose-identity" => q.tap(446, 370)?,
             "consent-certificates" => q.tap(324, 693)?,
