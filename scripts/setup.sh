@@ -17,6 +17,10 @@ APT_PACKAGES=(build-essential pkg-config libclang-dev libfontconfig1-dev curl ca
 # arm64 root file system, mmdebstrap, qemu-system for the boot test, zstd;
 # for the end-to-end test, tesseract (reads the printed receipts back) and
 # systemd's journalctl (reads the kiosk's journal off its data partition);
+# for the boot chain and updates, U-Boot for the emulated board
+# (u-boot-qemu, its -bios), mkimage and mkenvimage (u-boot-tools), rauc and
+# squashfs-tools (signed verity bundles) and cpio (checks the initrd a
+# test bundle carries);
 # and, from Debian's arm64 multiarch archive, the fontconfig the kiosk links
 # (Slint's system-font loader, yeslogic-fontconfig-sys via pkg-config; see
 # .cargo/config.toml) and the libinput, libxkbcommon and libudev its KMS
@@ -32,6 +36,7 @@ if [ "${1:-}" = "--image" ]; then
   APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
     binfmt-support arch-test qemu-system-arm mmdebstrap zstd kmod
     tesseract-ocr tesseract-ocr-eng systemd
+    u-boot-qemu u-boot-tools rauc squashfs-tools cpio
     libfontconfig-dev:arm64 libinput-dev:arm64 libxkbcommon-dev:arm64 libudev-dev:arm64)
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     echo "setup: adding the arm64 architecture to dpkg"

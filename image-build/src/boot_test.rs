@@ -147,14 +147,7 @@ pub fn built(image: &str, dir: &std::path::Path) -> anyhow::Result<Built> {
     }
     let out = Outputs::new(dir, &def.name);
     ensure_raw(&out)?;
-    for suffix in [
-        ".img",
-        ".kiosk",
-        ".vmlinuz",
-        ".initrd",
-        ".cmdline",
-        ".status-token",
-    ] {
+    for suffix in [".img", ".kiosk", ".u-boot.bin", ".status-token"] {
         let p = out.file(suffix);
         if !p.exists() {
             bail!(
@@ -213,6 +206,7 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
         reader_socket: &reader_socket,
         console: &console,
         control: Control::Monitor(&monitor),
+        reboot: false,
     })?;
     cmd.stderr(std::fs::File::create(out.file(".qemu-stderr.log"))?);
     let console_tail = || tail(&std::fs::read_to_string(&console).unwrap_or_default(), 30);
@@ -328,7 +322,7 @@ pub enum Control<'a> {
 pub struct Machine<'a> {
     /// The image definition (its `[qemu]` section).
     pub def: &'a ImageDef,
-    /// The build's outputs: kernel, initrd, command line.
+    /// The build's outputs: U-Boot (the board's flash).
     pub out: &'a Outputs,
     /// The SD card.
     pub disk: &'a std::path::Path,
@@ -342,6 +336,9 @@ pub struct Machine<'a> {
     pub console: &'a std::path::Path,
     /// Monitor or QMP.
     pub control: Control<'a>,
+    /// Let a guest reboot restart the board (the update test: U-Boot then
+    /// picks the slot); otherwise qemu exits on a reboot.
+    pub reboot: bool,
 }
 
 /// The `qemu-system-aarch64` command line of `m`.
@@ -352,16 +349,14 @@ pub fn machine_command(m: &Machine<'_>) -> anyhow::Result<Command> {
             m.def.name
         )
     })?;
-    let cmdline = std::fs::read_to_string(m.out.file(".cmdline"))?;
     let mut cmd = Command::new("qemu-system-aarch64");
+    // The board's flash: U-Boot, which runs the image's boot script (slot
+    // counters, then the slot's own kernel, initrd and command line).
     cmd.args(["-M", &q.machine, "-cpu", &q.cpu])
         .args(["-smp", &q.smp.to_string(), "-m", &q.memory_mib.to_string()])
         .args(["-accel", "tcg,thread=multi"])
-        .arg("-kernel")
-        .arg(m.out.file(".vmlinuz"))
-        .arg("-initrd")
-        .arg(m.out.file(".initrd"))
-        .args(["-append", cmdline.trim()])
+        .arg("-bios")
+        .arg(m.out.file(".u-boot.bin"))
         .arg("-drive")
         .arg(format!(
             "file={},if=none,id=d0,format=raw{}",
@@ -399,7 +394,10 @@ pub fn machine_command(m: &Machine<'_>) -> anyhow::Result<Command> {
                 .arg(format!("unix:{},server=on,wait=off", sock.display()));
         }
     }
-    cmd.args(["-display", "none", "-no-reboot"])
+    if !m.reboot {
+        cmd.arg("-no-reboot");
+    }
+    cmd.args(["-display", "none"])
         .arg("-serial")
         .arg(format!("file:{}", m.console.display()))
         .stdin(Stdio::null())

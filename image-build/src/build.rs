@@ -2,7 +2,6 @@
 //! manifest.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -10,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use crate::def::{files_dir, images_dir, ImageDef, ModelsPolicy, TokenPolicy};
+use crate::def::{files_dir, images_dir, BootChain, ImageDef, ModelsPolicy, TokenPolicy};
 use crate::layout::{disk_id_from, Disk};
 use crate::manifest::{self, Manifest};
 use crate::rootfs::{self, Caches};
@@ -98,14 +97,22 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<Manifest> {
         disk_id_from(&format!("{} {}", def.name, env!("CARGO_PKG_VERSION"))),
     );
     let kver = kernel_version(&root)?;
-    let step = Step::start("install the kiosk, its config, units and models");
+    let release = release_version(&commit);
+    let keys = crate::rauc::Keys::resolve(&caches)?;
+    let step = Step::start("install the kiosk, its config, units, models and RAUC");
     customize(&def, &disk, &root, &kiosk, models.as_deref(), &kver)?;
+    crate::rauc::install_config(&def, &disk, &root, &keys)?;
+    write_file(
+        &root.join("etc/kiosk/release"),
+        &format!("VERSION={release}\nIMAGE={}\n", def.name),
+        0o644,
+    )?;
     step.done();
-    let step = Step::start("boot partition and kernel command line");
+    let step = Step::start("boot partition: U-Boot, boot script, slot counters");
     let cmdline = disk
         .cmdline(&def.board.cmdline, "root-a")
         .context("no root-a slot")?;
-    boot_partition(&def, &root, &boot, &cmdline, &kver, &out)?;
+    boot_partition(&def, &disk, &root, &boot, &work, &kver, &out)?;
     step.done();
     let token = stage_data(&def, &root, &data, &out)?;
 
@@ -146,6 +153,7 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<Manifest> {
         seconds: started.elapsed().as_secs_f64(),
         out: &out,
         git_commit: commit,
+        release: &release,
     })?;
     step.done();
     if !opts.keep_work {
@@ -373,6 +381,8 @@ fn customize(
     let mut enable = vec![
         "kiosk.service",
         "kiosk-provision.service",
+        "kiosk-update-confirm.service",
+        "kiosk-update-apply.path",
         "systemd-networkd.service",
         "systemd-resolved.service",
         "systemd-timesyncd.service",
@@ -441,46 +451,118 @@ fn slim(def: &ImageDef, root: &Path, kver: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Moves the firmware tree out of the root (it becomes the FAT boot
-/// partition, mounted back read-only on `/boot/firmware`) and writes the
-/// kernel command line; the kernel and initrd are also copied next to the
-/// image for `boot-test`.
+/// The image's release version: the kiosk's version and the git commit
+/// (`0.1.0+g0123abcdef`, `.dirty` with local changes). Bundles carry it and
+/// the kiosk reports it (`/etc/kiosk/release`).
+pub fn release_version(commit: &str) -> String {
+    let (head, dirty) = match commit.strip_suffix("-dirty") {
+        Some(h) => (h, ".dirty"),
+        None => (commit, ""),
+    };
+    let short: String = head.chars().take(10).collect();
+    format!("{}+g{short}{dirty}", env!("CARGO_PKG_VERSION"))
+}
+
+/// The boot partition: on the Pi its firmware (moved out of the root's
+/// `/boot/firmware`) and U-Boot; on both boards the boot script and the
+/// slot counters. The kernel, initrd and device tree stay in the slots
+/// (`/boot/vmlinuz`, `/boot/initrd.img`, `/boot/dtbs`), so the copies the
+/// Pi firmware package makes are dropped. The board's U-Boot (and for the
+/// Pi the device tree qemu's raspi3b passes it) is also copied next to the
+/// image for emulation.
 fn boot_partition(
     def: &ImageDef,
+    disk: &Disk,
     root: &Path,
     boot: &Path,
-    cmdline: &str,
+    work: &Path,
     kver: &str,
     out: &Outputs,
 ) -> anyhow::Result<()> {
     let fw = root.join("boot/firmware");
     for e in fs::read_dir(&fw)?.flatten() {
-        fs::rename(e.path(), boot.join(e.file_name()))?;
-    }
-    write_file(&boot.join("cmdline.txt"), &format!("{cmdline}\n"), 0o644)?;
-    let cfg = boot.join("config.txt");
-    if !def.board.config_txt.is_empty() {
-        let mut f = fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&cfg)?;
-        writeln!(f, "\n# image-build: {}", def.name)?;
-        for l in &def.board.config_txt {
-            writeln!(f, "{l}")?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let kernel_copy = name.starts_with("vmlinuz")
+            || name.starts_with("initrd.img")
+            || name == "cmdline.txt";
+        if def.board.boot == BootChain::UBootRpi && !kernel_copy {
+            fs::rename(e.path(), boot.join(e.file_name()))?;
+        } else if e.path().is_dir() {
+            fs::remove_dir_all(e.path())?;
+        } else {
+            fs::remove_file(e.path())?;
         }
     }
-    fs::copy(
-        root.join(format!("boot/vmlinuz-{kver}")),
-        out.file(".vmlinuz"),
-    )
-    .context("the root file system has no kernel in /boot")?;
-    fs::copy(
-        root.join(format!("boot/initrd.img-{kver}")),
-        out.file(".initrd"),
-    )
-    .context("the root file system has no initrd in /boot")?;
-    fs::write(out.file(".cmdline"), format!("{cmdline}\n"))?;
+    let uboot = match def.board.boot {
+        BootChain::UBootRpi => {
+            let u = root.join("usr/lib/u-boot/rpi_arm64/u-boot.bin");
+            fs::copy(&u, boot.join("u-boot.bin"))
+                .context("the root file system has no U-Boot for the Pi (package u-boot-rpi)")?;
+            fs::write(
+                boot.join("config.txt"),
+                rpi_config_txt(&def.name, &def.board.config_txt),
+            )?;
+            let dtb = root.join(format!(
+                "usr/lib/linux-image-{kver}/broadcom/bcm2837-rpi-3-b.dtb"
+            ));
+            fs::copy(&dtb, out.file(".raspi3b.dtb"))
+                .with_context(|| format!("no {}", dtb.display()))?;
+            u
+        }
+        BootChain::UBootQemu => PathBuf::from(QEMU_UBOOT),
+    };
+    fs::copy(&uboot, out.file(".u-boot.bin")).with_context(|| {
+        format!(
+            "cannot copy {} (package {})",
+            uboot.display(),
+            match def.board.boot {
+                BootChain::UBootRpi => "u-boot-rpi",
+                BootChain::UBootQemu => "u-boot-qemu",
+            }
+        )
+    })?;
+    let script = crate::boot::boot_script(def, disk)?;
+    crate::boot::compile_script(&script, work, &boot.join("boot.scr"))?;
+    fs::write(out.file(".boot.cmd"), &script)?;
+    let env = crate::boot::encode_env(&crate::boot::initial_counters(), crate::boot::ENV_SIZE)?;
+    fs::write(boot.join("kiosk.env"), env)?;
+    // The slot's own boot files, at names the script knows.
+    for (link, target) in [
+        ("boot/vmlinuz", format!("vmlinuz-{kver}")),
+        ("boot/initrd.img", format!("initrd.img-{kver}")),
+        ("boot/dtbs", format!("../usr/lib/linux-image-{kver}")),
+    ] {
+        let l = root.join(link);
+        let _ = fs::remove_file(&l);
+        if !l.parent().unwrap_or(root).join(&target).exists() {
+            bail!("the root file system has no {target} for /{link}");
+        }
+        std::os::unix::fs::symlink(&target, &l)?;
+    }
     Ok(())
+}
+
+/// The host's U-Boot for the emulated board (package u-boot-qemu).
+pub const QEMU_UBOOT: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+
+/// The Pi firmware's `config.txt` (Pi 3 and Pi 4): U-Boot as the 64-bit
+/// kernel, the upstream device trees, the UART U-Boot and the serial
+/// console use, then the board's own lines. It replaces the one
+/// raspi-firmware writes (which boots a kernel from the FAT partition); that
+/// package's kernel hook never runs on the read-only root, where an update
+/// replaces a whole slot.
+pub fn rpi_config_txt(image: &str, extra: &[String]) -> String {
+    let mut s = format!(
+        "# Raspberry Pi firmware settings (image-build: {image}).\n\
+         # The firmware starts U-Boot, whose boot.scr boots the kernel, initrd\n\
+         # and device tree of root slot A or B (see docs/TECHNICIAN.md).\n\
+         [all]\narm_64bit=1\nupstream_kernel=1\nkernel=u-boot.bin\nenable_uart=1\n"
+    );
+    for l in extra {
+        s.push_str(l);
+        s.push('\n');
+    }
+    s
 }
 
 /// `uid:gid` of a user and a group in the root's databases.
@@ -512,6 +594,9 @@ fn stage_data(
     fs::create_dir_all(&k)?;
     fs::set_permissions(&k, fs::Permissions::from_mode(0o700))?;
     chown(&k, Some(uid), Some(gid))?;
+    // RAUC's status (data-directory in /etc/rauc/system.conf).
+    fs::create_dir_all(data.join("rauc"))?;
+    fs::set_permissions(data.join("rauc"), fs::Permissions::from_mode(0o700))?;
     // /var lives on /data (bind mount): start from the image's own /var.
     run(Command::new("cp")
         .arg("-a")
@@ -569,6 +654,29 @@ mod tests {
         let arm = dir.path().join("arm");
         fs::write(&arm, &fake).expect("write");
         assert!(check_arch(&arm).is_ok());
+    }
+
+    #[test]
+    fn the_release_version_is_the_kiosks_and_the_commits() {
+        let v = env!("CARGO_PKG_VERSION");
+        assert_eq!(
+            release_version("0123456789abcdef0123"),
+            format!("{v}+g0123456789")
+        );
+        assert_eq!(
+            release_version("0123456789abcdef0123-dirty"),
+            format!("{v}+g0123456789.dirty")
+        );
+    }
+
+    #[test]
+    fn the_pi_firmware_starts_u_boot_in_64_bit_mode() {
+        let c = rpi_config_txt("rpi4", &["dtparam=watchdog=on".to_string()]);
+        let lines: Vec<&str> = c.lines().filter(|l| !l.starts_with('#')).collect();
+        for want in ["[all]", "arm_64bit=1", "kernel=u-boot.bin", "enable_uart=1", "upstream_kernel=1", "dtparam=watchdog=on"] {
+            assert!(lines.contains(&want), "{want}: {c}");
+        }
+        assert!(!c.contains("initramfs"), "{c}");
     }
 
     #[test]

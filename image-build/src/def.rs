@@ -87,12 +87,26 @@ pub enum TokenPolicy {
     Preseed,
 }
 
+/// How the board reaches U-Boot, which runs the boot script on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootChain {
+    /// The Pi firmware on the FAT partition starts Debian's `u-boot-rpi`
+    /// (`rpi_arm64`) from there (`kernel=u-boot.bin`).
+    UBootRpi,
+    /// qemu's `-bios` runs the host's `u-boot-qemu` (`qemu_arm64`): the
+    /// emulated board's flash.
+    UBootQemu,
+}
+
 /// What differs per board.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Board {
     /// `rpi4` or `qemu-virt`.
     pub kind: String,
+    /// The boot chain up to U-Boot.
+    pub boot: BootChain,
     /// Kernel command line; `{root}` becomes the root slot's PARTUUID.
     pub cmdline: String,
     /// Lines appended to the firmware's `config.txt`.

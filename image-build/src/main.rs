@@ -7,6 +7,8 @@
 //!   without loop devices and writes `DIR/kiosk-<version>-NAME.img.zst`
 //!   (and the raw `.img`), the manifest, the partition table, and the kernel,
 //!   initrd and command line for emulation.
+//! * `bundle --image NAME --out DIR`: signs a RAUC bundle (verity format)
+//!   of the built image's root file system, beside it.
 //! * `boot-test --image NAME --out DIR`: boots a test image under
 //!   `qemu-system-aarch64` and polls `/status`; exit 0 when healthy.
 //! * `e2e --image NAME --out DIR`: boots a writable copy of a test image
@@ -17,6 +19,7 @@
 //! Needs root (ownership in the file systems, binfmt_misc) and the tools
 //! `scripts/setup.sh --image` installs.
 
+mod boot;
 mod boot_test;
 mod build;
 mod def;
@@ -25,6 +28,7 @@ mod e2e;
 mod layout;
 mod manifest;
 mod qmp;
+mod rauc;
 mod rootfs;
 mod step;
 
@@ -63,6 +67,16 @@ enum Command {
         #[arg(long)]
         keep_work: bool,
     },
+    /// Sign a RAUC bundle (verity) of the image built in DIR, beside it:
+    /// `DIR/kiosk-<version>-<image>.raucb` and `.raucb.json` (version, sha256).
+    Bundle {
+        /// Image definition name.
+        #[arg(long)]
+        image: String,
+        /// The folder `build` wrote to.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Boot the image under qemu-system-aarch64 and poll `/status`.
     BootTest {
         /// Image definition name.
@@ -91,6 +105,20 @@ enum Command {
         #[arg(long, default_value_t = 14)]
         seed: u64,
     },
+    /// Updates over the air under emulation (RAUC, U-Boot, rollback):
+    /// writes `DIR/update.json`; the Pi image (`--pi-image`, built in the
+    /// same folder) boots on qemu's raspi3b.
+    UpdateTest {
+        /// Image definition name of the emulated board.
+        #[arg(long)]
+        image: String,
+        /// The folder `build` wrote to; `update.json` goes there.
+        #[arg(long)]
+        out: PathBuf,
+        /// The Pi image booted on raspi3b (scenario rpi-boot).
+        #[arg(long, default_value = "rpi4")]
+        pi_image: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -118,6 +146,20 @@ fn main() -> ExitCode {
                 m.image_zst.bytes,
                 m.image_zst.sha256,
                 m.build_seconds
+            );
+        }),
+        Command::Bundle { image, out } => rauc::bundle(&image, &out).map(|b| {
+            println!(
+                "bundle {}: version {}, {} bytes, sha256 {}{}",
+                out.join(&b.file).display(),
+                b.version,
+                b.bytes,
+                b.sha256,
+                if b.development_key {
+                    " (signed with the development key)"
+                } else {
+                    ""
+                }
             );
         }),
         Command::BootTest {
@@ -159,6 +201,27 @@ fn main() -> ExitCode {
                     .collect::<Vec<_>>()
                     .join(", "),
                 out.join("e2e.json").display()
+            );
+        }),
+        Command::UpdateTest {
+            image,
+            out,
+            pi_image,
+        } => e2e::update_test(&e2e::UpdateOptions {
+            image,
+            out: out.clone(),
+            pi_image,
+        })
+        .map(|r| {
+            println!(
+                "update test passed: {} scenarios ({}); see {}",
+                r.scenarios.len(),
+                r.scenarios
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                out.join("update.json").display()
             );
         }),
     };

@@ -63,6 +63,8 @@ pub struct Manifest {
     pub version: String,
     /// Git commit the image was built from (`-dirty` with local changes).
     pub git_commit: String,
+    /// Release version (`/etc/kiosk/release`, the bundle's version).
+    pub release: String,
     /// Debian suite.
     pub debian_suite: String,
     /// Kernel version.
@@ -200,6 +202,8 @@ pub struct Inputs<'a> {
     pub out: &'a Outputs,
     /// [`git_commit`] when the build started.
     pub git_commit: String,
+    /// The release version.
+    pub release: &'a str,
 }
 
 /// Computes the checksums and writes the manifest and a `sha256sum` file.
@@ -231,6 +235,7 @@ pub fn write(i: Inputs<'_>) -> anyhow::Result<Manifest> {
         image: i.def.name.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_commit: i.git_commit,
+        release: i.release.to_string(),
         debian_suite: i.def.debian.suite.clone(),
         kernel: i.kernel.to_string(),
         cmdline: i.cmdline.to_string(),

@@ -30,6 +30,8 @@ pub struct Caches {
     pub models: PathBuf,
     /// Work folders of builds (one per image, cleared per build).
     pub work: PathBuf,
+    /// The development update-signing keys, made on first use.
+    pub dev_keys: PathBuf,
 }
 
 impl Caches {
@@ -45,6 +47,7 @@ impl Caches {
             rootfs: base.join("rootfs"),
             models: base.join("models"),
             work: base.join("work"),
+            dev_keys: base.join("dev-keys"),
         };
         std::fs::create_dir_all(&c.debs)?;
         std::fs::create_dir_all(&c.rootfs)?;
