@@ -43,6 +43,8 @@ pub struct StatusSources {
     pub frames: Vec<(String, Arc<std::sync::atomic::AtomicU64>)>,
     /// The central client (its view of central's clock).
     pub central: Option<Arc<CentralClient>>,
+    /// Release, slots and updates (the update task keeps it fresh).
+    pub system: Option<watch::Receiver<crate::update::SystemReport>>,
 }
 
 /// The alarm `/status` shows while a citizen waits for a member of staff.
@@ -136,6 +138,11 @@ impl StatusSources {
                 .as_ref()
                 .and_then(|c| c.clock_offset())
                 .map(|d| d.num_milliseconds() as f64 / 1000.0),
+            system: self
+                .system
+                .as_ref()
+                .map(|r| r.borrow().clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -344,6 +351,8 @@ pub struct Parts {
     /// Provisioning refused the config left on the boot partition, and why
     /// (an alarm from the first `/status` answer on).
     pub drop_refused: Option<String>,
+    /// Release, slots and updates for `/status` (`None`: not reported).
+    pub system: Option<watch::Receiver<crate::update::SystemReport>>,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -458,6 +467,7 @@ pub async fn start_with(
             face_self_test_ok: parts.face_self_test_ok,
             frames,
             central: Some(parts.central.clone()),
+            system: parts.system,
         },
         shutdown_rx.clone(),
     )
@@ -580,6 +590,11 @@ pub async fn run(
         None => Vec::new(),
     };
     let kiosk_flow_config = flow_cfg.clone();
+    let update_central = central.clone();
+    let (system_tx, system_rx) = watch::channel(crate::update::SystemReport::read(
+        &config.update,
+        &config.data_dir,
+    ));
     let kiosk = start_with(
         Parts {
             flow: flow_cfg,
@@ -606,6 +621,7 @@ pub async fn run(
                 .ok()
                 .map(|why| why.trim().to_string())
                 .filter(|why| !why.is_empty()),
+            system: Some(system_rx),
         },
         &reader,
         &printer,
@@ -615,6 +631,19 @@ pub async fn run(
     .await
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;
     let gpio = start_gpio(&config, &kiosk, &reader, &printer, tamper_tx);
+    if config.update.enabled {
+        let screen = kiosk.screen.clone();
+        let task = crate::update::task::UpdateTask {
+            config: config.update.clone(),
+            data_dir: config.data_dir.clone(),
+            device_id: config.device_id.clone(),
+            central: update_central,
+            idle: Arc::new(move || screen.borrow().phase == "attract"),
+            zone: kiosk_flow_config.time_zone,
+            report: system_tx,
+        };
+        tokio::spawn(task.run(kiosk.shutdown.subscribe()));
+    }
     info!(addr = %kiosk.status_addr, "status endpoint listening");
     if let Some(screen) = touchscreen {
         let _shown = screen.attach(

@@ -70,6 +70,8 @@ pub struct Config {
     pub gpio: kiosk_drivers::gpio::GpioConfig,
     /// The touchscreen: voice guidance, technician PIN.
     pub ui: crate::gui::UiConfig,
+    /// Updates over the air (RAUC bundles central offers).
+    pub update: crate::update::UpdateConfig,
 }
 
 impl Default for Config {
@@ -86,6 +88,7 @@ impl Default for Config {
             face: crate::face::config::FaceConfig::default(),
             gpio: kiosk_drivers::gpio::GpioConfig::default(),
             ui: crate::gui::UiConfig::default(),
+            update: crate::update::UpdateConfig::default(),
         }
     }
 }
@@ -343,6 +346,7 @@ impl Config {
             return bad("central.timeout_ms must be positive");
         }
         self.gpio.check().map_err(ConfigError::Invalid)?;
+        self.update.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 

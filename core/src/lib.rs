@@ -24,3 +24,4 @@ pub mod runtime;
 pub mod status;
 pub mod status_tls;
 pub mod store;
+pub mod update;

@@ -84,6 +84,10 @@ pub struct Snapshot {
     /// answer (`None` until central has answered).
     #[serde(default)]
     pub clock_offset_s: Option<f64>,
+    /// The system: release version, booted slot, the other slot's state
+    /// and the last update.
+    #[serde(default)]
+    pub system: crate::update::SystemReport,
 }
 
 impl Snapshot {
@@ -110,6 +114,7 @@ impl Snapshot {
             tamper_open: None,
             frames_total: BTreeMap::new(),
             clock_offset_s: None,
+            system: crate::update::SystemReport::default(),
         }
     }
 
@@ -377,6 +382,12 @@ fn render_metrics(s: &Snapshot) -> String {
         "Active alarms (the texts are in /status).",
         s.alarms.len().to_string(),
     );
+    metric(
+        "kiosk_update_failures_total",
+        "counter",
+        "Updates that failed (refused by RAUC, or rolled back to the previous slot).",
+        s.system.update_failures_total.to_string(),
+    );
     if let Some(offset) = s.clock_offset_s {
         metric(
             "kiosk_clock_offset_seconds",
@@ -408,6 +419,29 @@ fn render_metrics(s: &Snapshot) -> String {
             "gauge",
             "0 when the card reader's security module reports a fault.",
             u8::from(!sam_fault).to_string(),
+        );
+    }
+    let release = if s.system.release.is_empty() {
+        &s.version
+    } else {
+        &s.system.release
+    };
+    let _ = write!(
+        out,
+        "# HELP kiosk_build_info The running release and the root slot it booted from.\n\
+         # TYPE kiosk_build_info gauge\n\
+         kiosk_build_info{{version=\"{}\",slot=\"{}\"}} 1\n",
+        escape_label(release),
+        escape_label(s.system.slot.as_deref().unwrap_or(""))
+    );
+    if let Some(last) = &s.system.last_update {
+        let _ = write!(
+            out,
+            "# HELP kiosk_update_last_result The last update: its version and outcome.\n\
+             # TYPE kiosk_update_last_result gauge\n\
+             kiosk_update_last_result{{version=\"{}\",outcome=\"{}\"}} 1\n",
+            escape_label(&last.version),
+            last.outcome.as_str()
         );
     }
     let printer = s.devices.get("printer");

@@ -104,6 +104,37 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Updates (RAUC): the root-side steps and what a technician reads.
+    Update {
+        #[command(subcommand)]
+        command: UpdateCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UpdateCommand {
+    /// Every boot (kiosk-update-confirm.service, root): give the booted
+    /// slot its tries back once the kiosk is healthy; exit 1 when a freshly
+    /// installed slot is not healthy in time (the unit then reboots, and
+    /// U-Boot falls back once the slot's tries are spent).
+    Confirm {
+        /// Config file.
+        #[arg(long, default_value = "/data/kiosk/kiosk.toml")]
+        config: PathBuf,
+    },
+    /// Carry out the kiosk's install or reboot request
+    /// (kiosk-update-apply.service, root).
+    Apply {
+        /// Config file.
+        #[arg(long, default_value = "/data/kiosk/kiosk.toml")]
+        config: PathBuf,
+    },
+    /// Release, slots and the last update, as JSON.
+    Status {
+        /// Config file.
+        #[arg(long, default_value = "/data/kiosk/kiosk.toml")]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -419,6 +450,7 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             println!("{}", rt.block_on(kiosk::diag::camera_check(cam))?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Update { command } => update_command(command),
         Command::DeviceId { serial } => {
             println!("{}", kiosk::device_id::from_serial(&serial)?);
             Ok(ExitCode::SUCCESS)
@@ -567,6 +599,82 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             kiosk
                 .join()
                 .map_err(|_| anyhow::anyhow!("the kiosk thread panicked"))??;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn update_command(command: UpdateCommand) -> anyhow::Result<ExitCode> {
+    use kiosk::update;
+    match command {
+        UpdateCommand::Confirm { config } => {
+            let config = kiosk::config::Config::from_file(&config)?;
+            let port = config.status.addr.port();
+            let scheme = if config.status.tls.is_some() { "https" } else { "http" };
+            let probe = update::HealthProbe {
+                url: format!("{scheme}://127.0.0.1:{port}/status"),
+                token: config.status_token()?,
+            };
+            let booted = update::this_boot_slot();
+            let result = tokio::runtime::Runtime::new()?.block_on(update::confirm(
+                &config.update,
+                &config.data_dir,
+                &probe,
+                booted.clone(),
+                || update::run_tool("rauc", &["status", "mark-good"]).map(|_| ()),
+                || {
+                    let n: u32 = update::run_tool(
+                        "systemctl",
+                        &["show", "-p", "NRestarts", "--value", "kiosk.service"],
+                    )
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                    (n >= 5).then(|| format!("kiosk.service restarted {n} times"))
+                },
+            ))?;
+            match result {
+                update::Confirmed::NewSlotGood { version } => {
+                    println!(
+                        "slot {} running {version}: healthy, marked good",
+                        booted.unwrap_or_default()
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                update::Confirmed::Kept => {
+                    println!("slot {}: kept, tries given back", booted.unwrap_or_default());
+                    Ok(ExitCode::SUCCESS)
+                }
+                update::Confirmed::KeptUnconfirmed { why } => {
+                    // Exit 3: kiosk-update-confirm.service counts it as a
+                    // success (no reboot), and the journal says why.
+                    eprintln!("slot {}: kept, not confirmed: {why}", booted.unwrap_or_default());
+                    Ok(ExitCode::from(3))
+                }
+                update::Confirmed::Unhealthy { why } => {
+                    eprintln!(
+                        "slot {} not healthy within {} s: {why}",
+                        booted.unwrap_or_default(),
+                        config.update.confirm_within_secs
+                    );
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        UpdateCommand::Apply { config } => {
+            let config = kiosk::config::Config::from_file(&config)?;
+            let release = update::Release::load(&config.update.release_file);
+            match update::apply(&config.data_dir, &release)? {
+                Some(outcome) => println!("install: {}", outcome.as_str()),
+                None => println!("no install request"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        UpdateCommand::Status { config } => {
+            let config = kiosk::config::Config::from_file(&config)?;
+            let report = update::SystemReport::read(&config.update, &config.data_dir);
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
     }

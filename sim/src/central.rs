@@ -219,6 +219,10 @@ struct Data {
     /// Where the standalone simulator keeps what it received
     /// (`state.json`), so orders survive its restart.
     state_dir: Option<std::path::PathBuf>,
+    /// The update offered (`PUT /sim/update`).
+    update: Option<crate::updates::SimUpdate>,
+    /// Bundle requests answered.
+    downloads: Vec<crate::updates::DownloadSeen>,
 }
 
 /// What the standalone simulator keeps on disk: what it received, not the
@@ -654,6 +658,8 @@ pub fn router(state: SimState) -> Router {
         .route("/v1/payments", post(create_payment))
         .route("/v1/payments/{id}", get(payment))
         .route("/v1/ratings", post(submit_rating))
+        .route("/v1/updates", get(updates))
+        .route("/v1/bundles/{name}", get(bundle))
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -687,8 +693,85 @@ pub fn router_with_control(state: SimState) -> Router {
                 },
             ),
         )
+        .route(
+            "/sim/update",
+            axum::routing::put(
+                |State(state): State<SimState>,
+                 Json(body): Json<Option<crate::updates::OfferRequest>>| async move {
+                    match body.map(crate::updates::SimUpdate::from_request).transpose() {
+                        Ok(update) => {
+                            let mut data = state.lock();
+                            data.update = update;
+                            data.downloads.clear();
+                            StatusCode::NO_CONTENT.into_response()
+                        }
+                        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+                    }
+                },
+            ),
+        )
+        .route(
+            "/sim/downloads",
+            get(|State(state): State<SimState>| async move {
+                Json(state.lock().downloads.clone())
+            }),
+        )
         .with_state(state.clone());
     control.merge(router(state))
+}
+
+/// `GET /v1/updates?device=…&version=…`.
+async fn updates(
+    State(state): State<SimState>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let (Some(device), Some(version)) = (q.get("device"), q.get("version")) else {
+        return ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "device and version are required",
+        )
+        .into_response();
+    };
+    let answer = match &state.lock().update {
+        Some(u) => u.answer(device, version),
+        None => kiosk::central::UpdateAnswer { update: None },
+    };
+    Json(answer).into_response()
+}
+
+/// `GET /v1/bundles/{name}`: the offered bundle, with `Range`.
+async fn bundle(State(state): State<SimState>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+    let (path, size, cut) = {
+        let mut data = state.lock();
+        let Some(u) = data.update.as_mut() else {
+            return ApiError::not_found().into_response();
+        };
+        if u.path() != format!("/v1/bundles/{name}") {
+            return ApiError::not_found().into_response();
+        }
+        let cut = match (u.request.cut_after_bytes, u.cut_done) {
+            (Some(c), false) => {
+                u.cut_done = true;
+                Some(c)
+            }
+            _ => None,
+        };
+        (u.request.bundle.clone(), u.size, cut)
+    };
+    let from = match crate::updates::range_start(&headers, size) {
+        Ok(f) => f,
+        Err(()) => {
+            state.lock().downloads.push(crate::updates::DownloadSeen { from: size, status: 416 });
+            return StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+        }
+    };
+    let resp = crate::updates::serve(&path, size, from, cut).await;
+    state.lock().downloads.push(crate::updates::DownloadSeen {
+        from,
+        status: resp.status().as_u16(),
+    });
+    resp
 }
 
 /// Counts order submissions, applies the fault mode, then checks the token.

@@ -19,6 +19,7 @@ pub mod central;
 pub mod demo;
 pub mod devices;
 pub mod shots;
+pub mod updates;
 pub mod window;
 
 /// The `main` of the simulator's programs: logs to stderr (`RUST_LOG`,

@@ -188,6 +188,7 @@ async fn the_conformance_check_passes_against_the_standalone_simulator() {
         "error shape: malformed body",
         "size limit: a 4 MiB body",
         "auth: a wrong device token",
+        "GET /v1/updates",
     ] {
         let row = rows
             .iter()
@@ -196,4 +197,70 @@ async fn the_conformance_check_passes_against_the_standalone_simulator() {
         assert!(matches!(row.outcome, Outcome::Pass(_)), "{printed}");
     }
     assert!(rows.len() >= 14, "{printed}");
+}
+
+/// An update offer as a kiosk meets it: the rollout decides per device, the
+/// bundle download is cut by the network and resumes with `Range` where it
+/// stopped, and the bytes are the bundle's.
+#[tokio::test]
+async fn an_offered_bundle_downloads_and_resumes_after_a_cut() {
+    use kiosk::central::RolloutDecision;
+    let state = tempfile::tempdir().unwrap();
+    let sim = start(state.path(), true, &["--token", "fleet-token"]);
+    let bundle = state.path().join("v2.raucb");
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    std::fs::write(&bundle, &bytes).unwrap();
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(tls_fixture("ca.pem")).unwrap()).unwrap();
+    let control = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
+    let put = control
+        .put(format!("{}/sim/update", sim.url))
+        .json(&serde_json::json!({
+            "version": "0.2.0+gtest", "bundle": bundle, "canary": ["K-CANARY01"],
+            "percent": 0, "cut_after_bytes": 1_000_000
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 204);
+    let c = client(&sim, Some("fleet-token"));
+    let waiting = c.update_offer("K-OTHER0001", "0.1.0").await.unwrap();
+    assert_eq!(
+        waiting.update.map(|o| o.rollout.decision),
+        Some(RolloutDecision::Wait)
+    );
+    assert_eq!(c.update_offer("K-CANARY01", "0.2.0+gtest").await.unwrap().update, None);
+    let offer = c.update_offer("K-CANARY01", "0.1.0").await.unwrap().update.unwrap();
+    assert_eq!(offer.rollout.decision, RolloutDecision::Install);
+    assert_eq!(offer.size, bytes.len() as u64);
+    let file = state.path().join("download.raucb");
+    // The first try is cut: what arrived is kept.
+    let cut = c.download_to(&offer.bundle_url, &file, 0, offer.size).await;
+    assert!(cut.is_err(), "{cut:?}");
+    let have = std::fs::metadata(&file).unwrap().len();
+    assert!(have > 0 && have <= 1_000_000, "{have}");
+    // The second resumes from there and completes.
+    let len = c.download_to(&offer.bundle_url, &file, have, offer.size).await.unwrap();
+    assert_eq!(len, offer.size);
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+    assert_eq!(kiosk::update::sha256_file(&file).unwrap(), offer.sha256);
+    let seen: serde_json::Value = control
+        .get(format!("{}/sim/downloads", sim.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen[0]["from"], 0);
+    assert_eq!(seen[0]["status"], 200);
+    assert_eq!(seen[1]["from"], have);
+    assert_eq!(seen[1]["status"], 206);
+    // Without the token, no bundle.
+    let anon = control
+        .get(format!("{}{}", sim.url, offer.bundle_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
 }

@@ -444,6 +444,7 @@ async fn status_json(store: Arc<Store>, sync: watch::Receiver<SyncStatus>) -> se
         face_self_test_ok: None,
         frames: Vec::new(),
         central: None,
+        system: None,
     };
     let (stop, stopped) = watch::channel(false);
     let addr = "127.0.0.1:0".parse().expect("loopback address");

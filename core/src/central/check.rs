@@ -316,6 +316,23 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
         },
     ));
     rows.push(Row::new(
+        "GET /v1/updates",
+        match client.update_offer("K-CHECK0001", "0.0.0-check").await {
+            Ok(a) => match a.update {
+                None => pass("no update offered"),
+                Some(o) if o.sha256.len() != 64 || !o.sha256.chars().all(|c| c.is_ascii_hexdigit()) => {
+                    fail(format!("offer {}: sha256 is not 64 hex digits", o.version))
+                }
+                Some(o) if o.size == 0 => fail(format!("offer {}: size 0", o.version)),
+                Some(o) => pass(format!(
+                    "offers {} ({} bytes): {:?} at stage {}",
+                    o.version, o.size, o.rollout.decision, o.rollout.stage
+                )),
+            },
+            Err(e) => fail(e.to_string()),
+        },
+    ));
+    rows.push(Row::new(
         "POST /v1/payments + GET /v1/payments/{id}",
         match client
             .create_payment(&PaymentRequest {

@@ -258,6 +258,103 @@ impl CentralClient {
         .await
     }
 
+    /// `GET /v1/updates?device=…&version=…`: central's update offer for
+    /// this kiosk at this version (`update: null` when there is none).
+    pub async fn update_offer(&self, device: &str, version: &str) -> Result<super::UpdateAnswer> {
+        let path = format!(
+            "/v1/updates?device={}&version={}",
+            path_segment(device),
+            path_segment(version)
+        );
+        self.call::<(), _>(Method::GET, &path, None, None).await
+    }
+
+    /// Downloads `url` (absolute, or a path on central) into `file` from
+    /// byte `offset` on (`Range`), appending; returns the file's new length.
+    /// A server that ignores the range starts the file over. The device
+    /// token goes only to central's own host.
+    pub async fn download_to(
+        &self,
+        url: &str,
+        file: &std::path::Path,
+        offset: u64,
+        limit: u64,
+    ) -> Result<u64> {
+        use tokio::io::AsyncWriteExt as _;
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_string()
+        };
+        let mut request = self.http.get(&url).timeout(Duration::from_secs(3600));
+        if offset > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        if let Some(token) = &self.token {
+            if url.starts_with(&format!("{}/", self.base)) {
+                request = request.bearer_auth(token);
+            }
+        }
+        let mut response = request.send().await.map_err(|e| transport_error(&url, e))?;
+        let status = response.status();
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(CentralError::Server {
+                url,
+                status: status.as_u16(),
+            });
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Err(CentralError::NotFound { url });
+        }
+        let append = match status {
+            StatusCode::PARTIAL_CONTENT => true,
+            StatusCode::OK => false,
+            StatusCode::RANGE_NOT_SATISFIABLE => return Ok(offset),
+            other => {
+                return Err(CentralError::Garbage {
+                    url,
+                    detail: format!("HTTP {} for a bundle download", other.as_u16()),
+                })
+            }
+        };
+        let io = |e: std::io::Error| CentralError::Garbage {
+            url: url.clone(),
+            detail: format!("cannot write the download: {e}"),
+        };
+        let mut out = tokio::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(file)
+            .await
+            .map_err(io)?;
+        let mut len = if append { offset } else { 0 };
+        loop {
+            let chunk = match response.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    // Keep what arrived: the next try resumes from there.
+                    let _ = out.flush().await;
+                    let _ = out.sync_data().await;
+                    return Err(transport_error(&url, e));
+                }
+            };
+            len += chunk.len() as u64;
+            if len > limit {
+                return Err(CentralError::Garbage {
+                    url,
+                    detail: format!("the bundle is larger than the {limit} bytes offered"),
+                });
+            }
+            out.write_all(&chunk).await.map_err(io)?;
+        }
+        out.flush().await.map_err(io)?;
+        out.sync_data().await.map_err(io)?;
+        Ok(len)
+    }
+
     async fn call<B: Serialize, T: DeserializeOwned>(
         &self,
         method: Method,

@@ -665,3 +665,46 @@ mod tests {
         assert!(!format!("{p:?}").contains(&p.photo_jpeg_base64));
     }
 }
+
+/// `GET /v1/updates`: central's answer for one kiosk at one version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateAnswer {
+    /// The update offered, if any.
+    pub update: Option<UpdateOffer>,
+}
+
+/// An update central offers: a signed RAUC bundle and whether this kiosk
+/// takes it now (a staged rollout: canary kiosks first, then a share of
+/// the fleet).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateOffer {
+    /// Release version of the bundle.
+    pub version: String,
+    /// Where to download it: absolute, or a path on central.
+    pub bundle_url: String,
+    /// SHA-256 of the bundle, hex.
+    pub sha256: String,
+    /// Size of the bundle, bytes.
+    pub size: u64,
+    /// This kiosk's rollout decision.
+    pub rollout: Rollout,
+}
+
+/// Whether a kiosk installs an offered update now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollout {
+    /// `install` now, or `wait` (not this kiosk's turn yet).
+    pub decision: RolloutDecision,
+    /// Which stage decided (`canary`, `percentage`, `all`, `paused`).
+    pub stage: String,
+}
+
+/// A rollout decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutDecision {
+    /// Download and install now.
+    Install,
+    /// Not yet: ask again later.
+    Wait,
+}

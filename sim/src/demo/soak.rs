@@ -83,6 +83,7 @@ pub async fn run(opts: SoakOptions) -> Result<(), DemoError> {
             payment: kiosk::runtime::PaymentTiming::default(),
             retention_days: config.sync.retention_days,
             drop_refused: None,
+            system: None,
         },
         &reader,
         &printer,

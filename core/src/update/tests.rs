@@ -1,0 +1,254 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::NaiveTime;
+use kiosk_drivers::Health;
+use tokio::sync::watch;
+
+use super::*;
+use crate::status::Snapshot;
+
+fn t(h: u32, m: u32) -> NaiveTime {
+    NaiveTime::from_hms_opt(h, m, 0).expect("time")
+}
+
+#[test]
+fn maintenance_windows_parse_and_cross_midnight() {
+    let w = Window::parse("02:00-05:00").expect("window");
+    assert!(w.contains(t(2, 0)) && w.contains(t(4, 59)));
+    assert!(!w.contains(t(5, 0)) && !w.contains(t(1, 59)));
+    let night = Window::parse("22:30-04:00").expect("window");
+    assert!(night.contains(t(23, 0)) && night.contains(t(0, 10)) && night.contains(t(3, 59)));
+    assert!(!night.contains(t(12, 0)) && !night.contains(t(4, 0)));
+    let all = Window::parse("00:00-24:00").expect("window");
+    assert!(all.contains(t(0, 0)) && all.contains(t(23, 59)));
+    for bad in ["", "2-5", "02:00", "25:00-01:00", "02:60-03:00", "a:b-c:d", "24:01-01:00"] {
+        assert!(Window::parse(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn the_booted_slot_comes_from_the_boot_scripts_command_line() {
+    assert_eq!(
+        booted_slot("console=ttyAMA0 root=PARTUUID=1-03 ro rauc.slot=B quiet").as_deref(),
+        Some("B")
+    );
+    assert_eq!(booted_slot("root=/dev/vda2 ro"), None);
+    assert_eq!(booted_slot("rauc.slot="), None);
+}
+
+#[test]
+fn the_release_file_gives_the_version_and_a_host_build_its_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let f = dir.path().join("release");
+    std::fs::write(&f, "VERSION=0.1.0+g0123abcdef\nIMAGE=qemu-virt\n").expect("write");
+    let r = Release::load(&f);
+    assert_eq!(r.version, "0.1.0+g0123abcdef");
+    assert_eq!(r.image.as_deref(), Some("qemu-virt"));
+    let none = Release::load(&dir.path().join("missing"));
+    assert_eq!(none.version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(none.image, None);
+}
+
+#[test]
+fn rauc_status_json_gives_each_slots_boot_status() {
+    // Shape of `rauc status --output-format=json` (RAUC 1.8).
+    let json = r#"{"compatible":"kiosk-qemu-virt","variant":"","booted":"A","boot_primary":"rootfs.0",
+      "slots":[{"rootfs.0":{"class":"rootfs","device":"/dev/disk/by-partuuid/x-02","type":"ext4",
+        "bootname":"A","state":"booted","parent":null,"mountpoint":"/","boot_status":"good"}},
+      {"rootfs.1":{"class":"rootfs","device":"/dev/disk/by-partuuid/x-03","type":"ext4",
+        "bootname":"B","state":"inactive","parent":null,"mountpoint":null,"boot_status":"bad",
+        "slot_status":{"bundle":{"compatible":"kiosk-qemu-virt","version":"0.2.0+gabc"}}}}]}"#;
+    let slots = parse_rauc_status(json).expect("parses");
+    assert_eq!(slots.len(), 2);
+    assert_eq!(slots[0].bootname, "A");
+    assert_eq!(slots[0].boot_status, "good");
+    assert_eq!(slots[1].boot_status, "bad");
+    assert_eq!(slots[1].version.as_deref(), Some("0.2.0+gabc"));
+    assert!(parse_rauc_status("not json").is_err());
+    assert!(parse_rauc_status("{}").is_err());
+}
+
+#[test]
+fn the_state_survives_a_newer_writer_and_counts_failures() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("update/state.json");
+    let mut s = State::default();
+    s.record("0.2.0", Outcome::Refused, "signature");
+    s.record("0.3.0", Outcome::RolledBack, "never healthy");
+    s.record("0.4.0", Outcome::Good, "marked good");
+    assert_eq!(s.failures_total, 2);
+    s.save(&path).expect("save");
+    let back = State::load(&path);
+    assert_eq!(back.failures_total, 2);
+    assert_eq!(back.format, STATE_FORMAT);
+    assert_eq!(back.last.as_ref().map(|l| l.outcome), Some(Outcome::Good));
+    // A newer kiosk's state, with fields this one does not know, is read
+    // as far as it is understood (a rollback still reports).
+    std::fs::write(
+        &path,
+        r#"{"format":9,"failures_total":3,"future":{"x":1},"last":{"version":"9.0","outcome":"good","detail":"","at":"2026-12-04T00:00:00Z"}}"#,
+    )
+    .expect("write");
+    let newer = State::load(&path);
+    assert_eq!(newer.failures_total, 3);
+    assert_eq!(newer.last.map(|l| l.version), Some("9.0".to_string()));
+    std::fs::write(&path, "garbage").expect("write");
+    assert_eq!(State::load(&path), State::default());
+}
+
+/// A status endpoint serving `snapshot` on a free loopback port.
+async fn status_server(snapshot: Snapshot) -> (HealthProbe, watch::Sender<Snapshot>) {
+    let (tx, rx) = watch::channel(snapshot);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, crate::status::router(rx, Some("tok".into()))).await;
+    });
+    (
+        HealthProbe {
+            url: format!("http://{addr}/status"),
+            token: Some("tok".into()),
+        },
+        tx,
+    )
+}
+
+fn snapshot(state: &str, printer: Health) -> Snapshot {
+    let mut s = Snapshot::new("0.1.0", chrono::Utc::now());
+    s.flow_state = state.into();
+    s.devices.insert("printer".into(), printer);
+    s
+}
+
+fn quick() -> UpdateConfig {
+    UpdateConfig {
+        confirm_within_secs: 1,
+        release_file: PathBuf::from("/nonexistent/release"),
+        ..UpdateConfig::default()
+    }
+}
+
+fn pending(slot: &str) -> State {
+    State {
+        pending: Some(Pending {
+            version: "0.2.0".into(),
+            slot: slot.into(),
+            from_slot: Some("A".into()),
+            from_version: "0.1.0".into(),
+            installed_at: chrono::Utc::now(),
+        }),
+        ..State::default()
+    }
+}
+
+#[tokio::test]
+async fn a_new_slot_is_marked_good_only_when_healthy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths = Paths::new(dir.path());
+    pending("B").save(&paths.state()).expect("save");
+    let (probe, tx) = status_server(snapshot("attract", Health::Fault("paper out".into()))).await;
+    let marks = Arc::new(AtomicUsize::new(0));
+    let m = marks.clone();
+    let mark = move || {
+        m.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    };
+    // A device fault on the new slot: not marked good, the caller reboots.
+    let r = confirm(&quick(), dir.path(), &probe, Some("B".into()), mark.clone(), || None)
+        .await
+        .expect("confirm");
+    assert!(matches!(r, Confirmed::Unhealthy { ref why } if why.contains("paper out")), "{r:?}");
+    assert_eq!(marks.load(Ordering::SeqCst), 0);
+    let s = State::load(&paths.state());
+    assert_eq!(s.unhealthy_boots, 1);
+    assert!(s.pending.is_some());
+    // In a transaction: not yet.
+    tx.send_replace(snapshot("choose-business", Health::Ok));
+    let r = confirm(&quick(), dir.path(), &probe, Some("B".into()), mark.clone(), || None)
+        .await
+        .expect("confirm");
+    assert!(matches!(r, Confirmed::Unhealthy { .. }), "{r:?}");
+    // Healthy: marked good, recorded, no longer pending.
+    tx.send_replace(snapshot("attract", Health::Ok));
+    let r = confirm(&quick(), dir.path(), &probe, Some("B".into()), mark.clone(), || None)
+        .await
+        .expect("confirm");
+    assert_eq!(r, Confirmed::NewSlotGood { version: "0.2.0".into() });
+    assert_eq!(marks.load(Ordering::SeqCst), 1);
+    let s = State::load(&paths.state());
+    assert!(s.pending.is_none());
+    assert_eq!(s.last.map(|l| l.outcome), Some(Outcome::Good));
+    assert_eq!(s.failures_total, 0);
+}
+
+#[tokio::test]
+async fn booting_the_old_slot_with_an_install_pending_is_a_rollback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths = Paths::new(dir.path());
+    let mut s = pending("B");
+    s.unhealthy_boots = 3;
+    s.save(&paths.state()).expect("save");
+    // The old slot's kiosk is at attract with a printer fault: it is kept
+    // all the same (a kept slot is never judged by its devices).
+    let (probe, _tx) = status_server(snapshot("attract", Health::Fault("paper out".into()))).await;
+    let r = confirm(&quick(), dir.path(), &probe, Some("A".into()), || Ok(()), || None)
+        .await
+        .expect("confirm");
+    assert_eq!(r, Confirmed::Kept);
+    let s = State::load(&paths.state());
+    assert!(s.pending.is_none());
+    assert_eq!(s.failures_total, 1);
+    let last = s.last.expect("recorded");
+    assert_eq!(last.outcome, Outcome::RolledBack);
+    assert_eq!(last.version, "0.2.0");
+    assert!(last.detail.contains("3 tries"), "{}", last.detail);
+}
+
+#[tokio::test]
+async fn a_kept_slot_whose_kiosk_never_answers_is_not_rebooted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let probe = HealthProbe {
+        url: "http://127.0.0.1:9/status".into(),
+        token: None,
+    };
+    let r = confirm(&quick(), dir.path(), &probe, Some("A".into()), || Ok(()), || None)
+        .await
+        .expect("confirm");
+    assert!(matches!(r, Confirmed::KeptUnconfirmed { ref why } if why.contains("not answering")), "{r:?}");
+}
+
+#[test]
+fn update_config_is_validated() {
+    assert_eq!(UpdateConfig::default().validate(), Ok(()));
+    let mut c = UpdateConfig::default();
+    c.maintenance_window = "late".into();
+    assert!(c.validate().is_err());
+    let mut c = UpdateConfig::default();
+    c.confirm_within_secs = 5;
+    assert!(c.validate().is_err());
+}
+
+#[tokio::test]
+async fn a_new_slot_whose_kiosk_keeps_crashing_is_given_up_early() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    pending("B").save(&Paths::new(dir.path()).state()).expect("save");
+    let probe = HealthProbe {
+        url: "http://127.0.0.1:9/status".into(),
+        token: None,
+    };
+    let config = UpdateConfig {
+        confirm_within_secs: 600,
+        ..quick()
+    };
+    let started = std::time::Instant::now();
+    let r = confirm(&config, dir.path(), &probe, Some("B".into()), || Ok(()), || {
+        Some("kiosk.service restarted 5 times".to_string())
+    })
+    .await
+    .expect("confirm");
+    assert!(matches!(r, Confirmed::Unhealthy { ref why } if why.contains("restarted 5 times")), "{r:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(600));
+}
