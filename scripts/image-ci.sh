@@ -5,7 +5,10 @@
 # USB serial reader, network printer, kiosk-central-sim over pinned TLS)
 # serves citizens through its touchscreen; the boot checks (no simulator in
 # the binary, /status with its token, BOOTCHECK on the console) run on its
-# first boot. Fails when a scenario fails (DIR/e2e.json says which).
+# first boot. Then the update test (`image-build update-test`): RAUC
+# bundles offered by the central simulator, installed, rebooted into and
+# confirmed or refused, and the Pi image booted on qemu's raspi3b
+# (DIR/update.json). Fails when a scenario fails (the JSON says which).
 # Caches outside the clone, reused between runs:
 #   $CARGO_TARGET_DIR (scripts/env.sh)    cargo, host and aarch64
 #   $HOME/.cache/kiosk-image/debs         downloaded .debs
@@ -33,6 +36,31 @@ ib="$CARGO_TARGET_DIR/debug/image-build"
 start=$(date +%s)
 "$ib" build --image qemu-virt --out "$out"
 echo "image-ci: qemu-virt image built in $(( $(date +%s) - start )) s"
+# The Pi image: same root file system and kiosk binary (cached), its own
+# boot partition (Pi firmware, U-Boot, boot script, counters), checked by
+# rpi_boot_partition_check below and booted on qemu's raspi3b by update-test.
+start=$(date +%s)
+"$ib" build --image rpi4 --out "$out"
+echo "image-ci: rpi4 image built in $(( $(date +%s) - start )) s"
+rpi_img="$out/kiosk-$(grep -m1 '^version' Cargo.toml | cut -d'"' -f2)-rpi4.img"
+for f in u-boot.bin boot.scr kiosk.env config.txt start4.elf bcm2711-rpi-4-b.dtb; do
+  mdir -b -i "$rpi_img@@1048576" "::/$f" >/dev/null ||
+    { echo "image-ci: the rpi4 boot partition lacks $f" >&2; exit 1; }
+done
+for f in vmlinuz initrd.img cmdline.txt; do
+  if mdir -b -i "$rpi_img@@1048576" ::/ | grep -q "/$f"; then
+    echo "image-ci: the rpi4 boot partition still holds $f (the kernel belongs to the slots)" >&2; exit 1
+  fi
+done
+mtype -i "$rpi_img@@1048576" ::/config.txt | grep -qx 'kernel=u-boot.bin' ||
+  { echo "image-ci: config.txt does not start U-Boot" >&2; exit 1; }
+echo "image-ci: rpi4 boot partition holds U-Boot, boot.scr, kiosk.env; no kernel"
+start=$(date +%s)
+"$ib" bundle --image qemu-virt --out "$out"
+echo "image-ci: qemu-virt bundle signed in $(( $(date +%s) - start )) s"
 start=$(date +%s)
 "$ib" e2e --image qemu-virt --out "$out"
 echo "image-ci: e2e passed in $(( $(date +%s) - start )) s"
+start=$(date +%s)
+"$ib" update-test --image qemu-virt --out "$out"
+echo "image-ci: update test passed in $(( $(date +%s) - start )) s"

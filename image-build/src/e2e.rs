@@ -39,6 +39,9 @@ use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod update;
+pub use update::{update_test, UpdateOptions};
+
 use crate::boot_test::{
     built, check_bootcheck, check_status, free_port, http_get, machine_command, start_central,
     start_twins, Built, CardOnReader, Control, HostProgram, Machine, Vm, CENTRAL_PORT,
@@ -211,6 +214,10 @@ struct Lab {
     /// `e2e.json` (entry `incidents`).
     incidents: Vec<String>,
     host_kiosk: PathBuf,
+    /// Names of this run's files (`e2e`, `update`).
+    prefix: String,
+    /// Whether a guest reboot restarts the board.
+    reboot: bool,
 }
 
 /// A booted kiosk.
@@ -518,10 +525,21 @@ fn drop_config(base: &str, kind: Drop) -> anyhow::Result<String> {
 
 impl Lab {
     fn new(opts: &E2eOptions) -> anyhow::Result<Self> {
-        let built = built(&opts.image, &opts.out)?;
-        let dir = opts.out.clone();
-        let screens = dir.join("screens");
-        let receipts = dir.join("e2e-receipts");
+        Self::open(&opts.image, &opts.out, "e2e", false)
+    }
+
+    /// The lab around a writable copy of `image`'s card in `out`, its files
+    /// named `<prefix>-…`; `reboot`: a guest reboot restarts the board
+    /// (U-Boot picks the slot again) instead of stopping qemu.
+    fn open(image: &str, out: &Path, prefix: &str, reboot: bool) -> anyhow::Result<Self> {
+        let built = built(image, out)?;
+        let dir = out.to_path_buf();
+        let screens = dir.join(if prefix == "e2e" {
+            "screens".to_string()
+        } else {
+            format!("{prefix}-screens")
+        });
+        let receipts = dir.join(format!("{prefix}-receipts"));
         for d in [&screens, &receipts] {
             if d.exists() {
                 std::fs::remove_dir_all(d)?;
@@ -529,7 +547,7 @@ impl Lab {
             std::fs::create_dir_all(d)?;
         }
         let step = Step::start("a writable copy of the SD card");
-        let disk = dir.join("e2e-disk.img");
+        let disk = dir.join(format!("{prefix}-disk.img"));
         run(Command::new("cp")
             .arg("--sparse=always")
             .arg(&built.img)
@@ -566,6 +584,8 @@ impl Lab {
             boots: 0,
             incidents: Vec::new(),
             host_kiosk,
+            prefix: prefix.to_string(),
+            reboot,
         })
     }
 
@@ -637,7 +657,9 @@ impl Lab {
     /// Boots the disk and waits for `/status` to say attract.
     fn boot_once(&mut self) -> anyhow::Result<Running> {
         self.boots += 1;
-        let console = self.dir.join(format!("e2e-console-{:02}.log", self.boots));
+        let console = self
+            .dir
+            .join(format!("{}-console-{:02}.log", self.prefix, self.boots));
         let qmp_path = self.tmp.path().join("qmp.sock");
         let _ = std::fs::remove_file(&qmp_path);
         let mut cmd = machine_command(&Machine {
@@ -649,9 +671,11 @@ impl Lab {
             reader_socket: &self.tmp.path().join("reader.sock"),
             console: &console,
             control: Control::Qmp(&qmp_path),
+            reboot: self.reboot,
         })?;
         cmd.stderr(std::fs::File::create(
-            self.dir.join(format!("e2e-qemu-{:02}.log", self.boots)),
+            self.dir
+                .join(format!("{}-qemu-{:02}.log", self.prefix, self.boots)),
         )?);
         let step = Step::start(format!(
             "boot {} (boot {})",
