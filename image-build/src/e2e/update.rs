@@ -106,7 +106,6 @@ fn record(results: &mut Vec<ScenarioResult>, name: &str, outcome: anyhow::Result
 }
 
 fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Result<()> {
-    record(results, "rpi-boot", rpi_boot(&opts.out, &opts.pi_image));
     let mut lab = Lab::open(&opts.image, &opts.out, "update", true)?;
     let release = lab.release()?;
     let bundles = Bundles::make(&lab, &release)?;
@@ -125,6 +124,9 @@ fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::R
     if ok_passed {
         record(results, "kernel-in-slot", lab.kernel_in_slot(&vm, &bundles));
     }
+    drop(vm);
+    drop(lab);
+    record(results, "rpi-boot", rpi_boot(&opts.out, &opts.pi_image));
     Ok(())
 }
 
@@ -549,7 +551,7 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
             .spawn()
             .context("cannot start qemu-system-aarch64 -M raspi3b")?,
     );
-    let timeout = Duration::from_secs(900);
+    let timeout = Duration::from_secs(600);
     let line = loop {
         let text = String::from_utf8_lossy(&std::fs::read(&uart1).unwrap_or_default()).into_owned();
         if let Some(l) = text.lines().find(|l| l.contains("kiosk: slot ") && l.contains("kiosk active")) {
