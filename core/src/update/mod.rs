@@ -240,6 +240,9 @@ pub struct State {
     pub failures_total: u64,
     /// Tries of the pending slot that did not become healthy in time.
     pub unhealthy_boots: u64,
+    /// RAUC's view of the slots, as the root helpers last read it (the
+    /// kiosk itself may not ask RAUC).
+    pub slots: Vec<SlotState>,
 }
 
 /// The update folder's files.
@@ -461,15 +464,16 @@ impl SystemReport {
     pub fn read(config: &UpdateConfig, data_dir: &Path) -> Self {
         let release = Release::load(&config.release_file);
         let slot = this_boot_slot();
-        let other_slot = match (&slot, rauc_slots()) {
-            (Some(me), Some(slots)) => slots
+        let paths = Paths::new(data_dir);
+        let state = State::load(&paths.state());
+        let other_slot = match &slot {
+            Some(me) => state
+                .slots
                 .iter()
                 .find(|s| &s.bootname != me)
                 .map(|s| s.boot_status.clone()),
-            _ => None,
+            None => None,
         };
-        let paths = Paths::new(data_dir);
-        let state = State::load(&paths.state());
         let request = if paths.installing().exists() {
             Some("installing".to_string())
         } else if paths.install_request().exists() {
@@ -522,6 +526,13 @@ pub fn tell_consoles(line: &str) {
         {
             let _ = writeln!(f, "\r\n{line}\r");
         }
+    }
+}
+
+/// Records RAUC's view of the slots in the state (root helpers only).
+fn note_slots(state: &mut State) {
+    if let Some(slots) = rauc_slots() {
+        state.slots = slots;
     }
 }
 
@@ -651,6 +662,8 @@ pub async fn confirm(
                         why: format!("cannot give the slot its tries back: {e}"),
                     });
                 }
+                note_slots(&mut state);
+                state.save(&paths.state())?;
                 tell_consoles(&format!(
                     "kiosk: slot {} running {}: kiosk active",
                     booted.as_deref().unwrap_or("-"),
@@ -667,6 +680,7 @@ pub async fn confirm(
                         .map(|p| p.version)
                         .unwrap_or_else(|| release.version.clone());
                     state.unhealthy_boots = 0;
+                    note_slots(&mut state);
                     state.record(&version, Outcome::Good, format!(
                         "slot {} healthy, marked good",
                         booted.as_deref().unwrap_or("?")
@@ -738,6 +752,7 @@ pub fn apply(data_dir: &Path, release: &Release) -> Result<Option<Outcome>, Upda
         };
         let mut state = State::load(&paths.state());
         let outcome = install(&req, release, &mut state, &paths);
+        note_slots(&mut state);
         state.save(&paths.state())?;
         return Ok(Some(outcome));
     }

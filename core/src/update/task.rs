@@ -114,6 +114,14 @@ impl UpdateTask {
             {
                 return Round::RefusedBefore;
             }
+            // A failed install (I/O, RAUC unavailable) is retried, but not
+            // at once: every five minutes.
+            if last.version == offer.version
+                && last.outcome == Outcome::Failed
+                && Utc::now() - last.at < chrono::Duration::minutes(5)
+            {
+                return Round::Retry(format!("the last try failed: {}", last.detail));
+            }
         }
         let file = paths.bundle(&offer.sha256.to_lowercase());
         let have = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
