@@ -356,6 +356,11 @@ impl State {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io(format!("cannot create {}", dir.display())))?;
+    // The update folder belongs to the kiosk even when root made it
+    // (`kiosk update confirm` at boot): the kiosk downloads into it.
+    if let Some(parent) = dir.parent() {
+        own_like_folder(dir, parent);
+    }
     let tmp = path.with_extension("tmp");
     {
         let mut f = std::fs::File::create(&tmp).map_err(io(format!("cannot write {}", tmp.display())))?;
@@ -454,9 +459,14 @@ pub struct SystemReport {
     pub last_update: Option<LastUpdate>,
     /// Failed updates so far.
     pub update_failures_total: u64,
-    /// A request waiting for the root helper (`install`, `reboot`).
+    /// A request waiting for the root helper (`install`, `reboot`), or
+    /// `installing` while RAUC writes the other slot.
     #[serde(default)]
     pub request: Option<String>,
+    /// What the update task waits for or retries (a download cut, central
+    /// unreachable, not enough space), until it moves on.
+    #[serde(default)]
+    pub waiting: Option<String>,
 }
 
 impl SystemReport {
@@ -490,6 +500,7 @@ impl SystemReport {
             last_update: state.last,
             update_failures_total: state.failures_total,
             request,
+            waiting: None,
         }
     }
 }

@@ -66,6 +66,17 @@ impl UpdateTask {
             .send_replace(SystemReport::read(&self.config, &self.data_dir));
     }
 
+    fn publish_round(&self, round: &Round) {
+        let mut report = SystemReport::read(&self.config, &self.data_dir);
+        report.waiting = match round {
+            Round::Retry(why) | Round::NoSpace(why) => Some(why.clone()),
+            Round::WaitingIdle => Some("an idle moment at the attract screen to install".into()),
+            Round::WaitingWindow => Some("the maintenance window and an idle moment to reboot".into()),
+            _ => None,
+        };
+        self.report.send_replace(report);
+    }
+
     /// One round (see [`Round`]).
     pub async fn round(&self) -> Round {
         let paths = self.paths();
@@ -210,7 +221,7 @@ impl UpdateTask {
                 Round::Nothing | Round::RefusedBefore => {}
                 other => tracing::debug!("update: {other:?}"),
             }
-            self.publish();
+            self.publish_round(&round);
             let quick = matches!(
                 round,
                 Round::WaitingIdle

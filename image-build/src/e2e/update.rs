@@ -195,7 +195,17 @@ impl Bundles {
             file: work.join("update2-other-key.raucb"),
             version: format!("{release}.update2-other-key"),
         };
-        make_bundle(&v2, &compat, &other_key.version, &other, &work, &other_key.file)?;
+        // The same bundle, signed again by another company's CA (`rauc
+        // resign` replaces only the signature).
+        run(Command::new("rauc")
+            .arg(format!("--keyring={}", keys.keyring.display()))
+            .arg(format!("--signing-keyring={}", other.keyring.display()))
+            .arg(format!("--cert={}", other.cert.display()))
+            .arg(format!("--key={}", other.key.display()))
+            .arg("resign")
+            .arg(&update2.file)
+            .arg(&other_key.file))
+        .context("rauc resign")?;
         step.done();
         Ok(Self {
             update2,
@@ -389,6 +399,8 @@ impl Lab {
         if waiting.as_ref().and_then(Value::as_u64).unwrap_or(0) == 0 {
             bail!("central was down, yet the kiosk's outbox was {waiting:?}");
         }
+        // Delivered once central is back; its key names this kiosk.
+        let delivered_before = self.delivered_once(&before, 1, Duration::from_secs(180))?;
         let device = self.device_id()?;
         let size = std::fs::metadata(&b.update2.file)?.len();
         let started = Instant::now();
@@ -406,10 +418,15 @@ impl Lab {
         if !resumed {
             bail!("the cut download was not resumed with a range: {downloads}");
         }
-        let delivered = self.delivered_once(&before, 1, Duration::from_secs(180))?;
+        // After the update: still one order, stored once (the new slot's
+        // kiosk did not lose it, nor send it again), still in its store.
+        let delivered = self.delivered_once(&before, 1, Duration::from_secs(60))?;
         let st = self.status().context("no /status")?;
         if st["orders_accepted_total"].as_u64().unwrap_or(0) < 1 {
             bail!("the store on slot B lost the order: {}", st["orders_accepted_total"]);
+        }
+        if st["outbox_depth"] != 0 {
+            bail!("slot B's outbox holds {}", st["outbox_depth"]);
         }
         let metrics = crate::boot_test::http_get(self.status, "/metrics", Some(&self.built.token))
             .map(|r| r.body)
@@ -422,14 +439,15 @@ impl Lab {
             bail!("/metrics lacks {build_info}");
         }
         Ok(format!(
-            "canary {device} offered {} ({size} bytes); the download was cut at a third and resumed (206 from byte {}); installed while idle at attract, rebooted, slot B runs it and was marked good {took} s after the offer; other slot {}; the order accepted before the update while central was down: {delivered}; {build_info}",
+            "canary {device} offered {} ({size} bytes); the download was cut at a third and resumed (206 from byte {}); installed while idle at attract, rebooted, slot B runs it and was marked good {took} s after the offer; other slot {}; the order accepted while central was down, before the update: {delivered_before}; after the update on slot B: {delivered}, store counts {} orders, outbox empty; {build_info}",
             b.update2.version,
             downloads
                 .as_array()
                 .and_then(|d| d.iter().find(|x| x["status"] == 206))
                 .map(|x| x["from"].to_string())
                 .unwrap_or_default(),
-            s["other_slot"]
+            s["other_slot"],
+            st["orders_accepted_total"]
         ))
     }
 
