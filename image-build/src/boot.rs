@@ -22,10 +22,14 @@ pub const ENV_SIZE: usize = 0x4000;
 /// The counters a new image starts with: slot A first, three tries each
 /// (RAUC's U-Boot backend gives a slot three when it marks it good).
 pub fn initial_counters() -> BTreeMap<String, String> {
-    [("BOOT_ORDER", "A B"), ("BOOT_A_LEFT", "3"), ("BOOT_B_LEFT", "3")]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    [
+        ("BOOT_ORDER", "A B"),
+        ("BOOT_A_LEFT", "3"),
+        ("BOOT_B_LEFT", "3"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 /// The boot script for `def` on `disk`: each slot's partition number and
@@ -109,7 +113,10 @@ pub fn encode_env(vars: &BTreeMap<String, String>, size: usize) -> anyhow::Resul
     // The list ends with an empty string.
     data.push(0);
     if data.len() > size - 4 {
-        bail!("the environment needs {} bytes, more than {size}", data.len() + 4);
+        bail!(
+            "the environment needs {} bytes, more than {size}",
+            data.len() + 4
+        );
     }
     data.resize(size - 4, 0);
     let mut out = crc32fast::hash(&data).to_le_bytes().to_vec();
@@ -217,7 +224,9 @@ mod tests {
             assert!(!run.lines().any(|l| l.trim_start().starts_with('#')));
             assert!(!run.contains('\''), "{name}: a single quote in the script");
             // The kernel and initrd come from the slot, never the FAT.
-            assert!(s.contains("ext4load ${kiosk_dev}:${kiosk_part} ${kernel_addr_r} /boot/vmlinuz"));
+            assert!(
+                s.contains("ext4load ${kiosk_dev}:${kiosk_part} ${kernel_addr_r} /boot/vmlinuz")
+            );
             assert!(!s.contains("fatload ${kiosk_dev}:${distro_bootpart} ${kernel_addr_r} vmlinuz"));
         }
     }

@@ -482,9 +482,8 @@ fn boot_partition(
     let fw = root.join("boot/firmware");
     for e in fs::read_dir(&fw)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let kernel_copy = name.starts_with("vmlinuz")
-            || name.starts_with("initrd.img")
-            || name == "cmdline.txt";
+        let kernel_copy =
+            name.starts_with("vmlinuz") || name.starts_with("initrd.img") || name == "cmdline.txt";
         if def.board.boot == BootChain::UBootRpi && !kernel_copy {
             fs::rename(e.path(), boot.join(e.file_name()))?;
         } else if e.path().is_dir() {
@@ -673,7 +672,14 @@ mod tests {
     fn the_pi_firmware_starts_u_boot_in_64_bit_mode() {
         let c = rpi_config_txt("rpi4", &["dtparam=watchdog=on".to_string()]);
         let lines: Vec<&str> = c.lines().filter(|l| !l.starts_with('#')).collect();
-        for want in ["[all]", "arm_64bit=1", "kernel=u-boot.bin", "enable_uart=1", "upstream_kernel=1", "dtparam=watchdog=on"] {
+        for want in [
+            "[all]",
+            "arm_64bit=1",
+            "kernel=u-boot.bin",
+            "enable_uart=1",
+            "upstream_kernel=1",
+            "dtparam=watchdog=on",
+        ] {
             assert!(lines.contains(&want), "{want}: {c}");
         }
         assert!(!c.contains("initramfs"), "{c}");

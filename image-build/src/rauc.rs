@@ -72,7 +72,13 @@ pub fn development_keys(dir: &Path, org: &str) -> anyhow::Result<Keys> {
     }
     std::fs::create_dir_all(dir)?;
     let ca_key = dir.join("ca.key.pem");
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     run(Command::new("openssl")
         .args(["req", "-x509"])
         .args(ec)
@@ -158,7 +164,8 @@ pub fn system_conf(def: &ImageDef, disk: &Disk) -> anyhow::Result<String> {
 
 /// Where Linux finds the slot counters the boot script keeps
 /// (`/etc/fw_env.config`): kiosk.env on the FAT partition.
-pub const FW_ENV_CONFIG: &str = "# The slot counters U-Boot's boot script keeps (image-build/boot).\n\
+pub const FW_ENV_CONFIG: &str =
+    "# The slot counters U-Boot's boot script keeps (image-build/boot).\n\
 /boot/firmware/kiosk.env 0x0000 0x4000\n";
 
 /// Installs RAUC's config, the keyring and fw_env.config into the root.

@@ -610,7 +610,11 @@ fn update_command(command: UpdateCommand) -> anyhow::Result<ExitCode> {
         UpdateCommand::Confirm { config } => {
             let config = kiosk::config::Config::from_file(&config)?;
             let port = config.status.addr.port();
-            let scheme = if config.status.tls.is_some() { "https" } else { "http" };
+            let scheme = if config.status.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
             let probe = update::HealthProbe {
                 url: format!("{scheme}://127.0.0.1:{port}/status"),
                 token: config.status_token()?,
@@ -643,13 +647,19 @@ fn update_command(command: UpdateCommand) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::SUCCESS)
                 }
                 update::Confirmed::Kept => {
-                    println!("slot {}: kept, tries given back", booted.unwrap_or_default());
+                    println!(
+                        "slot {}: kept, tries given back",
+                        booted.unwrap_or_default()
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 update::Confirmed::KeptUnconfirmed { why } => {
                     // Exit 3: kiosk-update-confirm.service counts it as a
                     // success (no reboot), and the journal says why.
-                    eprintln!("slot {}: kept, not confirmed: {why}", booted.unwrap_or_default());
+                    eprintln!(
+                        "slot {}: kept, not confirmed: {why}",
+                        booted.unwrap_or_default()
+                    );
                     Ok(ExitCode::from(3))
                 }
                 update::Confirmed::Unhealthy { why } => {

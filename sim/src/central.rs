@@ -698,7 +698,10 @@ pub fn router_with_control(state: SimState) -> Router {
             axum::routing::put(
                 |State(state): State<SimState>,
                  Json(body): Json<Option<crate::updates::OfferRequest>>| async move {
-                    match body.map(crate::updates::SimUpdate::from_request).transpose() {
+                    match body
+                        .map(crate::updates::SimUpdate::from_request)
+                        .transpose()
+                    {
                         Ok(update) => {
                             let mut data = state.lock();
                             data.update = update;
@@ -712,9 +715,9 @@ pub fn router_with_control(state: SimState) -> Router {
         )
         .route(
             "/sim/downloads",
-            get(|State(state): State<SimState>| async move {
-                Json(state.lock().downloads.clone())
-            }),
+            get(
+                |State(state): State<SimState>| async move { Json(state.lock().downloads.clone()) },
+            ),
         )
         .with_state(state.clone());
     control.merge(router(state))
@@ -741,7 +744,11 @@ async fn updates(
 }
 
 /// `GET /v1/bundles/{name}`: the offered bundle, with `Range`.
-async fn bundle(State(state): State<SimState>, Path(name): Path<String>, headers: HeaderMap) -> Response {
+async fn bundle(
+    State(state): State<SimState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let (path, size, cut) = {
         let mut data = state.lock();
         let Some(u) = data.update.as_mut() else {
@@ -761,8 +768,11 @@ async fn bundle(State(state): State<SimState>, Path(name): Path<String>, headers
     };
     let from = match crate::updates::range_start(&headers, size) {
         Ok(f) => f,
-        Err(()) => {
-            state.lock().downloads.push(crate::updates::DownloadSeen { from: size, status: 416 });
+        Err(crate::updates::Unsatisfiable) => {
+            state.lock().downloads.push(crate::updates::DownloadSeen {
+                from: size,
+                status: 416,
+            });
             return StatusCode::RANGE_NOT_SATISFIABLE.into_response();
         }
     };

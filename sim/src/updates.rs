@@ -132,21 +132,26 @@ fn sha256_and_size(path: &Path) -> std::io::Result<(String, u64)> {
     Ok((hex::encode(h.finalize()), size))
 }
 
-/// The first byte of a `Range: bytes=N-` header; `Err` for a range this
-/// server does not serve (several ranges, suffix ranges, past the end).
-pub fn range_start(headers: &HeaderMap, size: u64) -> Result<u64, ()> {
+/// A `Range` this server does not serve (answered 416).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
+/// The first byte of a `Range: bytes=N-` header; [`Unsatisfiable`] for a
+/// range this server does not serve (several ranges, suffix ranges, past
+/// the end).
+pub fn range_start(headers: &HeaderMap, size: u64) -> Result<u64, Unsatisfiable> {
     let Some(v) = headers.get(header::RANGE) else {
         return Ok(0);
     };
-    let v = v.to_str().map_err(|_| ())?;
-    let spec = v.strip_prefix("bytes=").ok_or(())?;
-    let (from, to) = spec.split_once('-').ok_or(())?;
+    let v = v.to_str().map_err(|_| Unsatisfiable)?;
+    let spec = v.strip_prefix("bytes=").ok_or(Unsatisfiable)?;
+    let (from, to) = spec.split_once('-').ok_or(Unsatisfiable)?;
     if spec.contains(',') || !to.is_empty() {
-        return Err(());
+        return Err(Unsatisfiable);
     }
-    let from: u64 = from.parse().map_err(|_| ())?;
+    let from: u64 = from.parse().map_err(|_| Unsatisfiable)?;
     if from >= size {
-        return Err(());
+        return Err(Unsatisfiable);
     }
     Ok(from)
 }
@@ -163,26 +168,29 @@ pub async fn serve(path: &Path, size: u64, from: u64, cut: Option<u64>) -> Respo
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     let total = size - from;
-    let stream = futures::stream::unfold((file, 0u64, false), move |(mut file, sent, done)| async move {
-        if done {
-            return None;
-        }
-        if cut.is_some_and(|c| sent >= c) {
-            // A dropped connection, as the kiosk sees it.
-            let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut");
-            return Some((Err(e), (file, sent, true)));
-        }
-        let mut buf = vec![0u8; 64 * 1024];
-        let want = cut.map_or(buf.len(), |c| ((c - sent) as usize).min(buf.len()));
-        match file.read(&mut buf[..want]).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(Bytes::from(buf)), (file, sent + n as u64, false)))
+    let stream = futures::stream::unfold(
+        (file, 0u64, false),
+        move |(mut file, sent, done)| async move {
+            if done {
+                return None;
             }
-            Err(e) => Some((Err(e), (file, sent, true))),
-        }
-    });
+            if cut.is_some_and(|c| sent >= c) {
+                // A dropped connection, as the kiosk sees it.
+                let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut");
+                return Some((Err(e), (file, sent, true)));
+            }
+            let mut buf = vec![0u8; 64 * 1024];
+            let want = cut.map_or(buf.len(), |c| ((c - sent) as usize).min(buf.len()));
+            match file.read(&mut buf[..want]).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), (file, sent + n as u64, false)))
+                }
+                Err(e) => Some((Err(e), (file, sent, true))),
+            }
+        },
+    );
     let mut resp = Response::new(Body::from_stream(stream));
     let h = resp.headers_mut();
     h.insert(
@@ -192,12 +200,13 @@ pub async fn serve(path: &Path, size: u64, from: u64, cut: Option<u64>) -> Respo
     if let Ok(v) = header::HeaderValue::from_str(&total.to_string()) {
         h.insert(header::CONTENT_LENGTH, v);
     }
-    h.insert(header::ACCEPT_RANGES, header::HeaderValue::from_static("bytes"));
+    h.insert(
+        header::ACCEPT_RANGES,
+        header::HeaderValue::from_static("bytes"),
+    );
     if from > 0 {
         *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-        if let Ok(v) =
-            header::HeaderValue::from_str(&format!("bytes {from}-{}/{size}", size - 1))
-        {
+        if let Ok(v) = header::HeaderValue::from_str(&format!("bytes {from}-{}/{size}", size - 1)) {
             resp.headers_mut().insert(header::CONTENT_RANGE, v);
         }
     }
@@ -245,7 +254,10 @@ mod tests {
         // A kiosk already on the version gets no offer.
         assert_eq!(o.answer("K-CANARY01", "0.2.0").update, None);
         let a = o.answer("K-CANARY01", "0.1.0").update.unwrap();
-        assert_eq!(a.bundle_url, format!("/v1/bundles/{}.raucb", "ab".repeat(8)));
+        assert_eq!(
+            a.bundle_url,
+            format!("/v1/bundles/{}.raucb", "ab".repeat(8))
+        );
     }
 
     #[test]
@@ -254,9 +266,15 @@ mod tests {
         assert_eq!(range_start(&h, 10), Ok(0));
         h.insert(header::RANGE, "bytes=4-".parse().unwrap());
         assert_eq!(range_start(&h, 10), Ok(4));
-        for bad in ["bytes=10-", "bytes=1-3", "bytes=-3", "bytes=1-,4-", "items=1-"] {
+        for bad in [
+            "bytes=10-",
+            "bytes=1-3",
+            "bytes=-3",
+            "bytes=1-,4-",
+            "items=1-",
+        ] {
             h.insert(header::RANGE, bad.parse().unwrap());
-            assert_eq!(range_start(&h, 10), Err(()), "{bad}");
+            assert_eq!(range_start(&h, 10), Err(Unsatisfiable), "{bad}");
         }
     }
 }

@@ -208,11 +208,16 @@ async fn an_offered_bundle_downloads_and_resumes_after_a_cut() {
     let state = tempfile::tempdir().unwrap();
     let sim = start(state.path(), true, &["--token", "fleet-token"]);
     let bundle = state.path().join("v2.raucb");
-    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&bundle, &bytes).unwrap();
     let ca =
         reqwest::Certificate::from_pem(&std::fs::read(tls_fixture("ca.pem")).unwrap()).unwrap();
-    let control = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
+    let control = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
     let put = control
         .put(format!("{}/sim/update", sim.url))
         .json(&serde_json::json!({
@@ -229,8 +234,19 @@ async fn an_offered_bundle_downloads_and_resumes_after_a_cut() {
         waiting.update.map(|o| o.rollout.decision),
         Some(RolloutDecision::Wait)
     );
-    assert_eq!(c.update_offer("K-CANARY01", "0.2.0+gtest").await.unwrap().update, None);
-    let offer = c.update_offer("K-CANARY01", "0.1.0").await.unwrap().update.unwrap();
+    assert_eq!(
+        c.update_offer("K-CANARY01", "0.2.0+gtest")
+            .await
+            .unwrap()
+            .update,
+        None
+    );
+    let offer = c
+        .update_offer("K-CANARY01", "0.1.0")
+        .await
+        .unwrap()
+        .update
+        .unwrap();
     assert_eq!(offer.rollout.decision, RolloutDecision::Install);
     assert_eq!(offer.size, bytes.len() as u64);
     let file = state.path().join("download.raucb");
@@ -240,7 +256,10 @@ async fn an_offered_bundle_downloads_and_resumes_after_a_cut() {
     let have = std::fs::metadata(&file).unwrap().len();
     assert!(have > 0 && have <= 1_000_000, "{have}");
     // The second resumes from there and completes.
-    let len = c.download_to(&offer.bundle_url, &file, have, offer.size).await.unwrap();
+    let len = c
+        .download_to(&offer.bundle_url, &file, have, offer.size)
+        .await
+        .unwrap();
     assert_eq!(len, offer.size);
     assert_eq!(std::fs::read(&file).unwrap(), bytes);
     assert_eq!(kiosk::update::sha256_file(&file).unwrap(), offer.sha256);

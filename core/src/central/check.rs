@@ -320,7 +320,9 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
         match client.update_offer("K-CHECK0001", "0.0.0-check").await {
             Ok(a) => match a.update {
                 None => pass("no update offered"),
-                Some(o) if o.sha256.len() != 64 || !o.sha256.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Some(o)
+                    if o.sha256.len() != 64 || !o.sha256.chars().all(|c| c.is_ascii_hexdigit()) =>
+                {
                     fail(format!("offer {}: sha256 is not 64 hex digits", o.version))
                 }
                 Some(o) if o.size == 0 => fail(format!("offer {}: size 0", o.version)),

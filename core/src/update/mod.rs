@@ -265,7 +265,8 @@ impl Paths {
     }
     /// A bundle being downloaded or downloaded.
     pub fn bundle(&self, sha256: &str) -> PathBuf {
-        self.dir.join(format!("{}.raucb", &sha256[..sha256.len().min(16)]))
+        self.dir
+            .join(format!("{}.raucb", &sha256[..sha256.len().min(16)]))
     }
     /// The kiosk's request to install ([`InstallRequest`]).
     pub fn install_request(&self) -> PathBuf {
@@ -321,7 +322,10 @@ impl State {
     pub fn load(path: &Path) -> Self {
         match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!("update state {} unreadable, starting afresh: {e}", path.display());
+                tracing::warn!(
+                    "update state {} unreadable, starting afresh: {e}",
+                    path.display()
+                );
                 Self::default()
             }),
             Err(_) => Self::default(),
@@ -363,9 +367,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
     }
     let tmp = path.with_extension("tmp");
     {
-        let mut f = std::fs::File::create(&tmp).map_err(io(format!("cannot write {}", tmp.display())))?;
-        f.write_all(bytes).map_err(io(format!("cannot write {}", tmp.display())))?;
-        f.sync_all().map_err(io(format!("cannot sync {}", tmp.display())))?;
+        let mut f =
+            std::fs::File::create(&tmp).map_err(io(format!("cannot write {}", tmp.display())))?;
+        f.write_all(bytes)
+            .map_err(io(format!("cannot write {}", tmp.display())))?;
+        f.sync_all()
+            .map_err(io(format!("cannot sync {}", tmp.display())))?;
     }
     own_like_folder(&tmp, dir);
     std::fs::rename(&tmp, path).map_err(io(format!("cannot replace {}", path.display())))?;
@@ -399,14 +406,16 @@ pub struct SlotState {
 pub fn parse_rauc_status(json: &str) -> Result<Vec<SlotState>, String> {
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("rauc status is not JSON: {e}"))?;
-    let slots = v["slots"]
-        .as_array()
-        .ok_or("rauc status has no slots")?;
+    let slots = v["slots"].as_array().ok_or("rauc status has no slots")?;
     let mut out = Vec::new();
     for entry in slots {
-        let Some(obj) = entry.as_object() else { continue };
+        let Some(obj) = entry.as_object() else {
+            continue;
+        };
         for (_, s) in obj {
-            let Some(bootname) = s["bootname"].as_str() else { continue };
+            let Some(bootname) = s["bootname"].as_str() else {
+                continue;
+            };
             out.push(SlotState {
                 bootname: bootname.to_string(),
                 state: s["state"].as_str().unwrap_or("").to_string(),
@@ -420,8 +429,9 @@ pub fn parse_rauc_status(json: &str) -> Result<Vec<SlotState>, String> {
     Ok(out)
 }
 
-/// Runs a tool, returning its stdout, or an error with its stderr's last
-/// lines.
+/// Runs a tool, returning its stdout, or an error with what it said about
+/// the failure: RAUC prints its reason (`LastError: …`) among progress
+/// lines, on either stream, so lines naming an error come first.
 pub fn run_tool(program: &str, args: &[&str]) -> Result<String, UpdateError> {
     let out = std::process::Command::new(program)
         .args(args)
@@ -430,14 +440,41 @@ pub fn run_tool(program: &str, args: &[&str]) -> Result<String, UpdateError> {
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
-    let err = String::from_utf8_lossy(&out.stderr);
-    let tail: Vec<&str> = err.lines().rev().take(3).collect();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Err(UpdateError::Tool(format!(
         "{program} {} failed ({}): {}",
         args.first().copied().unwrap_or(""),
         out.status,
-        tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+        failure_reason(&text)
     )))
+}
+
+/// The lines of a tool's output that say why it failed (those naming an
+/// error, else the last three), at most 400 characters.
+pub fn failure_reason(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let errors: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| {
+            let l = l.to_lowercase();
+            l.contains("error") || l.contains("failed to") || l.contains("refused")
+        })
+        .collect();
+    let picked = if errors.is_empty() {
+        lines[lines.len().saturating_sub(3)..].to_vec()
+    } else {
+        errors
+    };
+    picked.join(" | ").chars().take(400).collect()
 }
 
 /// RAUC's view of the slots (`None` where RAUC is not installed or fails).
@@ -586,9 +623,15 @@ impl HealthProbe {
         if let Some(t) = &self.token {
             r = r.bearer_auth(t);
         }
-        let resp = r.send().await.map_err(|_| "the status endpoint does not answer".to_string())?;
+        let resp = r
+            .send()
+            .await
+            .map_err(|_| "the status endpoint does not answer".to_string())?;
         if !resp.status().is_success() {
-            return Err(format!("the status endpoint answered HTTP {}", resp.status().as_u16()));
+            return Err(format!(
+                "the status endpoint answered HTTP {}",
+                resp.status().as_u16()
+            ));
         }
         resp.json()
             .await
@@ -623,7 +666,9 @@ pub async fn confirm(
             "the install was cut short (power cut or crash); the kiosk retries it",
         );
         state.save(&paths.state())?;
-        tell_consoles(&format!("kiosk: the install of {version} was cut short; it is retried"));
+        tell_consoles(&format!(
+            "kiosk: the install of {version} was cut short; it is retried"
+        ));
     }
     let trial = match (&state.pending, &booted) {
         (Some(p), Some(b)) if &p.slot == b => true,
@@ -692,10 +737,14 @@ pub async fn confirm(
                         .unwrap_or_else(|| release.version.clone());
                     state.unhealthy_boots = 0;
                     note_slots(&mut state);
-                    state.record(&version, Outcome::Good, format!(
-                        "slot {} healthy, marked good",
-                        booted.as_deref().unwrap_or("?")
-                    ));
+                    state.record(
+                        &version,
+                        Outcome::Good,
+                        format!(
+                            "slot {} healthy, marked good",
+                            booted.as_deref().unwrap_or("?")
+                        ),
+                    );
                     state.save(&paths.state())?;
                     tell_consoles(&format!(
                         "kiosk: slot {} running {}: kiosk active, update marked good",
@@ -734,7 +783,10 @@ pub async fn confirm(
         state.last = Some(LastUpdate {
             version,
             outcome: Outcome::Installed,
-            detail: format!("try {} of the new slot unhealthy: {last_why}", state.unhealthy_boots),
+            detail: format!(
+                "try {} of the new slot unhealthy: {last_why}",
+                state.unhealthy_boots
+            ),
             at: Utc::now(),
         });
     }
@@ -758,7 +810,9 @@ pub fn apply(data_dir: &Path, release: &Release) -> Result<Option<Outcome>, Upda
         let req: InstallRequest = match serde_json::from_slice(&bytes) {
             Ok(r) => r,
             Err(e) => {
-                return Err(UpdateError::Tool(format!("unreadable install request: {e}")));
+                return Err(UpdateError::Tool(format!(
+                    "unreadable install request: {e}"
+                )));
             }
         };
         let mut state = State::load(&paths.state());
@@ -780,12 +834,20 @@ fn install(req: &InstallRequest, release: &Release, state: &mut State, paths: &P
         match sha256_file(&req.bundle) {
             Ok(got) if &got == want => {}
             Ok(_) => {
-                state.record(&req.version, Outcome::Failed, "the bundle's SHA-256 does not match the offer");
+                state.record(
+                    &req.version,
+                    Outcome::Failed,
+                    "the bundle's SHA-256 does not match the offer",
+                );
                 let _ = std::fs::remove_file(&req.bundle);
                 return Outcome::Failed;
             }
             Err(e) => {
-                state.record(&req.version, Outcome::Failed, format!("cannot read the bundle: {e}"));
+                state.record(
+                    &req.version,
+                    Outcome::Failed,
+                    format!("cannot read the bundle: {e}"),
+                );
                 return Outcome::Failed;
             }
         }
@@ -815,7 +877,11 @@ fn install(req: &InstallRequest, release: &Release, state: &mut State, paths: &P
                 installed_at: Utc::now(),
             });
             state.unhealthy_boots = 0;
-            state.record(&req.version, Outcome::Installed, format!("installed into slot {target}"));
+            state.record(
+                &req.version,
+                Outcome::Installed,
+                format!("installed into slot {target}"),
+            );
             let _ = std::fs::remove_file(&req.bundle);
             Outcome::Installed
         }
@@ -823,9 +889,16 @@ fn install(req: &InstallRequest, release: &Release, state: &mut State, paths: &P
             let text = e.to_string();
             // RAUC's refusals (signature, keyring, compatible, format) never
             // change; anything else (I/O, space) may pass on a retry.
-            let refused = ["signature", "verify", "certificate", "keyring", "compatible", "format"]
-                .iter()
-                .any(|w| text.to_lowercase().contains(w));
+            let refused = [
+                "signature",
+                "verify",
+                "certificate",
+                "keyring",
+                "compatible",
+                "format",
+            ]
+            .iter()
+            .any(|w| text.to_lowercase().contains(w));
             tracing::warn!("rauc install of {} failed: {text}", req.version);
             if refused {
                 state.record(&req.version, Outcome::Refused, text);

@@ -71,7 +71,9 @@ impl UpdateTask {
         report.waiting = match round {
             Round::Retry(why) | Round::NoSpace(why) => Some(why.clone()),
             Round::WaitingIdle => Some("an idle moment at the attract screen to install".into()),
-            Round::WaitingWindow => Some("the maintenance window and an idle moment to reboot".into()),
+            Round::WaitingWindow => {
+                Some("the maintenance window and an idle moment to reboot".into())
+            }
             _ => None,
         };
         self.report.send_replace(report);
@@ -166,7 +168,9 @@ impl UpdateTask {
                 .await
             {
                 Ok(n) if n == offer.size => {}
-                Ok(n) => return Round::Retry(format!("download stopped at {n} of {} bytes", offer.size)),
+                Ok(n) => {
+                    return Round::Retry(format!("download stopped at {n} of {} bytes", offer.size))
+                }
                 Err(e) => return Round::Retry(format!("download interrupted, resumes: {e}")),
             }
         }
@@ -174,7 +178,11 @@ impl UpdateTask {
             Ok(sum) if sum.eq_ignore_ascii_case(&offer.sha256) => {}
             Ok(_) => {
                 let _ = std::fs::remove_file(&file);
-                state.record(&offer.version, Outcome::Failed, "downloaded bundle has the wrong SHA-256; fetched again");
+                state.record(
+                    &offer.version,
+                    Outcome::Failed,
+                    "downloaded bundle has the wrong SHA-256; fetched again",
+                );
                 let _ = state.save(&paths.state());
                 self.publish();
                 return Round::Retry("wrong SHA-256".into());
@@ -184,7 +192,11 @@ impl UpdateTask {
         if state.last.as_ref().map(|l| (&l.version, l.outcome))
             != Some((&offer.version, Outcome::Downloaded))
         {
-            state.record(&offer.version, Outcome::Downloaded, "verified, waiting for an idle moment");
+            state.record(
+                &offer.version,
+                Outcome::Downloaded,
+                "verified, waiting for an idle moment",
+            );
             let _ = state.save(&paths.state());
             self.publish();
         }

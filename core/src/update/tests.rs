@@ -22,7 +22,15 @@ fn maintenance_windows_parse_and_cross_midnight() {
     assert!(!night.contains(t(12, 0)) && !night.contains(t(4, 0)));
     let all = Window::parse("00:00-24:00").expect("window");
     assert!(all.contains(t(0, 0)) && all.contains(t(23, 59)));
-    for bad in ["", "2-5", "02:00", "25:00-01:00", "02:60-03:00", "a:b-c:d", "24:01-01:00"] {
+    for bad in [
+        "",
+        "2-5",
+        "02:00",
+        "25:00-01:00",
+        "02:60-03:00",
+        "a:b-c:d",
+        "24:01-01:00",
+    ] {
         assert!(Window::parse(bad).is_err(), "{bad:?}");
     }
 }
@@ -157,26 +165,55 @@ async fn a_new_slot_is_marked_good_only_when_healthy() {
         Ok(())
     };
     // A device fault on the new slot: not marked good, the caller reboots.
-    let r = confirm(&quick(), dir.path(), &probe, Some("B".into()), mark.clone(), || None)
-        .await
-        .expect("confirm");
-    assert!(matches!(r, Confirmed::Unhealthy { ref why } if why.contains("paper out")), "{r:?}");
+    let r = confirm(
+        &quick(),
+        dir.path(),
+        &probe,
+        Some("B".into()),
+        mark.clone(),
+        || None,
+    )
+    .await
+    .expect("confirm");
+    assert!(
+        matches!(r, Confirmed::Unhealthy { ref why } if why.contains("paper out")),
+        "{r:?}"
+    );
     assert_eq!(marks.load(Ordering::SeqCst), 0);
     let s = State::load(&paths.state());
     assert_eq!(s.unhealthy_boots, 1);
     assert!(s.pending.is_some());
     // In a transaction: not yet.
     tx.send_replace(snapshot("choose-business", Health::Ok));
-    let r = confirm(&quick(), dir.path(), &probe, Some("B".into()), mark.clone(), || None)
-        .await
-        .expect("confirm");
+    let r = confirm(
+        &quick(),
+        dir.path(),
+        &probe,
+        Some("B".into()),
+        mark.clone(),
+        || None,
+    )
+    .await
+    .expect("confirm");
     assert!(matches!(r, Confirmed::Unhealthy { .. }), "{r:?}");
     // Healthy: marked good, recorded, no longer pending.
     tx.send_replace(snapshot("attract", Health::Ok));
-    let r = confirm(&quick(), dir.path(), &probe, Some("B".into()), mark.clone(), || None)
-        .await
-        .expect("confirm");
-    assert_eq!(r, Confirmed::NewSlotGood { version: "0.2.0".into() });
+    let r = confirm(
+        &quick(),
+        dir.path(),
+        &probe,
+        Some("B".into()),
+        mark.clone(),
+        || None,
+    )
+    .await
+    .expect("confirm");
+    assert_eq!(
+        r,
+        Confirmed::NewSlotGood {
+            version: "0.2.0".into()
+        }
+    );
     assert_eq!(marks.load(Ordering::SeqCst), 1);
     let s = State::load(&paths.state());
     assert!(s.pending.is_none());
@@ -194,9 +231,16 @@ async fn booting_the_old_slot_with_an_install_pending_is_a_rollback() {
     // The old slot's kiosk is at attract with a printer fault: it is kept
     // all the same (a kept slot is never judged by its devices).
     let (probe, _tx) = status_server(snapshot("attract", Health::Fault("paper out".into()))).await;
-    let r = confirm(&quick(), dir.path(), &probe, Some("A".into()), || Ok(()), || None)
-        .await
-        .expect("confirm");
+    let r = confirm(
+        &quick(),
+        dir.path(),
+        &probe,
+        Some("A".into()),
+        || Ok(()),
+        || None,
+    )
+    .await
+    .expect("confirm");
     assert_eq!(r, Confirmed::Kept);
     let s = State::load(&paths.state());
     assert!(s.pending.is_none());
@@ -214,27 +258,43 @@ async fn a_kept_slot_whose_kiosk_never_answers_is_not_rebooted() {
         url: "http://127.0.0.1:9/status".into(),
         token: None,
     };
-    let r = confirm(&quick(), dir.path(), &probe, Some("A".into()), || Ok(()), || None)
-        .await
-        .expect("confirm");
-    assert!(matches!(r, Confirmed::KeptUnconfirmed { ref why } if why.contains("not answering")), "{r:?}");
+    let r = confirm(
+        &quick(),
+        dir.path(),
+        &probe,
+        Some("A".into()),
+        || Ok(()),
+        || None,
+    )
+    .await
+    .expect("confirm");
+    assert!(
+        matches!(r, Confirmed::KeptUnconfirmed { ref why } if why.contains("not answering")),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn update_config_is_validated() {
     assert_eq!(UpdateConfig::default().validate(), Ok(()));
-    let mut c = UpdateConfig::default();
-    c.maintenance_window = "late".into();
+    let c = UpdateConfig {
+        maintenance_window: "late".into(),
+        ..UpdateConfig::default()
+    };
     assert!(c.validate().is_err());
-    let mut c = UpdateConfig::default();
-    c.confirm_within_secs = 5;
+    let c = UpdateConfig {
+        confirm_within_secs: 5,
+        ..UpdateConfig::default()
+    };
     assert!(c.validate().is_err());
 }
 
 #[tokio::test]
 async fn a_new_slot_whose_kiosk_keeps_crashing_is_given_up_early() {
     let dir = tempfile::tempdir().expect("tempdir");
-    pending("B").save(&Paths::new(dir.path()).state()).expect("save");
+    pending("B")
+        .save(&Paths::new(dir.path()).state())
+        .expect("save");
     let probe = HealthProbe {
         url: "http://127.0.0.1:9/status".into(),
         token: None,
@@ -244,11 +304,33 @@ async fn a_new_slot_whose_kiosk_keeps_crashing_is_given_up_early() {
         ..quick()
     };
     let started = std::time::Instant::now();
-    let r = confirm(&config, dir.path(), &probe, Some("B".into()), || Ok(()), || {
-        Some("kiosk.service restarted 5 times".to_string())
-    })
+    let r = confirm(
+        &config,
+        dir.path(),
+        &probe,
+        Some("B".into()),
+        || Ok(()),
+        || Some("kiosk.service restarted 5 times".to_string()),
+    )
     .await
     .expect("confirm");
-    assert!(matches!(r, Confirmed::Unhealthy { ref why } if why.contains("restarted 5 times")), "{r:?}");
+    assert!(
+        matches!(r, Confirmed::Unhealthy { ref why } if why.contains("restarted 5 times")),
+        "{r:?}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(600));
+}
+
+#[test]
+fn raucs_reason_is_picked_out_of_its_progress_lines() {
+    let out = "installing\n  0% Installing\n 10% Checking bundle\n 20% Verifying signature\n\
+LastError: Failed to verify bundle signature: unable to get local issuer certificate\n\
+Installing `/data/kiosk/update/x.raucb` failed\n";
+    let why = failure_reason(out);
+    assert!(
+        why.starts_with("LastError: Failed to verify bundle signature"),
+        "{why}"
+    );
+    assert!(!why.contains("10%"), "{why}");
+    assert_eq!(failure_reason("a\nb\nc\nd\n"), "b | c | d");
 }

@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use super::{
-    BeforeConfirm, Lab, Plan, Running, ScenarioResult, CENTRAL_TOKEN,
-};
+use super::{BeforeConfirm, Lab, Plan, Running, ScenarioResult, CENTRAL_TOKEN};
 use crate::boot_test::{start_central, CENTRAL_PORT};
 use crate::rauc::{development_keys, make_bundle, root_from_image, shrink, Keys};
 use crate::rootfs::Caches;
@@ -113,11 +111,18 @@ fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::R
     // device token.
     lab.put_drop(&super::drop_config(&lab.base_config()?, super::Drop::Good)?)?;
     let mut vm = lab.boot()?;
-    let first = lab.wait_system(&mut vm, "slot A running the image's release", Duration::from_secs(300), |s| {
-        s["slot"] == "A" && s["release"] == release.as_str()
-    })?;
+    let first = lab.wait_system(
+        &mut vm,
+        "slot A running the image's release",
+        Duration::from_secs(300),
+        |s| s["slot"] == "A" && s["release"] == release.as_str(),
+    )?;
     let _ = first;
-    record(results, "bad-signature", lab.bad_signature(&mut vm, &bundles, &release));
+    record(
+        results,
+        "bad-signature",
+        lab.bad_signature(&mut vm, &bundles, &release),
+    );
     let ok = lab.update_ok(&mut vm, &bundles);
     let ok_passed = ok.is_ok();
     record(results, "update-ok", ok);
@@ -180,7 +185,11 @@ impl Bundles {
         let new_file = work.join("initrd.new");
         std::fs::write(&new_file, &new)?;
         let new_sha = crate::manifest::sha256_file(&new_file)?;
-        debugfs(&v2, &format!("rm {initrd}\nwrite {} {initrd}", new_file.display()), true)?;
+        debugfs(
+            &v2,
+            &format!("rm {initrd}\nwrite {} {initrd}", new_file.display()),
+            true,
+        )?;
         shrink(&v2)?;
         step.done();
 
@@ -233,7 +242,10 @@ fn set_release(img: &Path, version: &str, work: &Path) -> anyhow::Result<()> {
     std::fs::write(&file, format!("VERSION={version}\nIMAGE=qemu-virt\n"))?;
     debugfs(
         img,
-        &format!("rm /etc/kiosk/release\nwrite {} /etc/kiosk/release", file.display()),
+        &format!(
+            "rm /etc/kiosk/release\nwrite {} /etc/kiosk/release",
+            file.display()
+        ),
         true,
     )?;
     Ok(())
@@ -327,10 +339,22 @@ impl Lab {
     }
 
     /// Offers `offer` through central (`PUT /sim/update`).
-    fn offer(&self, offer: &Offer, canary: &[String], percent: u8, cut: Option<u64>) -> anyhow::Result<()> {
+    fn offer(
+        &self,
+        offer: &Offer,
+        canary: &[String],
+        percent: u8,
+        cut: Option<u64>,
+    ) -> anyhow::Result<()> {
         run(self
             .curl()
-            .args(["-X", "PUT", "-H", "content-type: application/json", "--data"])
+            .args([
+                "-X",
+                "PUT",
+                "-H",
+                "content-type: application/json",
+                "--data",
+            ])
             .arg(
                 serde_json::json!({
                     "version": offer.version, "bundle": offer.file, "canary": canary,
@@ -349,7 +373,12 @@ impl Lab {
         Ok(serde_json::from_str(&body)?)
     }
 
-    fn bad_signature(&self, vm: &mut Running, b: &Bundles, release: &str) -> anyhow::Result<String> {
+    fn bad_signature(
+        &self,
+        vm: &mut Running,
+        b: &Bundles,
+        release: &str,
+    ) -> anyhow::Result<String> {
         let before = self.status().context("no /status")?;
         self.offer(&b.other_key, &[], 100, None)?;
         let s = self.wait_system(vm, "RAUC's refusal", Duration::from_secs(300), |s| {
@@ -357,7 +386,11 @@ impl Lab {
                 && s["last_update"]["outcome"] == "refused"
         })?;
         if s["slot"] != "A" || s["release"] != release {
-            bail!("after the refusal the kiosk runs {} on slot {}", s["release"], s["slot"]);
+            bail!(
+                "after the refusal the kiosk runs {} on slot {}",
+                s["release"],
+                s["slot"]
+            );
         }
         if s["other_slot"] != before["system"]["other_slot"] {
             bail!(
@@ -367,7 +400,10 @@ impl Lab {
             );
         }
         if s["update_failures_total"] != 1 {
-            bail!("update_failures_total is {}, expected 1", s["update_failures_total"]);
+            bail!(
+                "update_failures_total is {}, expected 1",
+                s["update_failures_total"]
+            );
         }
         let metrics = crate::boot_test::http_get(self.status, "/metrics", Some(&self.built.token))
             .map(|r| r.body)
@@ -404,17 +440,23 @@ impl Lab {
         let device = self.device_id()?;
         let size = std::fs::metadata(&b.update2.file)?.len();
         let started = Instant::now();
-        self.offer(&b.update2, &[device.clone()], 0, Some(size / 3))?;
-        let s = self.wait_system(vm, "slot B running update2, marked good", Duration::from_secs(1200), |s| {
-            s["slot"] == "B"
-                && s["release"] == b.update2.version.as_str()
-                && s["last_update"]["outcome"] == "good"
-        })?;
+        self.offer(&b.update2, std::slice::from_ref(&device), 0, Some(size / 3))?;
+        let s = self.wait_system(
+            vm,
+            "slot B running update2, marked good",
+            Duration::from_secs(1200),
+            |s| {
+                s["slot"] == "B"
+                    && s["release"] == b.update2.version.as_str()
+                    && s["last_update"]["outcome"] == "good"
+            },
+        )?;
         let took = started.elapsed().as_secs();
         let downloads = self.downloads()?;
-        let resumed = downloads
-            .as_array()
-            .is_some_and(|d| d.iter().any(|x| x["status"] == 206 && x["from"].as_u64().unwrap_or(0) > 0));
+        let resumed = downloads.as_array().is_some_and(|d| {
+            d.iter()
+                .any(|x| x["status"] == 206 && x["from"].as_u64().unwrap_or(0) > 0)
+        });
         if !resumed {
             bail!("the cut download was not resumed with a range: {downloads}");
         }
@@ -423,7 +465,10 @@ impl Lab {
         let delivered = self.delivered_once(&before, 1, Duration::from_secs(60))?;
         let st = self.status().context("no /status")?;
         if st["orders_accepted_total"].as_u64().unwrap_or(0) < 1 {
-            bail!("the store on slot B lost the order: {}", st["orders_accepted_total"]);
+            bail!(
+                "the store on slot B lost the order: {}",
+                st["orders_accepted_total"]
+            );
         }
         if st["outbox_depth"] != 0 {
             bail!("slot B's outbox holds {}", st["outbox_depth"]);
@@ -461,26 +506,27 @@ impl Lab {
             .match_indices("kiosk-initrd-stamp: update2")
             .map(|(i, _)| i)
             .collect();
-        let slot_of = |pos: usize| {
-            boots
-                .iter()
-                .rev()
-                .find(|(i, _)| *i < pos)
-                .map(|(_, s)| *s)
-        };
+        let slot_of = |pos: usize| boots.iter().rev().find(|(i, _)| *i < pos).map(|(_, s)| *s);
         let a_boots = boots.iter().filter(|(_, s)| *s == "A").count();
         let b_boots = boots.iter().filter(|(_, s)| *s == "B").count();
         if stamps.is_empty() {
             bail!("no boot printed update2's initrd stamp ({a_boots} boots of A, {b_boots} of B)");
         }
         if let Some(p) = stamps.iter().find(|p| slot_of(**p) != Some("B")) {
-            bail!("update2's initrd stamp appeared in a boot of slot {:?}", slot_of(*p));
+            bail!(
+                "update2's initrd stamp appeared in a boot of slot {:?}",
+                slot_of(*p)
+            );
         }
         let a_without = boots
             .iter()
             .filter(|(i, s)| {
                 *s == "A" && {
-                    let next = boots.iter().map(|(j, _)| *j).find(|j| j > i).unwrap_or(console.len());
+                    let next = boots
+                        .iter()
+                        .map(|(j, _)| *j)
+                        .find(|j| j > i)
+                        .unwrap_or(console.len());
                     !stamps.iter().any(|p| p > i && *p < next)
                 }
             })
@@ -519,7 +565,10 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
     let img = out.file(".img");
     let card = dir.join("rpi-boot-card.img");
     let step = Step::start("the Pi card, padded to a power of two, watchdog held back");
-    run(Command::new("cp").arg("--sparse=always").arg(&img).arg(&card))?;
+    run(Command::new("cp")
+        .arg("--sparse=always")
+        .arg(&img)
+        .arg(&card))?;
     let len = std::fs::metadata(&card)?.len();
     let f = std::fs::OpenOptions::new().write(true).open(&card)?;
     f.set_len(len.next_power_of_two())?;
@@ -531,10 +580,19 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
     // the image as flashed.
     let script = std::fs::read_to_string(out.file(".boot.cmd"))?;
     let held = script
-        .replace(" rauc.slot=A\"", " modprobe.blacklist=bcm2835_wdt rauc.slot=A\"")
-        .replace(" rauc.slot=B\"", " modprobe.blacklist=bcm2835_wdt rauc.slot=B\"");
+        .replace(
+            " rauc.slot=A\"",
+            " modprobe.blacklist=bcm2835_wdt rauc.slot=A\"",
+        )
+        .replace(
+            " rauc.slot=B\"",
+            " modprobe.blacklist=bcm2835_wdt rauc.slot=B\"",
+        );
     if held == script {
-        bail!("{} has no rauc.slot= arguments", out.file(".boot.cmd").display());
+        bail!(
+            "{} has no rauc.slot= arguments",
+            out.file(".boot.cmd").display()
+        );
     }
     let work = tempfile::tempdir()?;
     let scr = work.path().join("boot.scr");
@@ -572,11 +630,17 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
     let timeout = Duration::from_secs(600);
     let line = loop {
         let text = String::from_utf8_lossy(&std::fs::read(&uart1).unwrap_or_default()).into_owned();
-        if let Some(l) = text.lines().find(|l| l.contains("kiosk: slot ") && l.contains("kiosk active")) {
+        if let Some(l) = text
+            .lines()
+            .find(|l| l.contains("kiosk: slot ") && l.contains("kiosk active"))
+        {
             break l.trim().to_string();
         }
         if let Some(st) = vm.0.try_wait()? {
-            bail!("qemu exited ({st}) before the kiosk was active\n{}", tail_text(&text, 30));
+            bail!(
+                "qemu exited ({st}) before the kiosk was active\n{}",
+                tail_text(&text, 30)
+            );
         }
         if started.elapsed() > timeout {
             bail!(
@@ -596,7 +660,10 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
         .filter(|l| l.starts_with("kiosk-boot:"))
         .map(str::trim)
         .collect();
-    if !chain.iter().any(|l| l.contains("device tree broadcom/bcm2837-rpi-3-b.dtb from slot A")) {
+    if !chain
+        .iter()
+        .any(|l| l.contains("device tree broadcom/bcm2837-rpi-3-b.dtb from slot A"))
+    {
         bail!("U-Boot did not load the Pi 3's device tree from slot A: {chain:?}");
     }
     // The counters as Linux left them (through fw_setenv): the slot's
@@ -612,7 +679,9 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
     let env = crate::boot::decode_env(&std::fs::read(&env_file)?)?;
     let _ = std::fs::remove_file(&card);
     if env.get("BOOT_A_LEFT").map(String::as_str) != Some("3") {
-        bail!("after the kiosk was active kiosk.env says {env:?}: slot A did not get its tries back");
+        bail!(
+            "after the kiosk was active kiosk.env says {env:?}: slot A did not get its tries back"
+        );
     }
     Ok(format!(
         "{secs} s from power-on to \"{line}\" on the serial console (mini UART, ttyS1; the card copy boots with modprobe.blacklist=bcm2835_wdt: qemu's raspi3b resets at the first watchdog write); U-Boot rpi_arm64 ran boot.scr: {}; kiosk.env afterwards {env:?} (mark-good through fw_setenv)",
@@ -657,7 +726,9 @@ mod tests {
             Ok(o) if o.status.success() => {
                 assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "conf/conf.d/x");
             }
-            _ => eprintln!("SKIPPED: cpio is not installed; the archive is checked by its bytes only"),
+            _ => eprintln!(
+                "SKIPPED: cpio is not installed; the archive is checked by its bytes only"
+            ),
         }
     }
 }
