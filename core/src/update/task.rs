@@ -137,6 +137,17 @@ impl UpdateTask {
             }
         }
         let file = paths.bundle(&offer.sha256.to_lowercase());
+        // Bundles of earlier offers (failed, superseded) give their space
+        // back: /data holds one download at a time.
+        if let Ok(entries) = std::fs::read_dir(&paths.dir) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "raucb") && p != file {
+                    tracing::info!("removing the stale download {}", p.display());
+                    let _ = std::fs::remove_file(&p);
+                }
+            }
+        }
         let have = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         if have < offer.size {
             let need = offer.size - have + self.config.keep_free_mib * 1024 * 1024;
