@@ -392,11 +392,13 @@ impl Lab {
                 s["slot"]
             );
         }
-        if s["other_slot"] != before["system"]["other_slot"] {
+        // RAUC takes the target slot out of the boot order only once the
+        // bundle passed its checks: slot B must still be a good slot.
+        if s["other_slot"] != "good" {
             bail!(
-                "the other slot changed: {} before, {} after",
-                before["system"]["other_slot"],
-                s["other_slot"]
+                "slot B is {} after the refusal (was {})",
+                s["other_slot"],
+                before["system"]["other_slot"]
             );
         }
         if s["update_failures_total"] != 1 {
