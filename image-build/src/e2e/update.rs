@@ -602,6 +602,11 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
     step.done();
     let uart1 = dir.join("rpi-boot-serial.log");
     let uart0 = dir.join("rpi-boot-uart0.log");
+    // A log left by an earlier run must not answer for this one (qemu
+    // truncates it only once it has started).
+    for f in [&uart0, &uart1] {
+        let _ = std::fs::remove_file(f);
+    }
     let step = Step::start(format!("boot {} on qemu raspi3b", card.display()));
     let started = Instant::now();
     let mut vm = super::Vm(
