@@ -265,12 +265,29 @@ pub fn e2e(opts: &E2eOptions) -> anyhow::Result<E2eReport> {
         }
     };
     results.sort_by_key(|r| rank(&r.name));
-    let report = E2eReport { scenarios: results };
-    std::fs::create_dir_all(&opts.out)?;
-    std::fs::write(
-        opts.out.join("e2e.json"),
-        serde_json::to_string_pretty(&report)?,
-    )?;
+    conclude(&opts.out.join("e2e.json"), results, outcome)
+}
+
+impl E2eReport {
+    /// `N scenarios (a, b, …)`.
+    pub fn summary(&self) -> String {
+        let names: Vec<&str> = self.scenarios.iter().map(|s| s.name.as_str()).collect();
+        format!("{} scenarios ({})", names.len(), names.join(", "))
+    }
+}
+
+/// Writes a run's report (`{"scenarios":[…]}`) to `file` whatever happened,
+/// then fails with the run's own error, or with the scenarios that failed.
+fn conclude(
+    file: &Path,
+    scenarios: Vec<ScenarioResult>,
+    outcome: anyhow::Result<()>,
+) -> anyhow::Result<E2eReport> {
+    let report = E2eReport { scenarios };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(file, serde_json::to_string_pretty(&report)? + "\n")?;
     outcome?;
     let failed: Vec<&str> = report
         .scenarios
@@ -282,7 +299,7 @@ pub fn e2e(opts: &E2eOptions) -> anyhow::Result<E2eReport> {
         bail!(
             "scenarios failed: {} (see {})",
             failed.join(", "),
-            opts.out.join("e2e.json").display()
+            file.display()
         );
     }
     Ok(report)

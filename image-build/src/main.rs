@@ -193,13 +193,8 @@ fn main() -> ExitCode {
         })
         .map(|r| {
             println!(
-                "e2e passed: {} scenarios ({}); see {}",
-                r.scenarios.len(),
-                r.scenarios
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                "e2e passed: {}; see {}",
+                r.summary(),
                 out.join("e2e.json").display()
             );
         }),
@@ -214,13 +209,8 @@ fn main() -> ExitCode {
         })
         .map(|r| {
             println!(
-                "update test passed: {} scenarios ({}); see {}",
-                r.scenarios.len(),
-                r.scenarios
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                "update test passed: {}; see {}",
+                r.summary(),
                 out.join("update.json").display()
             );
         }),

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde_json::Value;
 
-use super::{BeforeConfirm, Lab, Plan, Running, ScenarioResult, CENTRAL_TOKEN};
+use super::{
+    conclude, record, BeforeConfirm, E2eReport, Lab, Plan, Running, ScenarioResult, CENTRAL_TOKEN,
+};
 use crate::boot_test::{start_central, CENTRAL_PORT};
 use crate::rauc::{development_keys, make_bundle, root_from_image, shrink, Keys};
 use crate::rootfs::Caches;
@@ -43,13 +45,6 @@ pub struct UpdateOptions {
     pub pi_image: String,
 }
 
-/// `update.json`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct UpdateReport {
-    /// One entry per scenario.
-    pub scenarios: Vec<ScenarioResult>,
-}
-
 /// A bundle the test offers.
 struct Offer {
     version: String,
@@ -57,50 +52,26 @@ struct Offer {
 }
 
 /// Runs the scenarios; writes `update.json` whatever happens.
-pub fn update_test(opts: &UpdateOptions) -> anyhow::Result<UpdateReport> {
+pub fn update_test(opts: &UpdateOptions) -> anyhow::Result<E2eReport> {
     let mut results: Vec<ScenarioResult> = Vec::new();
     let outcome = run_all(opts, &mut results);
     // Scenarios not built yet are left out of a run that completed (the
     // issue stays open until all seven run); a run that stopped lists
     // every one it did not reach.
-    for name in UPDATE_SCENARIOS {
-        if outcome.is_err() && !results.iter().any(|r| r.name == name) {
-            results.push(ScenarioResult {
-                name: name.into(),
-                passed: false,
-                detail: match &outcome {
-                    Err(e) => format!("not run: the run stopped: {e:#}"),
-                    Ok(()) => "not run".into(),
-                },
-            });
+    if let Err(e) = &outcome {
+        for name in UPDATE_SCENARIOS {
+            if !results.iter().any(|r| r.name == name) {
+                results.push(ScenarioResult {
+                    name: name.into(),
+                    passed: false,
+                    detail: format!("not run: the run stopped: {e:#}"),
+                });
+            }
         }
     }
     let rank = |n: &str| UPDATE_SCENARIOS.iter().position(|s| *s == n).unwrap_or(99);
     results.sort_by_key(|r| rank(&r.name));
-    let report = UpdateReport { scenarios: results };
-    std::fs::write(
-        opts.out.join("update.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
-    outcome?;
-    let failed: Vec<&str> = report
-        .scenarios
-        .iter()
-        .filter(|s| !s.passed)
-        .map(|s| s.name.as_str())
-        .collect();
-    if !failed.is_empty() {
-        bail!(
-            "scenarios failed: {} (see {})",
-            failed.join(", "),
-            opts.out.join("update.json").display()
-        );
-    }
-    Ok(report)
-}
-
-fn record(results: &mut Vec<ScenarioResult>, name: &str, outcome: anyhow::Result<String>) {
-    super::record(results, name, outcome);
+    conclude(&opts.out.join("update.json"), results, outcome)
 }
 
 fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Result<()> {
