@@ -57,7 +57,8 @@ pub struct DownloadSeen {
 impl SimUpdate {
     /// Reads the bundle's size and checksum.
     pub fn from_request(request: OfferRequest) -> std::io::Result<Self> {
-        let (sha256, size) = sha256_and_size(&request.bundle)?;
+        let sha256 = kiosk::update::sha256_file(&request.bundle)?;
+        let size = std::fs::metadata(&request.bundle)?.len();
         Ok(Self {
             request,
             sha256,
@@ -113,23 +114,6 @@ impl SimUpdate {
 pub fn bucket(device: &str, version: &str) -> u8 {
     let d = Sha256::digest(format!("{device}\n{version}").as_bytes());
     (u16::from_be_bytes([d[0], d[1]]) % 100) as u8
-}
-
-fn sha256_and_size(path: &Path) -> std::io::Result<(String, u64)> {
-    use std::io::Read as _;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((hex::encode(h.finalize()), size))
 }
 
 /// A `Range` this server does not serve (answered 416).
