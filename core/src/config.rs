@@ -2,6 +2,14 @@
 //! device), every field defaulted in code and documented in
 //! `docs/configuration.md`; unknown fields are refused so a typo is an error
 //! at start-up, not a silently ignored setting.
+//!
+//! The file has a format ([`CONFIG_FORMAT`], `format = N` at the top; absent
+//! means 1). Settings are only ever added, never renamed or retyped; a
+//! kiosk that adds some raises the format. `/data` is shared by both root
+//! slots, so after a rollback an older kiosk may find a file written for a
+//! newer format: it applies what it knows and names the rest in the journal
+//! instead of refusing to start ([`Config::parse`]). In a file of its own
+//! format or older, an unknown setting is a typo and refused.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -29,9 +37,48 @@ pub enum ConfigError {
         /// Why (names the field).
         source: toml::de::Error,
     },
+    /// A setting this kiosk does not know, in a file of its own format or
+    /// older: a typo.
+    #[error("invalid config {path}: unknown field `{field}` (this kiosk reads config format {CONFIG_FORMAT}; the file says format {format})")]
+    Unknown {
+        /// The file.
+        path: PathBuf,
+        /// The setting, dotted (`devices.printer_colour`).
+        field: String,
+        /// The file's format.
+        format: u32,
+    },
     /// A value is out of its allowed range.
     #[error("invalid config: {0}")]
     Invalid(String),
+}
+
+/// The format of `kiosk.toml` this kiosk reads in full (see the module doc).
+pub const CONFIG_FORMAT: u32 = 1;
+
+fn first_format() -> u32 {
+    1
+}
+
+/// Deserializes TOML, naming every key the target type does not know
+/// (dotted paths) instead of failing on it.
+pub fn from_toml_noting_unknown<T: serde::de::DeserializeOwned>(
+    text: &str,
+) -> Result<(T, Vec<String>), toml::de::Error> {
+    let mut unknown = Vec::new();
+    let value = serde_ignored::deserialize(toml::Deserializer::new(text), |path| {
+        unknown.push(path.to_string())
+    })?;
+    Ok((value, unknown))
+}
+
+/// A config as read ([`Config::parse`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parsed {
+    /// The settings this kiosk knows.
+    pub config: Config,
+    /// Settings of a newer format this kiosk left out (dotted paths).
+    pub ignored: Vec<String>,
 }
 
 /// Why a config cannot serve citizens ([`Config::check_deployable`]).
@@ -46,8 +93,11 @@ pub struct Refusal {
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct Config {
+    /// The file's format ([`CONFIG_FORMAT`]); absent means 1.
+    #[serde(default = "first_format")]
+    pub format: u32,
     /// Device id: prefixes local order ids; unique in the fleet.
     pub device_id: String,
     /// Where the store, keys and logs live (`/data` on the device).
@@ -77,6 +127,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Self {
+            format: CONFIG_FORMAT,
             device_id: "K001".into(),
             data_dir: PathBuf::from("/data"),
             status: StatusConfig::default(),
@@ -95,7 +146,7 @@ impl Default for Config {
 
 /// The status endpoint polled by central servers.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct StatusConfig {
     /// Listen address.
     pub addr: SocketAddr,
@@ -129,7 +180,7 @@ impl Default for StatusConfig {
 
 /// The central service.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct CentralConfig {
     /// Base URL, e.g. `https://central.example/`. No default: a kiosk that
     /// does not know its central refuses to start.
@@ -164,7 +215,7 @@ impl Default for CentralConfig {
 
 /// Outbox sync.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct SyncConfig {
     /// First retry delay, milliseconds; doubles per failure.
     pub backoff_base_ms: u64,
@@ -191,7 +242,7 @@ impl Default for SyncConfig {
 
 /// Which implementation drives each device.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct DevicesConfig {
     /// The ID-card reader.
     pub card_reader: CardReaderConfig,
@@ -236,7 +287,7 @@ fn default_baud() -> u32 {
 
 /// The receipt printer.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct PrinterSection {
     /// Where the ESC/POS bytes go.
     pub sink: PrinterSink,
@@ -286,7 +337,7 @@ pub enum PrinterSink {
 
 /// Fixed texts of the receipt.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct ReceiptConfig {
     /// Title line.
     pub title: String,
@@ -310,18 +361,51 @@ impl Default for ReceiptConfig {
 }
 
 impl Config {
-    /// Reads and validates a config file.
+    /// Reads and validates a config file; settings of a newer format it
+    /// leaves out are named in the journal (keys only, never values).
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_owned(),
-            source,
-        })?;
+        let parsed = Self::parse(&text, path)?;
+        if !parsed.ignored.is_empty() {
+            tracing::warn!(
+                "{} is written for config format {}, this kiosk reads format {CONFIG_FORMAT}: ignored the settings it does not know: {}",
+                path.display(),
+                parsed.config.format,
+                parsed.ignored.join(", ")
+            );
+        }
+        Ok(parsed.config)
+    }
+
+    /// Parses and validates `text` (read from `path`, named in errors). An
+    /// unknown setting is refused, unless the file is of a newer format
+    /// than [`CONFIG_FORMAT`]: then it is left out and named in
+    /// [`Parsed::ignored`].
+    pub fn parse(text: &str, path: &Path) -> Result<Parsed, ConfigError> {
+        let (config, ignored): (Config, Vec<String>) =
+            from_toml_noting_unknown(text).map_err(|source| ConfigError::Parse {
+                path: path.to_owned(),
+                source,
+            })?;
+        if config.format <= CONFIG_FORMAT {
+            if let Some(field) = ignored.into_iter().next() {
+                return Err(ConfigError::Unknown {
+                    path: path.to_owned(),
+                    field,
+                    format: config.format,
+                });
+            }
+            config.validate()?;
+            return Ok(Parsed {
+                config,
+                ignored: Vec::new(),
+            });
+        }
         config.validate()?;
-        Ok(config)
+        Ok(Parsed { config, ignored })
     }
 
     /// Checks ranges serde cannot express.
@@ -484,9 +568,68 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused_by_name() {
-        let err = toml::from_str::<Config>("[status]\nadress = \"0.0.0.0:1\"\n")
-            .expect_err("typo refused");
-        assert!(err.to_string().contains("adress"), "{err}");
+        let path = Path::new("/data/kiosk/kiosk.toml");
+        for (text, field) in [
+            ("[status]\nadress = \"0.0.0.0:1\"\n", "status.adress"),
+            ("printer_colour = \"red\"\n", "printer_colour"),
+            ("[gpio]\nled = { pin = 1 }\n", "gpio.led"),
+            (
+                "[face.detector]\ninput_widht = 320\n",
+                "face.detector.input_widht",
+            ),
+            (
+                "format = 1\n[update]\nwindow = \"02:00-05:00\"\n",
+                "update.window",
+            ),
+        ] {
+            let err = Config::parse(text, path).expect_err("typo refused");
+            assert!(
+                err.to_string()
+                    .contains(&format!("unknown field `{field}`")),
+                "{text}: {err}"
+            );
+        }
+    }
+
+    /// Downgrade: a file a newer kiosk wrote (a higher format, settings
+    /// this one does not know) is read for what this kiosk knows; its own
+    /// settings are applied, the others named. Upgrade: a file without a
+    /// format (every file before formats existed) reads as format 1.
+    #[test]
+    fn a_newer_format_is_read_for_what_this_kiosk_knows() {
+        let path = Path::new("/data/kiosk/kiosk.toml");
+        let newer = format!(
+            "format = {}\ndevice_id = \"HZ-1\"\nscreen_saver = true\n[update]\ncheck_every_secs = 600\nchannel = \"beta\"\n[devices.printer]\nwidth_dots = 576\ncutter = \"partial\"\n[queue]\nticket_printer = true\n",
+            CONFIG_FORMAT + 1
+        );
+        let parsed = Config::parse(&newer, path).expect("a newer format is read");
+        assert_eq!(parsed.config.device_id, "HZ-1");
+        assert_eq!(parsed.config.update.check_every_secs, 600);
+        assert_eq!(parsed.config.devices.printer.width_dots, 576);
+        assert_eq!(
+            parsed.ignored,
+            vec![
+                "screen_saver".to_string(),
+                "update.channel".into(),
+                "devices.printer.cutter".into(),
+                "queue".into()
+            ]
+        );
+        // What it does know is still checked: a newer file is no way around
+        // a wrong value.
+        let bad = format!(
+            "format = {}\n[devices.printer]\nwidth_dots = 100\n",
+            CONFIG_FORMAT + 1
+        );
+        assert!(Config::parse(&bad, path).is_err());
+        let wrong_type = format!("format = {}\nsync = 5\n", CONFIG_FORMAT + 1);
+        assert!(matches!(
+            Config::parse(&wrong_type, path),
+            Err(ConfigError::Parse { .. })
+        ));
+        let old = Config::parse("device_id = \"HZ-1\"\n", path).expect("no format");
+        assert_eq!(old.config.format, 1);
+        assert!(old.ignored.is_empty());
     }
 
     #[test]

@@ -130,7 +130,6 @@ impl Snapshot {
 /// token bucket refilled at `per_second`, holding up to `burst`. Over it,
 /// `429 Too Many Requests` with `Retry-After: 1`, before any other work.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Sustained requests per second.
     pub per_second: f64,

@@ -21,7 +21,6 @@ use crate::status::{router_limited, RateLimit, Snapshot};
 /// `[status.tls]`: the endpoint's certificate and key, and the CA whose
 /// client certificates it accepts.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM certificate chain of the endpoint.
     pub cert: PathBuf,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 /// All face-check settings. Every section has defaults; unknown keys are an
 /// error so a typo never silently falls back to a default.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct FaceConfig {
     /// Directory holding the model files; relative model paths resolve here.
     pub model_dir: PathBuf,
@@ -44,7 +44,7 @@ impl Default for FaceConfig {
 
 /// CenterFace settings.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct DetectorConfig {
     /// Model file (relative to `model_dir` unless absolute).
     pub model: PathBuf,
@@ -79,7 +79,7 @@ impl Default for DetectorConfig {
 
 /// MobileFaceNet settings.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct EmbedderConfig {
     /// Model file (relative to `model_dir` unless absolute).
     pub model: PathBuf,
@@ -113,7 +113,7 @@ pub const DEFAULT_MATCH_THRESHOLD: f32 = 0.532;
 /// Quality gates, checked in this order: one face, size, pose, brightness,
 /// sharpness.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct QualityConfig {
     /// Minimum face box width in frame pixels ("come closer").
     pub min_face_px: f32,
@@ -149,7 +149,7 @@ impl Default for QualityConfig {
 /// (see [`crate::face::liveness`]), so moderate head motion (and a moderate
 /// geometric warp in the camera twin) reaches them.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct LivenessConfig {
     /// Actions per challenge, 2 or 3.
     pub actions: u8,
@@ -190,7 +190,7 @@ impl Default for LivenessConfig {
 /// Passive anti-spoofing pair (Silent-Face MiniFASNet). When either file is
 /// absent the kiosk runs active liveness only and says so in its self-test.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct AntispoofConfig {
     /// Set to false to ignore the files even when present.
     pub enabled: bool,
@@ -232,7 +232,11 @@ pub enum ConfigError {
 impl FaceConfig {
     /// Parses and validates a `[face]` TOML table.
     pub fn from_toml_str(s: &str) -> Result<Self, ConfigError> {
-        let cfg: Self = toml::from_str(s).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        let (cfg, unknown): (Self, Vec<String>) = crate::config::from_toml_noting_unknown(s)
+            .map_err(|e| ConfigError::Parse(e.to_string()))?;
+        if let Some(field) = unknown.first() {
+            return Err(ConfigError::Parse(format!("unknown field `{field}`")));
+        }
         cfg.validate()?;
         Ok(cfg)
     }

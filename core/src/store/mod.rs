@@ -115,6 +115,18 @@ pub enum StoreError {
         /// The key file.
         path: PathBuf,
     },
+    /// The store was written by a newer kiosk in a format this one cannot
+    /// read (after a rollback). Nothing was changed: every order is still
+    /// there for the newer version.
+    #[error("the store was written by a newer kiosk (store format {found}, readable from format {readable_by} on); this kiosk reads format {ours}: nothing was changed and every order is kept; install the newer release again")]
+    TooNew {
+        /// The store's format.
+        found: u32,
+        /// The oldest format that can read it.
+        readable_by: u32,
+        /// This kiosk's [`STORE_FORMAT`].
+        ours: u32,
+    },
     /// No store in the data directory (for read-only tools).
     #[error("no store at {}", path.display())]
     NoStore {
@@ -208,6 +220,47 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Where the store gets "now" from.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The store format this kiosk writes. `/data` is shared by both root
+/// slots, so after a rollback an older kiosk opens a store a newer one
+/// wrote. Records are JSON objects edited in place (a status change keeps
+/// the fields it does not know), so a newer kiosk that only adds fields or
+/// trees raises [`STORE_FORMAT`] and leaves [`STORE_READABLE_BY`]: older
+/// kiosks keep reading it. One that changes what an older kiosk reads
+/// raises both, and older kiosks refuse the store ([`StoreError::TooNew`])
+/// without touching it.
+pub const STORE_FORMAT: u32 = 1;
+/// The oldest format that can read a store this kiosk wrote.
+pub const STORE_READABLE_BY: u32 = 1;
+/// Key of the format in `meta`: `format` and `readable_by`, big-endian u32s.
+pub(crate) const FORMAT_KEY: &[u8] = b"store/format";
+
+/// Reads the store's format from `meta` (`None`: a store from before
+/// formats, which is format 1).
+fn read_format(meta: &Tree) -> Result<Option<(u32, u32)>> {
+    let Some(raw) = meta.get(FORMAT_KEY).map_err(sled_err("read the format"))? else {
+        return Ok(None);
+    };
+    match <[u8; 8]>::try_from(raw.as_ref()) {
+        Ok(b) => Ok(Some((
+            u32::from_be_bytes([b[0], b[1], b[2], b[3]]),
+            u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+        ))),
+        Err(_) => Err(StoreError::Corrupt {
+            tree: "meta",
+            key: "store/format".into(),
+            reason: format!("{} bytes, expected 8", raw.len()),
+        }),
+    }
+}
+
+/// The bytes of a format record.
+pub(crate) fn format_bytes(format: u32, readable_by: u32) -> [u8; 8] {
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&format.to_be_bytes());
+    b[4..].copy_from_slice(&readable_by.to_be_bytes());
+    b
+}
 
 /// Key of the key-check blob in `meta`.
 const KEY_CHECK: &[u8] = b"key/check";
@@ -373,6 +426,30 @@ impl Store {
         let audit = open_tree(&db, "audit")?;
         let meta = open_tree(&db, "meta")?;
         let quarantine = open_tree(&db, "outbox-quarantine")?;
+
+        // The format first: a store this kiosk cannot read is left as it is.
+        match read_format(&meta)? {
+            Some((found, readable_by)) if readable_by > STORE_FORMAT => {
+                return Err(StoreError::TooNew {
+                    found,
+                    readable_by,
+                    ours: STORE_FORMAT,
+                });
+            }
+            Some((found, _)) if found > STORE_FORMAT => {
+                tracing::warn!(
+                    "the store was written by a newer kiosk (store format {found}); this kiosk (format {STORE_FORMAT}) reads it and keeps the fields it does not know"
+                );
+            }
+            Some((found, _)) if found == STORE_FORMAT => {}
+            _ => {
+                // Older or from before formats: nothing to migrate yet
+                // (format 1 is the first); say which format it is now.
+                meta.insert(FORMAT_KEY, &format_bytes(STORE_FORMAT, STORE_READABLE_BY))
+                    .map_err(sled_err("write the format"))?;
+                db.flush().map_err(sled_err("flush the format"))?;
+            }
+        }
 
         let check = meta
             .get(KEY_CHECK)

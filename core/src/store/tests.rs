@@ -803,3 +803,98 @@ fn retention_deletes_personal_fields_of_old_synced_orders_only() {
         .expect("read")
         .is_some_and(|o| o.personal.name.is_empty()));
 }
+
+/// Downgrade, readable: a newer kiosk added a field to an order and stamped
+/// a higher format that older kiosks can still read. This one reads the
+/// order, a status change keeps the newer field, and the format stays the
+/// newer one. Downgrade, unreadable: the store is refused and left as it
+/// is. Upgrade: a store from before formats gets this kiosk's format and
+/// keeps its orders.
+#[test]
+fn a_store_from_another_version_is_read_or_refused_untouched() {
+    let dir = tmp();
+    let id = "K001-20261123-0001";
+    {
+        let newer = open(dir.path());
+        newer.accept(&sample_order(id)).expect("accept");
+        let raw = newer.orders.get(id).expect("get").expect("order");
+        let mut map = record_object(id, &raw).expect("record");
+        map.insert("queue_ticket".into(), json!("A012"));
+        newer
+            .orders
+            .insert(id, encode_record(map).expect("encode"))
+            .expect("insert");
+        newer
+            .meta
+            .insert(FORMAT_KEY, &format_bytes(STORE_FORMAT + 1, STORE_FORMAT))
+            .expect("stamp");
+        newer.flush().expect("flush");
+    }
+    {
+        let older = open(dir.path());
+        let order = older.order(id).expect("read").expect("the order is there");
+        assert_eq!(order.personal.name.expose(), NAME);
+        older.mark_synced(id, "SG-2026-1").expect("sync");
+        let raw = older.orders.get(id).expect("get").expect("order");
+        let map = record_object(id, &raw).expect("record");
+        assert_eq!(map.get("queue_ticket"), Some(&json!("A012")));
+        assert_eq!(
+            read_format(&older.meta).expect("format"),
+            Some((STORE_FORMAT + 1, STORE_FORMAT))
+        );
+        assert!(older.audit_verify().expect("verify").is_ok());
+        // A newer kiosk that changed what older ones read.
+        older
+            .meta
+            .insert(
+                FORMAT_KEY,
+                &format_bytes(STORE_FORMAT + 1, STORE_FORMAT + 1),
+            )
+            .expect("stamp");
+        older.flush().expect("flush");
+    }
+    match Store::open_with_clock(dir.path(), Arc::new(fixed_now)) {
+        Err(StoreError::TooNew {
+            found,
+            readable_by,
+            ours,
+        }) => {
+            assert_eq!(
+                (found, readable_by, ours),
+                (STORE_FORMAT + 1, STORE_FORMAT + 1, STORE_FORMAT)
+            );
+        }
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a store this kiosk cannot read was opened"),
+    }
+    // Refused before anything was written: the order and the newer
+    // format are as the newer kiosk left them.
+    let db = sled::open(dir.path().join("store")).expect("raw open");
+    let orders = db.open_tree("orders").expect("orders");
+    let raw = orders.get(id).expect("get").expect("the order is kept");
+    assert_eq!(
+        record_object(id, &raw).expect("record").get("queue_ticket"),
+        Some(&json!("A012"))
+    );
+    let meta = db.open_tree("meta").expect("meta");
+    assert_eq!(
+        read_format(&meta).expect("format"),
+        Some((STORE_FORMAT + 1, STORE_FORMAT + 1))
+    );
+    drop((orders, meta, db));
+
+    // Upgrade: a store without a format (before formats existed).
+    let old = tmp();
+    {
+        let store = open(old.path());
+        store.accept(&sample_order(id)).expect("accept");
+        store.meta.remove(FORMAT_KEY).expect("unstamp");
+        store.flush().expect("flush");
+    }
+    let store = open(old.path());
+    assert_eq!(
+        read_format(&store.meta).expect("format"),
+        Some((STORE_FORMAT, STORE_READABLE_BY))
+    );
+    assert!(store.order(id).expect("read").is_some());
+}

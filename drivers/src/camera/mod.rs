@@ -282,7 +282,7 @@ pub enum PixelFormat {
 
 /// Camera configuration (part of the kiosk configuration file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct CameraConfig {
     /// V4L2 device node.
     pub device: PathBuf,

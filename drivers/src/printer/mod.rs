@@ -149,7 +149,7 @@ impl PrintOutcome {
 
 /// Printer configuration (part of the kiosk configuration file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PrinterConfig {
     /// Print head width in dots: 384 (58 mm) or 576 (80 mm) at 203 dpi.
     pub width_dots: u32,
