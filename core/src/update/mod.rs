@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 /// The `[update]` config section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct UpdateConfig {
     /// Ask central for updates (a kiosk without RAUC never installs).
     pub enabled: bool,
@@ -48,6 +48,10 @@ pub struct UpdateConfig {
     pub keep_free_mib: u64,
     /// The release file of the running system.
     pub release_file: PathBuf,
+    /// Where a technician's USB stick is mounted (read-only, by the
+    /// image's udev rule); its top-level `*.raucb` bundles are offered on
+    /// the technician menu.
+    pub usb_dir: PathBuf,
 }
 
 impl Default for UpdateConfig {
@@ -59,6 +63,7 @@ impl Default for UpdateConfig {
             confirm_within_secs: 300,
             keep_free_mib: 64,
             release_file: PathBuf::from("/etc/kiosk/release"),
+            usb_dir: PathBuf::from("/media/kiosk-usb"),
         }
     }
 }
@@ -175,8 +180,16 @@ pub enum Outcome {
     /// changed.
     Refused,
     /// The download or the install failed (space, checksum, I/O); it is
-    /// retried.
+    /// retried after five minutes.
     Failed,
+    /// The install was cut short (power cut, crash) before RAUC finished:
+    /// the slot it wrote is out of the boot order, the bundle is still on
+    /// `/data`; retried at the next idle moment (the bundle is not at fault).
+    Interrupted,
+    /// An outcome written by a newer version this one does not know (after
+    /// a rollback); read rather than losing the whole state.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Outcome {
@@ -189,6 +202,8 @@ impl Outcome {
             Outcome::RolledBack => "rolled-back",
             Outcome::Refused => "refused",
             Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Unknown => "unknown",
         }
     }
 }
@@ -219,7 +234,16 @@ pub struct Pending {
     pub from_version: String,
     /// When RAUC finished.
     pub installed_at: DateTime<Utc>,
+    /// Installed by a technician (USB stick): the reboot waits for their
+    /// "Restart now" for [`TECHNICIAN_GRACE_MINUTES`], then for the
+    /// maintenance window as any other update.
+    #[serde(default)]
+    pub technician: bool,
 }
+
+/// Minutes an install a technician started waits for their restart before
+/// the maintenance window applies.
+pub const TECHNICIAN_GRACE_MINUTES: i64 = 30;
 
 /// Format of `state.json`; a newer one is read as far as it is understood
 /// (unknown fields are kept out, never an error), so a rolled-back older
@@ -290,8 +314,52 @@ pub struct InstallRequest {
     pub bundle: PathBuf,
     /// Its release version, as offered.
     pub version: String,
-    /// Its SHA-256 as offered (checked again before RAUC sees it).
+    /// Its SHA-256 as offered (checked again before RAUC sees it); none
+    /// for a technician's USB stick, where RAUC's signature check is the
+    /// guard.
     pub sha256: Option<String>,
+    /// Asked for on the technician menu.
+    #[serde(default)]
+    pub technician: bool,
+}
+
+/// The bundles at the top of a technician's USB stick, by name.
+pub fn usb_bundles(dir: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "raucb") && p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+/// The technician menu's "Install from the USB stick": an install request
+/// for `bundle`. Its version is read from RAUC once installed.
+pub fn request_usb_install(data_dir: &Path, bundle: &Path) -> Result<(), UpdateError> {
+    let paths = Paths::new(data_dir);
+    if paths.install_request().exists() || paths.installing().exists() {
+        return Err(UpdateError::Tool("an install is already running".into()));
+    }
+    let request = InstallRequest {
+        bundle: bundle.to_path_buf(),
+        version: String::new(),
+        sha256: None,
+        technician: true,
+    };
+    write_atomic(
+        &paths.install_request(),
+        &serde_json::to_vec(&request).unwrap_or_default(),
+    )
+}
+
+/// The technician menu's "Restart now" into an installed update.
+pub fn request_reboot(data_dir: &Path) -> Result<(), UpdateError> {
+    write_atomic(&Paths::new(data_dir).reboot_request(), b"reboot\n")
 }
 
 /// Errors of the update paths.
@@ -402,7 +470,7 @@ pub struct SlotState {
     pub version: Option<String>,
 }
 
-/// Parses `rauc status --output-format=json`.
+/// Parses `rauc status --detailed --output-format=json`.
 pub fn parse_rauc_status(json: &str) -> Result<Vec<SlotState>, String> {
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("rauc status is not JSON: {e}"))?;
@@ -479,7 +547,7 @@ pub fn failure_reason(text: &str) -> String {
 
 /// RAUC's view of the slots (`None` where RAUC is not installed or fails).
 pub fn rauc_slots() -> Option<Vec<SlotState>> {
-    let json = run_tool("rauc", &["status", "--output-format=json"]).ok()?;
+    let json = run_tool("rauc", &["status", "--detailed", "--output-format=json"]).ok()?;
     parse_rauc_status(&json).ok()
 }
 
@@ -662,7 +730,7 @@ pub async fn confirm(
             .unwrap_or_default();
         state.record(
             &version,
-            Outcome::Failed,
+            Outcome::Interrupted,
             "the install was cut short (power cut or crash); the kiosk retries it",
         );
         state.save(&paths.state())?;
@@ -861,28 +929,48 @@ fn install(req: &InstallRequest, release: &Release, state: &mut State, paths: &P
     let _ = std::fs::remove_file(&marker);
     match result {
         Ok(_) => {
-            let target = rauc_slots()
-                .and_then(|slots| {
-                    slots
-                        .into_iter()
-                        .find(|s| Some(&s.bootname) != from_slot.as_ref())
-                        .map(|s| s.bootname)
-                })
+            let target = rauc_slots().and_then(|slots| {
+                slots
+                    .into_iter()
+                    .find(|s| Some(&s.bootname) != from_slot.as_ref())
+            });
+            let slot = target
+                .as_ref()
+                .map(|s| s.bootname.clone())
                 .unwrap_or_else(|| "?".into());
+            // A stick's bundle has no offer: its version is what RAUC
+            // wrote into the slot.
+            let version = Some(req.version.clone())
+                .filter(|v| !v.is_empty())
+                .or_else(|| target.and_then(|s| s.version))
+                .unwrap_or_else(|| {
+                    req.bundle
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                });
             state.pending = Some(Pending {
-                version: req.version.clone(),
-                slot: target.clone(),
+                version: version.clone(),
+                slot: slot.clone(),
                 from_slot,
                 from_version: release.version.clone(),
                 installed_at: Utc::now(),
+                technician: req.technician,
             });
             state.unhealthy_boots = 0;
             state.record(
-                &req.version,
+                &version,
                 Outcome::Installed,
-                format!("installed into slot {target}"),
+                if req.technician {
+                    format!("installed into slot {slot} from the USB stick")
+                } else {
+                    format!("installed into slot {slot}")
+                },
             );
-            let _ = std::fs::remove_file(&req.bundle);
+            // A download is removed; a technician's stick is theirs.
+            if !req.technician {
+                let _ = std::fs::remove_file(&req.bundle);
+            }
             Outcome::Installed
         }
         Err(e) => {
@@ -900,12 +988,22 @@ fn install(req: &InstallRequest, release: &Release, state: &mut State, paths: &P
             .iter()
             .any(|w| text.to_lowercase().contains(w));
             tracing::warn!("rauc install of {} failed: {text}", req.version);
+            let version = if req.version.is_empty() {
+                req.bundle
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            } else {
+                req.version.clone()
+            };
             if refused {
-                state.record(&req.version, Outcome::Refused, text);
-                let _ = std::fs::remove_file(&req.bundle);
+                state.record(&version, Outcome::Refused, text);
+                if !req.technician {
+                    let _ = std::fs::remove_file(&req.bundle);
+                }
                 Outcome::Refused
             } else {
-                state.record(&req.version, Outcome::Failed, text);
+                state.record(&version, Outcome::Failed, text);
                 Outcome::Failed
             }
         }

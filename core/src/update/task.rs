@@ -90,7 +90,17 @@ impl UpdateTask {
                 let now = Utc::now().with_timezone(&self.zone.0).time();
                 let window = Window::parse(&self.config.maintenance_window);
                 let in_window = window.map(|w| w.contains(now)).unwrap_or(false);
-                if !in_window || !(self.idle)() || paths.reboot_request().exists() {
+                // A technician who installed from a stick restarts it
+                // themselves ("Restart now"); if they leave without, the
+                // maintenance window applies after a grace period.
+                let technician_waits = p.technician
+                    && Utc::now() - p.installed_at
+                        < chrono::Duration::minutes(super::TECHNICIAN_GRACE_MINUTES);
+                if !in_window
+                    || technician_waits
+                    || !(self.idle)()
+                    || paths.reboot_request().exists()
+                {
                     return Round::WaitingWindow;
                 }
                 // The orders are on /data, which every slot mounts: a reboot
@@ -218,6 +228,7 @@ impl UpdateTask {
             bundle: file,
             version: offer.version.clone(),
             sha256: Some(offer.sha256.to_lowercase()),
+            technician: false,
         };
         match write_atomic(
             &paths.install_request(),

@@ -101,6 +101,16 @@ fn the_state_survives_a_newer_writer_and_counts_failures() {
     let newer = State::load(&path);
     assert_eq!(newer.failures_total, 3);
     assert_eq!(newer.last.map(|l| l.version), Some("9.0".to_string()));
+    // An outcome a newer kiosk invented is read as unknown, not as a
+    // broken file that would forget the pending install.
+    std::fs::write(
+        &path,
+        r#"{"format":9,"pending":{"version":"9.0","slot":"B","from_slot":"A","from_version":"8.0","installed_at":"2026-12-04T00:00:00Z"},"last":{"version":"9.0","outcome":"staged-twice","detail":"","at":"2026-12-04T00:00:00Z"}}"#,
+    )
+    .expect("write");
+    let newer = State::load(&path);
+    assert_eq!(newer.last.map(|l| l.outcome), Some(Outcome::Unknown));
+    assert_eq!(newer.pending.map(|p| p.slot), Some("B".to_string()));
     std::fs::write(&path, "garbage").expect("write");
     assert_eq!(State::load(&path), State::default());
 }
@@ -147,6 +157,7 @@ fn pending(slot: &str) -> State {
             from_slot: Some("A".into()),
             from_version: "0.1.0".into(),
             installed_at: chrono::Utc::now(),
+            technician: false,
         }),
         ..State::default()
     }
@@ -252,6 +263,37 @@ async fn booting_the_old_slot_with_an_install_pending_is_a_rollback() {
 }
 
 #[tokio::test]
+async fn an_install_cut_short_is_recorded_as_interrupted_and_the_slot_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths = Paths::new(dir.path());
+    let mut s = State::default();
+    s.record("0.2.0", Outcome::Downloaded, "verified");
+    s.save(&paths.state()).expect("save");
+    write_atomic(&paths.installing(), b"0.2.0").expect("marker");
+    let (probe, _tx) = status_server(snapshot("attract", Health::Ok)).await;
+    let r = confirm(
+        &quick(),
+        dir.path(),
+        &probe,
+        Some("A".into()),
+        || Ok(()),
+        || None,
+    )
+    .await
+    .expect("confirm");
+    assert_eq!(r, Confirmed::Kept);
+    assert!(!paths.installing().exists(), "the stale marker is cleared");
+    let s = State::load(&paths.state());
+    let last = s.last.expect("recorded");
+    assert_eq!(
+        (last.version.as_str(), last.outcome),
+        ("0.2.0", Outcome::Interrupted)
+    );
+    // Not a failed update: the bundle is not at fault.
+    assert_eq!(s.failures_total, 0);
+}
+
+#[tokio::test]
 async fn a_kept_slot_whose_kiosk_never_answers_is_not_rebooted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let probe = HealthProbe {
@@ -333,4 +375,43 @@ Installing `/data/kiosk/update/x.raucb` failed\n";
     );
     assert!(!why.contains("10%"), "{why}");
     assert_eq!(failure_reason("a\nb\nc\nd\n"), "b | c | d");
+}
+
+#[test]
+fn a_usb_stick_offers_its_bundles_and_the_request_names_no_checksum() {
+    let stick = tempfile::tempdir().expect("tempdir");
+    let data = tempfile::tempdir().expect("tempdir");
+    assert!(usb_bundles(stick.path()).is_empty());
+    assert!(usb_bundles(&stick.path().join("not-mounted")).is_empty());
+    for name in [
+        "kiosk-0.3.0-rpi4.raucb",
+        "kiosk-0.2.0-rpi4.raucb",
+        "notes.txt",
+    ] {
+        std::fs::write(stick.path().join(name), b"x").expect("write");
+    }
+    std::fs::create_dir(stick.path().join("old.raucb")).expect("a folder, not a bundle");
+    let found = usb_bundles(stick.path());
+    let names: Vec<_> = found
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["kiosk-0.2.0-rpi4.raucb", "kiosk-0.3.0-rpi4.raucb"]);
+    request_usb_install(data.path(), &found[1]).expect("request");
+    let paths = Paths::new(data.path());
+    let req: InstallRequest =
+        serde_json::from_slice(&std::fs::read(paths.install_request()).expect("read"))
+            .expect("parse");
+    assert_eq!(req.bundle, found[1]);
+    assert!(req.technician && req.sha256.is_none() && req.version.is_empty());
+    // One install at a time.
+    assert!(request_usb_install(data.path(), &found[0]).is_err());
+    request_reboot(data.path()).expect("reboot");
+    assert!(paths.reboot_request().exists());
+    // A request from before the field existed reads as not a technician's.
+    let old: InstallRequest =
+        serde_json::from_str(r#"{"bundle":"/data/x.raucb","version":"0.2.0","sha256":null}"#)
+            .expect("parse");
+    assert!(!old.technician);
 }
