@@ -654,6 +654,10 @@ pub async fn run(
                 progress_url: config.receipt.progress_url.clone(),
             },
             face.as_ref().map(crate::gui::window::FaceFeed::of),
+            Some(crate::gui::window::TechLink {
+                update: config.update.clone(),
+                data_dir: config.data_dir.clone(),
+            }),
         );
     }
     // Under systemd (Type=notify): ready now, then watchdog pings.

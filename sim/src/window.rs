@@ -26,7 +26,8 @@ impl Human {
         ctx: ViewContext,
         face: Option<FaceFeed>,
     ) {
-        if self.screen.attach(events, states, ctx, face) {
+        // The demo has no updates and no USB stick: no technician menu data.
+        if self.screen.attach(events, states, ctx, face, None) {
             let _ = self.closed.await;
         }
     }

@@ -138,8 +138,14 @@ pub enum Action {
     TechnicianTap,
     /// A key of the technician PIN pad.
     Pin(String),
-    /// Close the technician PIN pad.
+    /// Close the technician PIN pad or menu.
     TechnicianClose,
+    /// Technician menu: install the USB stick's update bundle.
+    TechnicianInstall,
+    /// Technician menu: restart into the installed update.
+    TechnicianRestart,
+    /// Technician menu: end the kiosk program (systemd starts it again).
+    TechnicianExit,
     /// The account number typed is complete.
     EnterAccount,
     /// "Find my account by my identity" (bill payment).
@@ -211,6 +217,9 @@ impl Action {
             "technician-tap" => Action::TechnicianTap,
             "pin" => Action::Pin(arg.into()),
             "technician-close" => Action::TechnicianClose,
+            "technician-install" => Action::TechnicianInstall,
+            "technician-restart" => Action::TechnicianRestart,
+            "technician-exit" => Action::TechnicianExit,
             "enter-account" => Action::EnterAccount,
             "use-identity" => Action::UseIdentity,
             "holder-present" => Action::HolderPresent(yes),
@@ -351,6 +360,12 @@ impl Screens {
         k.set_volume(view.volume);
         k.set_muted(view.muted);
         k.set_technician(view.technician);
+        k.set_technician_menu(view.technician_menu);
+        k.set_tech_lines(strings(&view.tech_lines));
+        k.set_tech_bundle(view.tech_bundle.as_str().into());
+        k.set_tech_can_install(view.tech_can_install);
+        k.set_tech_can_restart(view.tech_can_restart);
+        k.set_tech_message(view.tech_message.as_str().into());
         k.set_entry_account(view.entry_account.as_str().into());
         k.set_entry_order(view.entry_order.as_str().into());
         k.set_entry_pin(view.entry_pin.as_str().into());

@@ -135,8 +135,21 @@ pub struct View {
     pub volume: i32,
     /// Voice muted by config.
     pub muted: bool,
-    /// The technician PIN pad is open.
+    /// The technician PIN pad or menu is open (the citizen's pages are not
+    /// shown).
     pub technician: bool,
+    /// The technician menu is open (after the PIN).
+    pub technician_menu: bool,
+    /// The menu's lines: release, slots, last update.
+    pub tech_lines: Vec<String>,
+    /// The update bundle on the USB stick (file name), or a hint.
+    pub tech_bundle: String,
+    /// "Install from the USB stick" is enabled.
+    pub tech_can_install: bool,
+    /// "Restart now" is enabled (an installed update waits).
+    pub tech_can_restart: bool,
+    /// Where the install stands, or its result.
+    pub tech_message: String,
     /// Account number typed (account entry).
     pub entry_account: String,
     /// Order number typed (progress query).

@@ -21,8 +21,13 @@ pub enum Output {
     Replay,
     /// The screen changed locally (typing, language, volume): redraw.
     Redraw,
-    /// The technician PIN was right: open the technician menu.
+    /// "Exit the kiosk program" on the technician menu: end the window
+    /// (systemd starts the kiosk again).
     Technician,
+    /// "Install from the USB stick": ask for the install of this bundle.
+    Install(std::path::PathBuf),
+    /// "Restart now": ask for the reboot into the installed update.
+    Restart,
 }
 
 /// Taps on the hidden entry that open the PIN pad.
@@ -114,6 +119,9 @@ impl Controller {
         let ev = |e| vec![Output::Event(e)];
         if self.local.technician {
             return self.technician(action);
+        }
+        if self.local.menu {
+            return self.menu(action);
         }
         match action {
             Action::Start => ev(Event::Start),
@@ -289,7 +297,43 @@ impl Controller {
                 }
                 vec![Output::Redraw]
             }
-            Action::Pin(_) | Action::TechnicianClose => Vec::new(),
+            Action::Pin(_)
+            | Action::TechnicianClose
+            | Action::TechnicianInstall
+            | Action::TechnicianRestart
+            | Action::TechnicianExit => Vec::new(),
+        }
+    }
+
+    /// The technician menu's state (the window refreshes it while open).
+    pub fn set_menu(&mut self, menu: super::technician::Menu) -> bool {
+        let changed = self.local.tech != menu;
+        self.local.tech = menu;
+        changed
+    }
+
+    /// Whether the technician menu is open.
+    pub fn menu_open(&self) -> bool {
+        self.local.menu
+    }
+
+    fn menu(&mut self, action: Action) -> Vec<Output> {
+        match action {
+            Action::TechnicianInstall => match &self.local.tech.bundle {
+                Some(b) if self.local.tech.can_install => vec![Output::Install(b.clone())],
+                _ => Vec::new(),
+            },
+            Action::TechnicianRestart if self.local.tech.can_restart => vec![Output::Restart],
+            Action::TechnicianExit => {
+                self.local.menu = false;
+                vec![Output::Redraw, Output::Technician]
+            }
+            Action::TechnicianClose => {
+                self.local.menu = false;
+                vec![Output::Redraw]
+            }
+            // The citizen's screens are not shown while the menu is open.
+            _ => Vec::new(),
         }
     }
 
@@ -304,7 +348,8 @@ impl Controller {
                 if self.local.pin == self.pin {
                     self.local.technician = false;
                     self.local.pin.clear();
-                    vec![Output::Redraw, Output::Technician]
+                    self.local.menu = true;
+                    vec![Output::Redraw]
                 } else {
                     if self.local.pin.len() >= self.pin.len() {
                         self.local.pin.clear();

@@ -12,13 +12,14 @@
 pub mod controller;
 pub mod feed;
 pub mod pinyin;
+pub mod technician;
 pub mod view;
 pub mod voice;
 pub mod window;
 
 /// The `[ui]` section of the config.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(default)]
 pub struct UiConfig {
     /// `kiosk run` opens the touchscreen (KMS on the device, a window on a
     /// desktop). Without a display the kiosk logs it and runs without one
@@ -190,5 +191,72 @@ mod tests {
             ..prompt
         });
         assert_eq!(view::build(&state, c.local(), &ctx, today).face_text, "");
+    }
+
+    /// The PIN opens the menu; its buttons ask for the stick's install and
+    /// the restart only when the menu allows them; the citizen's screen
+    /// takes no touch while it is open.
+    #[test]
+    fn the_technician_menu_installs_from_the_stick_and_restarts() {
+        use crate::flow::State;
+        use controller::Output;
+        use kiosk_ui::Action;
+        let state = State::new();
+        let mut c = controller::Controller::new("2468", true);
+        for _ in 0..5 {
+            let _ = c.act(Action::TechnicianTap, &state);
+        }
+        for k in ["2", "4", "6"] {
+            let _ = c.act(Action::Pin(k.into()), &state);
+        }
+        assert!(!c.menu_open());
+        assert_eq!(c.act(Action::Pin("8".into()), &state), vec![Output::Redraw]);
+        assert!(c.menu_open());
+        let ctx = view::ViewContext::default();
+        let now = chrono::Utc::now();
+        let v = view::build(&state, c.local(), &ctx, now);
+        assert!(v.technician && v.technician_menu);
+        // Nothing on the stick yet: the button does nothing.
+        assert!(c.act(Action::TechnicianInstall, &state).is_empty());
+        assert!(
+            c.act(Action::Start, &state).is_empty(),
+            "the citizen's screen is covered"
+        );
+        let bundle = std::path::PathBuf::from("/media/kiosk-usb/kiosk-0.2.0-rpi4.raucb");
+        let report = crate::update::SystemReport {
+            release: "0.1.0".into(),
+            ..Default::default()
+        };
+        assert!(c.set_menu(technician::menu(
+            &report,
+            std::slice::from_ref(&bundle),
+            true,
+            kiosk_ui::Lang::Zh
+        )));
+        let v = view::build(&state, c.local(), &ctx, now);
+        assert!(v.tech_can_install && !v.tech_can_restart);
+        assert_eq!(v.tech_bundle, "kiosk-0.2.0-rpi4.raucb");
+        assert_eq!(
+            c.act(Action::TechnicianInstall, &state),
+            vec![Output::Install(bundle)]
+        );
+        assert!(c.act(Action::TechnicianRestart, &state).is_empty());
+        let installed = crate::update::SystemReport {
+            last_update: Some(crate::update::LastUpdate {
+                version: "0.2.0".into(),
+                outcome: crate::update::Outcome::Installed,
+                detail: "installed into slot B from the USB stick".into(),
+                at: now,
+            }),
+            ..report
+        };
+        c.set_menu(technician::menu(&installed, &[], true, kiosk_ui::Lang::Zh));
+        assert_eq!(
+            c.act(Action::TechnicianRestart, &state),
+            vec![Output::Restart]
+        );
+        assert_eq!(c.act(Action::TechnicianClose, &state), vec![Output::Redraw]);
+        assert!(!c.menu_open());
+        assert!(!view::build(&state, c.local(), &ctx, now).technician);
     }
 }

@@ -52,6 +52,10 @@ pub struct Local {
     pub muted: bool,
     /// The technician PIN pad is open.
     pub technician: bool,
+    /// The technician menu is open (after the PIN).
+    pub menu: bool,
+    /// What the technician menu shows.
+    pub tech: super::technician::Menu,
     /// PIN digits typed (never shown).
     pub pin: String,
     /// Account number typed.
@@ -81,6 +85,7 @@ impl std::fmt::Debug for Local {
             .field("volume", &self.volume)
             .field("muted", &self.muted)
             .field("technician", &self.technician)
+            .field("menu", &self.menu)
             .field("contract_page", &self.contract_page)
             .field("company_entry", &self.company_entry)
             .field("face", &self.face)
@@ -330,7 +335,13 @@ pub fn build(state: &State, local: &Local, ctx: &ViewContext, now: DateTime<Utc>
         signed: local.strokes.iter().any(|s| !s.is_empty()),
         volume: local.volume,
         muted: local.muted,
-        technician: local.technician,
+        technician: local.technician || local.menu,
+        technician_menu: local.menu,
+        tech_lines: local.tech.lines.clone(),
+        tech_bundle: local.tech.bundle_name.clone(),
+        tech_can_install: local.tech.can_install,
+        tech_can_restart: local.tech.can_restart,
+        tech_message: local.tech.message.clone(),
         entry_account: local.account.clone(),
         entry_order: local.order.clone(),
         entry_pin: "●".repeat(local.staff_pin.chars().count()),

@@ -31,6 +31,17 @@ pub struct Attached {
     states: UnboundedReceiver<State>,
     ctx: ViewContext,
     face: Option<FaceFeed>,
+    tech: Option<TechLink>,
+}
+
+/// What the technician menu reads and writes: the update state and
+/// requests in the data folder, and the USB stick's mount point.
+#[derive(Debug, Clone)]
+pub struct TechLink {
+    /// `[update]` (release file, USB mount point).
+    pub update: crate::update::UpdateConfig,
+    /// The kiosk's data folder.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// What the face actor publishes for the screen: its prompts and the live
@@ -80,9 +91,24 @@ struct App {
     guide: Guide<EspeakSpeaker>,
     ctx: ViewContext,
     events: Sender<Event>,
+    tech: Option<TechLink>,
 }
 
 impl App {
+    /// Refreshes the technician menu from the update state and the stick;
+    /// true when it changed.
+    fn refresh_menu(&mut self) -> bool {
+        let Some(link) = &self.tech else {
+            return false;
+        };
+        let report = crate::update::SystemReport::read(&link.update, &link.data_dir);
+        let bundles = crate::update::usb_bundles(&link.update.usb_dir);
+        let idle = self.state.phase.name() == "attract" && self.state.session.is_none();
+        let lang = self.controller.lang();
+        self.controller
+            .set_menu(super::technician::menu(&report, &bundles, idle, lang))
+    }
+
     fn view(&self) -> kiosk_ui::View {
         build(
             &self.state,
@@ -114,6 +140,7 @@ impl Touchscreen {
         states: UnboundedReceiver<State>,
         ctx: ViewContext,
         face: Option<FaceFeed>,
+        tech: Option<TechLink>,
     ) -> bool {
         self.ready
             .send(Attached {
@@ -121,6 +148,7 @@ impl Touchscreen {
                 states,
                 ctx,
                 face,
+                tech,
             })
             .is_ok()
     }
@@ -169,6 +197,7 @@ pub fn serve(attached: Attached, win: &WindowOptions) -> Result<(), WindowError>
         ),
         ctx: attached.ctx,
         events: attached.events,
+        tech: attached.tech,
     }));
     let draw = {
         let screens = Rc::downgrade(&screens);
@@ -215,6 +244,39 @@ pub fn serve(attached: Attached, win: &WindowOptions) -> Result<(), WindowError>
                     Output::Technician => {
                         let _ = slint::quit_event_loop();
                     }
+                    Output::Install(bundle) => {
+                        if let Ok(mut a) = app.try_borrow_mut() {
+                            if let Some(link) = &a.tech {
+                                match crate::update::request_usb_install(&link.data_dir, &bundle) {
+                                    Ok(()) => tracing::info!(
+                                        "technician: install of {} from the USB stick asked for",
+                                        bundle.display()
+                                    ),
+                                    Err(e) => tracing::warn!(
+                                        "technician: cannot ask for the install: {e}"
+                                    ),
+                                }
+                            }
+                            a.refresh_menu();
+                        }
+                        draw(false);
+                    }
+                    Output::Restart => {
+                        if let Ok(a) = app.try_borrow() {
+                            if let Some(link) = &a.tech {
+                                match crate::update::request_reboot(&link.data_dir) {
+                                    Ok(()) => tracing::info!(
+                                        "technician: restart into the installed update"
+                                    ),
+                                    Err(e) => {
+                                        tracing::warn!(
+                                            "technician: cannot ask for the restart: {e}"
+                                        )
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         });
@@ -224,6 +286,7 @@ pub fn serve(attached: Attached, win: &WindowOptions) -> Result<(), WindowError>
     let mut states = attached.states;
     let mut face = attached.face;
     let timer = slint::Timer::default();
+    let mut menu_refreshed: Option<std::time::Instant> = None;
     {
         let app = app.clone();
         let preview_screens = Rc::downgrade(&screens);
@@ -253,6 +316,21 @@ pub fn serve(attached: Attached, win: &WindowOptions) -> Result<(), WindowError>
                                 preview.as_deref().map(|p| (p.width, p.height, &p.rgb[..])),
                             );
                         }
+                    }
+                }
+                // The technician menu follows the install about once a
+                // second while it is open.
+                if let Ok(mut a) = app.try_borrow_mut() {
+                    if a.controller.menu_open() {
+                        if menu_refreshed.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            menu_refreshed = Some(std::time::Instant::now());
+                            if a.refresh_menu() {
+                                drop(a);
+                                draw(false);
+                            }
+                        }
+                    } else {
+                        menu_refreshed = None;
                     }
                 }
                 if changed {
