@@ -19,6 +19,7 @@ use super::{
     conclude, record, BeforeConfirm, E2eReport, Lab, Plan, Running, ScenarioResult, CENTRAL_TOKEN,
 };
 use crate::boot_test::{start_central, CENTRAL_PORT};
+use crate::qmp::read_ppm;
 use crate::rauc::{development_keys, make_bundle, root_from_image, shrink, Keys};
 use crate::rootfs::Caches;
 use crate::step::{run, Step};
@@ -33,6 +34,16 @@ pub const UPDATE_SCENARIOS: [&str; 7] = [
     "kernel-in-slot",
     "rpi-boot",
 ];
+
+/// The technician's taps on the emulated touchscreen (1280×800, the
+/// Chinese screens): the title five times, the PIN, the menu's buttons.
+/// `ui/tests/technician.rs` taps the same points on the same screens.
+const TECHNICIAN_TITLE: (u32, u32) = (120, 42);
+const TECHNICIAN_PIN: &str = "2468";
+const TECHNICIAN_PIN_KEYS: [(u32, u32); 4] = [(635, 334), (516, 393), (759, 393), (635, 452)];
+const TECHNICIAN_INSTALL: (u32, u32) = (278, 765);
+const TECHNICIAN_RESTART: (u32, u32) = (573, 765);
+const TECHNICIAN_CLOSE: (u32, u32) = (1080, 765);
 
 /// `update-test`'s options.
 #[derive(Debug, Clone)]
@@ -80,7 +91,16 @@ fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::R
     let bundles = Bundles::make(&lab, &release)?;
     // The site's config, as in the e2e test: touchscreen on, central's
     // device token.
-    lab.put_drop(&super::drop_config(&lab.base_config()?, super::Drop::Good)?)?;
+    // The technician PIN opens the menu the USB stick's installs use.
+    let mut site: toml::Table =
+        toml::from_str(&super::drop_config(&lab.base_config()?, super::Drop::Good)?)?;
+    if let Some(toml::Value::Table(ui)) = site.get_mut("ui") {
+        ui.insert("technician_pin".into(), TECHNICIAN_PIN.into());
+    }
+    lab.put_drop(&format!(
+        "# Left on the boot partition by image-build update-test.\n{}",
+        toml::to_string(&site)?
+    ))?;
     let mut vm = lab.boot()?;
     let first = lab.wait_system(
         &mut vm,
@@ -99,6 +119,41 @@ fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::R
     record(results, "update-ok", ok);
     if ok_passed {
         record(results, "kernel-in-slot", lab.kernel_in_slot(&vm, &bundles));
+        // Slot B runs update2 from here on: update3 goes to slot A and
+        // never becomes healthy; then the image's own release is offered to
+        // go back to slot A, its install cut, retried, and its first boot
+        // cut.
+        let rolled = lab.rollback_unhealthy(&mut vm, &bundles);
+        let rolled_passed = rolled.is_ok();
+        record(results, "rollback-unhealthy", rolled);
+        if rolled_passed {
+            let cut = lab.power_cut_install(&mut vm, &bundles);
+            let cut_passed = cut.is_ok();
+            record(results, "power-cut-install", cut);
+            if cut_passed {
+                record(
+                    results,
+                    "power-cut-first-boot",
+                    lab.power_cut_first_boot(&mut vm, &bundles),
+                );
+            }
+        }
+    }
+    for (name, after) in [
+        ("kernel-in-slot", "update-ok"),
+        ("rollback-unhealthy", "update-ok"),
+        ("power-cut-install", "rollback-unhealthy"),
+        ("power-cut-first-boot", "power-cut-install"),
+    ] {
+        if !results.iter().any(|r| r.name == name) {
+            results.push(ScenarioResult {
+                name: name.into(),
+                passed: false,
+                detail: format!(
+                    "not run: it starts from the board {after} leaves, and {after} failed"
+                ),
+            });
+        }
     }
     drop(vm);
     drop(lab);
@@ -110,6 +165,11 @@ fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::R
 struct Bundles {
     update2: Offer,
     other_key: Offer,
+    /// A release whose kiosk never starts.
+    update3: Offer,
+    /// The image's own release (`image-build bundle`), offered to go back
+    /// from update2: the install that is cut and retried.
+    v1: Offer,
     initrd_sha: (String, String),
 }
 
@@ -187,12 +247,74 @@ impl Bundles {
             .arg(&other_key.file))
         .context("rauc resign")?;
         step.done();
+
+        let step = Step::start("update3: a release whose kiosk never starts");
+        let v3 = work.join("v3.ext4");
+        run(Command::new("cp").arg("--sparse=always").arg(&v1).arg(&v3))?;
+        let version3 = format!("{release}.update3");
+        set_release(&v3, &version3, &work)?;
+        let dropin = work.join("never-healthy.conf");
+        std::fs::write(
+            &dropin,
+            "# update-test: this release's kiosk exits at once, every time.\n[Service]\nExecStart=\nExecStart=/bin/sh -c 'echo kiosk-update3: the kiosk of this release never starts; exit 70'\n",
+        )?;
+        // `mkdir` fails harmlessly when the folder exists.
+        debugfs(
+            &v3,
+            &format!(
+                "mkdir /etc/systemd/system/kiosk.service.d\nwrite {} /etc/systemd/system/kiosk.service.d/never-healthy.conf",
+                dropin.display()
+            ),
+            true,
+        )?;
+        let check = debugfs(
+            &v3,
+            "cat /etc/systemd/system/kiosk.service.d/never-healthy.conf",
+            false,
+        )?;
+        if !check.contains("exit 70") {
+            bail!("update3's drop-in did not land in its root file system: {check}");
+        }
+        shrink(&v3)?;
+        let update3 = Offer {
+            file: work.join("update3.raucb"),
+            version: version3.clone(),
+        };
+        make_bundle(&v3, &compat, &version3, &keys, &work, &update3.file)?;
+        let _ = std::fs::remove_file(&v3);
+        step.done();
+
+        let v1 = image_bundle(lab, release)?;
         Ok(Self {
             update2,
             other_key,
+            update3,
+            v1,
             initrd_sha: (old_sha, new_sha),
         })
     }
+}
+
+/// The image's own bundle (`image-build bundle`, which `.ci/run` runs
+/// before this test), made here when missing or of another release.
+fn image_bundle(lab: &Lab, release: &str) -> anyhow::Result<Offer> {
+    let out = &lab.built.out;
+    let info: Option<Value> = std::fs::read_to_string(out.file(".raucb.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let current = info
+        .as_ref()
+        .is_some_and(|i| i["version"] == release && out.file(".raucb").is_file());
+    if !current {
+        let step = Step::start("the image's own bundle (image-build bundle)");
+        let dir = lab.built.img.parent().context("image folder")?;
+        crate::rauc::bundle(&lab.built.def.name, dir)?;
+        step.done();
+    }
+    Ok(Offer {
+        file: out.file(".raucb"),
+        version: release.to_string(),
+    })
 }
 
 /// Runs debugfs on an ext4 image (`-w` to write), commands from a file.
@@ -345,7 +467,7 @@ impl Lab {
     }
 
     fn bad_signature(
-        &self,
+        &mut self,
         vm: &mut Running,
         b: &Bundles,
         release: &str,
@@ -384,11 +506,134 @@ impl Lab {
         if !metrics.contains("kiosk_update_failures_total 1") {
             bail!("/metrics does not count the failure");
         }
-        Ok(format!(
+        let network = format!(
             "a bundle signed by another CA was downloaded, refused by RAUC ({}); slot A still runs {release}, slot B stays {}, kiosk_update_failures_total 1",
             s["last_update"]["detail"].as_str().unwrap_or("").chars().take(160).collect::<String>(),
             s["other_slot"]
+        );
+        // The same bundle from a technician's USB stick, through the
+        // technician menu: refused the same way, and the menu says why.
+        let stick = self.insert_stick(vm, &b.other_key.file, "kiosk-other-key.raucb", "stick1")?;
+        self.open_technician_menu(vm)?;
+        self.wait_pixel(
+            vm,
+            TECHNICIAN_INSTALL,
+            Duration::from_secs(120),
+            is_primary,
+            "the menu's install button enabled (the stick seen)",
+        )?;
+        vm.qmp.tap(TECHNICIAN_INSTALL.0, TECHNICIAN_INSTALL.1)?;
+        let s = self.wait_system(
+            vm,
+            "RAUC's refusal of the stick's bundle",
+            Duration::from_secs(300),
+            |s| {
+                s["last_update"]["version"] == "kiosk-other-key.raucb"
+                    && s["last_update"]["outcome"] == "refused"
+            },
+        )?;
+        let screen = self.shot(vm, "bad-signature", "technician-refused")?;
+        vm.qmp.tap(TECHNICIAN_CLOSE.0, TECHNICIAN_CLOSE.1)?;
+        self.remove_stick(vm, &stick)?;
+        if s["slot"] != "A" || s["other_slot"] != "good" || s["update_failures_total"] != 2 {
+            bail!(
+                "after the stick's refusal: slot {}, other slot {}, failures {}",
+                s["slot"],
+                s["other_slot"],
+                s["update_failures_total"]
+            );
+        }
+        Ok(format!(
+            "{network}; the same bundle on a USB stick (hot-plugged usb-storage), installed from the technician menu (PIN, \"从 U 盘安装更新\"): refused by RAUC, the menu shows it ({}), slot B stays good, kiosk_update_failures_total 2",
+            screen.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
         ))
+    }
+
+    /// A FAT USB stick holding `bundle` as `name`, hot-plugged into the
+    /// board's USB controller (qemu `usb-storage`); its qemu id.
+    fn insert_stick(
+        &self,
+        vm: &mut Running,
+        bundle: &Path,
+        name: &str,
+        id: &str,
+    ) -> anyhow::Result<String> {
+        let img = self.tmp.path().join(format!("{id}.img"));
+        let size = std::fs::metadata(bundle)?.len() + 32 * 1024 * 1024;
+        let _ = std::fs::remove_file(&img);
+        std::fs::File::create(&img)?.set_len(size.div_ceil(1 << 20) << 20)?;
+        run(Command::new("mkfs.vfat")
+            .args(["-F", "32", "-n", "KIOSKUSB"])
+            .arg(&img))?;
+        run(Command::new("mcopy")
+            .arg("-i")
+            .arg(&img)
+            .arg(bundle)
+            .arg(format!("::/{name}")))?;
+        vm.qmp.execute(
+            "blockdev-add",
+            Some(serde_json::json!({
+                "driver": "raw", "node-name": id, "read-only": true,
+                "file": {"driver": "file", "filename": img.to_string_lossy()},
+            })),
+        )?;
+        vm.qmp.execute(
+            "device_add",
+            Some(serde_json::json!({
+                "driver": "usb-storage", "bus": "xhci.0", "drive": id, "id": id,
+            })),
+        )?;
+        Ok(id.to_string())
+    }
+
+    /// Pulls the stick out (the guest unmounts it).
+    fn remove_stick(&self, vm: &mut Running, id: &str) -> anyhow::Result<()> {
+        vm.qmp
+            .execute("device_del", Some(serde_json::json!({ "id": id })))?;
+        Ok(())
+    }
+
+    /// Five taps on the title, then the PIN: the technician menu.
+    fn open_technician_menu(&self, vm: &mut Running) -> anyhow::Result<()> {
+        for _ in 0..5 {
+            vm.qmp.tap(TECHNICIAN_TITLE.0, TECHNICIAN_TITLE.1)?;
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        for (x, y) in TECHNICIAN_PIN_KEYS {
+            vm.qmp.tap(x, y)?;
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        Ok(())
+    }
+
+    /// Polls the framebuffer until the pixel at `at` passes `ok`.
+    fn wait_pixel(
+        &self,
+        vm: &mut Running,
+        at: (u32, u32),
+        timeout: Duration,
+        ok: fn([u8; 3]) -> bool,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let ppm = self.tmp.path().join("pixel.ppm");
+        let started = Instant::now();
+        loop {
+            vm.qmp.screendump(&ppm)?;
+            let rgb = read_ppm(&std::fs::read(&ppm)?)?;
+            let i = ((at.1 * rgb.width + at.0) * 3) as usize;
+            let px = [rgb.data[i], rgb.data[i + 1], rgb.data[i + 2]];
+            if ok(px) {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "no {what} within {} s (pixel {at:?} is {px:?})",
+                    timeout.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     fn update_ok(&mut self, vm: &mut Running, b: &Bundles) -> anyhow::Result<String> {
@@ -506,6 +751,235 @@ impl Lab {
             &b.initrd_sha.0[..12],
             &b.initrd_sha.1[..12],
             stamps.len()
+        ))
+    }
+
+    /// `rollback-unhealthy`: update3 (a kiosk that exits at once) is
+    /// installed into slot A; each of its boots ends with `kiosk update
+    /// confirm` giving up and rebooting, U-Boot spends A's three tries and
+    /// falls back to B by itself, whose kiosk reports the rollback.
+    fn rollback_unhealthy(&mut self, vm: &mut Running, b: &Bundles) -> anyhow::Result<String> {
+        let before = self.status().context("no /status")?;
+        let failures = before["system"]["update_failures_total"]
+            .as_u64()
+            .unwrap_or(0);
+        let from = console_len(&vm.console);
+        let started = Instant::now();
+        // A technician installs update3 from a USB stick and restarts into
+        // it from the menu, then leaves: the board is on its own.
+        let stick = self.insert_stick(vm, &b.update3.file, "kiosk-update3.raucb", "stick2")?;
+        self.open_technician_menu(vm)?;
+        self.wait_pixel(
+            vm,
+            TECHNICIAN_INSTALL,
+            Duration::from_secs(120),
+            is_primary,
+            "the menu's install button enabled (update3's stick seen)",
+        )?;
+        vm.qmp.tap(TECHNICIAN_INSTALL.0, TECHNICIAN_INSTALL.1)?;
+        let installed = self.wait_system(
+            vm,
+            "update3 installed from the stick",
+            Duration::from_secs(600),
+            |s| {
+                s["last_update"]["version"] == b.update3.version.as_str()
+                    && s["last_update"]["outcome"] == "installed"
+            },
+        )?;
+        self.wait_pixel(
+            vm,
+            TECHNICIAN_RESTART,
+            Duration::from_secs(30),
+            is_primary,
+            "the menu's restart button enabled",
+        )?;
+        let screen = self.shot(vm, "rollback-unhealthy", "technician-installed")?;
+        // The stick comes out once the menu says installed.
+        self.remove_stick(vm, &stick)?;
+        vm.qmp.tap(TECHNICIAN_RESTART.0, TECHNICIAN_RESTART.1)?;
+        let s = self.wait_system(
+            vm,
+            "the board back on slot B, update3 rolled back",
+            Duration::from_secs(1800),
+            |s| {
+                s["last_update"]["version"] == b.update3.version.as_str()
+                    && s["last_update"]["outcome"] == "rolled-back"
+            },
+        )?;
+        let took = started.elapsed().as_secs();
+        if s["slot"] != "B" || s["release"] != b.update2.version.as_str() {
+            bail!(
+                "after the rollback slot {} runs {} (expected B running {})",
+                s["slot"],
+                s["release"],
+                b.update2.version
+            );
+        }
+        if s["update_failures_total"].as_u64() != Some(failures + 1) {
+            bail!(
+                "update_failures_total is {}, expected {}",
+                s["update_failures_total"],
+                failures + 1
+            );
+        }
+        let console = console_since(&vm.console, from);
+        let boot_lines: Vec<&str> = console
+            .lines()
+            .filter(|l| l.contains("kiosk-boot: slot "))
+            .collect();
+        let a_boots = boot_lines
+            .iter()
+            .filter(|l| l.contains("kiosk-boot: slot A"))
+            .count();
+        if a_boots != 3 {
+            bail!(
+                "slot A booted {a_boots} times, expected its three tries: {}",
+                boot_lines.join(" | ")
+            );
+        }
+        let gave_up = console
+            .lines()
+            .filter(|l| l.contains("not healthy within"))
+            .count();
+        let never = console.contains("kiosk-update3: the kiosk of this release never starts");
+        let fallback = boot_lines.last().copied().unwrap_or_default().trim();
+        if !fallback.contains("kiosk-boot: slot B") {
+            bail!("the last boot was not slot B: {fallback}");
+        }
+        let metrics = crate::boot_test::http_get(self.status, "/metrics", Some(&self.built.token))
+            .map(|r| r.body)
+            .unwrap_or_default();
+        let counter = format!("kiosk_update_failures_total {}", failures + 1);
+        if !metrics.contains(&counter) {
+            bail!("/metrics lacks {counter}");
+        }
+        Ok(format!(
+            "update3 (its kiosk exits at once) on a USB stick, installed by a technician from the menu ({}: {}) and restarted into with \"立即重启\"{}; slot A booted 3 times, `kiosk update confirm` gave up and rebooted {gave_up} times; U-Boot then booted slot B by itself ({fallback}); slot B runs {} again and reports {:?} ({}); slot A is {}; {counter}; {took} s from the offer",
+            screen.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            installed["last_update"]["detail"].as_str().unwrap_or(""),
+            if never { "" } else { " (its journal line did not reach the console)" },
+            b.update2.version,
+            s["last_update"]["outcome"],
+            s["last_update"]["detail"].as_str().unwrap_or(""),
+            s["other_slot"],
+        ))
+    }
+
+    /// `power-cut-install`: the image's own release is offered (back from
+    /// update2); qemu is killed while RAUC writes slot A. The board boots
+    /// slot B (RAUC took A out of the boot order before writing it), the
+    /// kiosk sees the install was cut short and installs again.
+    fn power_cut_install(&mut self, vm: &mut Running, b: &Bundles) -> anyhow::Result<String> {
+        self.offer(&b.v1, &[], 100, None)?;
+        self.wait_system(
+            vm,
+            "rauc install of the image's release",
+            Duration::from_secs(900),
+            |s| s["request"] == "installing",
+        )?;
+        // RAUC checks the bundle for a few seconds, marks slot A bad, then
+        // writes it for about a minute: cut in the middle of that.
+        std::thread::sleep(Duration::from_secs(25));
+        if self
+            .status()
+            .is_some_and(|s| s["system"]["request"] != "installing")
+        {
+            bail!("the install ended within 25 s, before the cut: the cut missed the slot write");
+        }
+        vm.vm.0.kill()?;
+        vm.vm.0.wait()?;
+        *vm = self.boot()?;
+        let counters = console_lines(&vm.console, "kiosk-boot: counters");
+        let booted = console_lines(&vm.console, "kiosk-boot: slot ");
+        if !booted.contains("kiosk-boot: slot B") {
+            bail!("after the cut the board booted {booted} (expected slot B)");
+        }
+        let order = counters
+            .split("BOOT_ORDER=")
+            .nth(1)
+            .and_then(|r| r.split(" BOOT_").next())
+            .unwrap_or("")
+            .to_string();
+        let a_left = counters
+            .split("BOOT_A_LEFT=")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or("");
+        if order.starts_with('A') || (order.contains('A') && a_left != "0") {
+            bail!("slot A, half written, was still bootable after the cut ({counters})");
+        }
+        let retried = self.wait_system(
+            vm,
+            "the install tried again and done",
+            Duration::from_secs(900),
+            |s| {
+                s["last_update"]["version"] == b.v1.version.as_str()
+                    && s["last_update"]["outcome"] == "installed"
+            },
+        )?;
+        let console = std::fs::read_to_string(&vm.console).unwrap_or_default();
+        let said = console
+            .lines()
+            .find(|l| l.contains("was cut short"))
+            .map(|l| l.trim().to_string())
+            .context("the kiosk did not say on the console that the install was cut short")?;
+        Ok(format!(
+            "the image's release {} offered to go back from update2; qemu killed 25 s into `rauc install` (slot A being written); the board booted slot B again ({counters} | {booted}: RAUC marks the slot it writes bad before writing, so U-Boot never picks the half-written slot A); {said}; installed again: {}",
+            b.v1.version,
+            retried["last_update"]["detail"].as_str().unwrap_or("")
+        ))
+    }
+
+    /// `power-cut-first-boot`: after power-cut-install's retry the kiosk
+    /// reboots into slot A; qemu is killed during that first boot. U-Boot
+    /// spent one of A's tries on it, so the next boot runs A with one try
+    /// less, and the kiosk, healthy, marks it good.
+    fn power_cut_first_boot(&mut self, vm: &mut Running, b: &Bundles) -> anyhow::Result<String> {
+        let started = Instant::now();
+        let first = loop {
+            let line = console_lines(&vm.console, "kiosk-boot: slot A");
+            if !line.is_empty() {
+                break line;
+            }
+            if let Some(st) = vm.vm.0.try_wait()? {
+                bail!("qemu exited ({st}) before the reboot into slot A");
+            }
+            if started.elapsed() > Duration::from_secs(600) {
+                bail!(
+                    "no reboot into slot A within 600 s\n{}",
+                    super::console_tail(&vm.console)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        // Into the kernel and systemd, before the kiosk could answer.
+        std::thread::sleep(Duration::from_secs(15));
+        let reached = console_lines(&vm.console, "kiosk: slot A");
+        if !reached.is_empty() {
+            bail!("slot A was confirmed before the cut: {reached}");
+        }
+        vm.vm.0.kill()?;
+        vm.vm.0.wait()?;
+        *vm = self.boot()?;
+        let counters = console_lines(&vm.console, "kiosk-boot: counters");
+        let booted = console_lines(&vm.console, "kiosk-boot: slot ");
+        let s = self.wait_system(
+            vm,
+            "slot A running the image's release, marked good",
+            Duration::from_secs(300),
+            |s| {
+                s["slot"] == "A"
+                    && s["release"] == b.v1.version.as_str()
+                    && s["last_update"]["outcome"] == "good"
+            },
+        )?;
+        if !counters.contains("BOOT_A_LEFT=2") || !booted.contains("tries left A=1") {
+            bail!("the counters did not show one try spent by the cut boot: {counters} | {booted}");
+        }
+        let good = console_lines(&vm.console, "update marked good");
+        Ok(format!(
+            "first boot of slot A cut 15 s after U-Boot chose it ({first}); the next power-on: {counters} (the cut boot spent one of A's three tries), {booted}: slot A ran because it was first in BOOT_ORDER with tries left, and its kiosk became healthy: {good}; /status: slot {} runs {}, other slot {}",
+            s["slot"], s["release"], s["other_slot"]
         ))
     }
 
@@ -659,6 +1133,35 @@ pub fn rpi_boot(dir: &Path, image: &str) -> anyhow::Result<String> {
         "{secs} s from power-on to \"{line}\" on the serial console (mini UART, ttyS1; the card copy boots with modprobe.blacklist=bcm2835_wdt: qemu's raspi3b resets at the first watchdog write); U-Boot rpi_arm64 ran boot.scr: {}; kiosk.env afterwards {env:?} (mark-good through fw_setenv)",
         chain.join(" | ")
     ))
+}
+
+/// A primary button's fill (an enabled install or restart button), not the
+/// grey of a disabled one.
+fn is_primary([r, g, b]: [u8; 3]) -> bool {
+    b > 120 && r < 60 && g < 120
+}
+
+/// The console file's length now (what a later look starts from).
+fn console_len(console: &Path) -> usize {
+    std::fs::metadata(console)
+        .map(|m| m.len() as usize)
+        .unwrap_or(0)
+}
+
+/// The console's text written after byte `from`.
+fn console_since(console: &Path, from: usize) -> String {
+    let bytes = std::fs::read(console).unwrap_or_default();
+    String::from_utf8_lossy(bytes.get(from..).unwrap_or_default()).into_owned()
+}
+
+/// The console's lines holding `needle`, trimmed, joined with " | ".
+fn console_lines(console: &Path, needle: &str) -> String {
+    let text = String::from_utf8_lossy(&std::fs::read(console).unwrap_or_default()).into_owned();
+    text.lines()
+        .filter(|l| l.contains(needle))
+        .map(|l| l.trim().trim_start_matches("\u{1b}c").to_string())
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 fn tail_text(text: &str, n: usize) -> String {
