@@ -24,6 +24,15 @@ const PIN_KEYS: [(&str, (f32, f32)); 4] = [
 const INSTALL: (f32, f32) = (278.0, 765.0);
 const RESTART: (f32, f32) = (573.0, 765.0);
 const CLOSE: (f32, f32) = (1080.0, 765.0);
+/// Inside the install and restart buttons, left of their labels: the test
+/// reads their fill to know whether they are enabled.
+const INSTALL_FILL: (u32, u32) = (130, 765);
+const RESTART_FILL: (u32, u32) = (465, 765);
+
+/// A primary button's fill, as the update test reads it.
+fn is_primary([r, g, b]: [u8; 3]) -> bool {
+    b > 120 && r < 60 && g < 120
+}
 
 fn pin_pad() -> View {
     View {
@@ -107,7 +116,10 @@ fn the_technician_screens_answer_the_update_tests_taps() {
         );
     }
     // The menu with a bundle on the stick: install, and no restart yet.
-    shot("menu", &ui.render(&menu(true, false)));
+    let frame = ui.render(&menu(true, false));
+    shot("menu", &frame);
+    assert!(is_primary(frame.at(INSTALL_FILL.0, INSTALL_FILL.1)));
+    assert!(!is_primary(frame.at(RESTART_FILL.0, RESTART_FILL.1)));
     tap(&ui, RESTART);
     tap(&ui, INSTALL);
     assert_eq!(
@@ -115,7 +127,10 @@ fn the_technician_screens_answer_the_update_tests_taps() {
         vec![Action::TechnicianInstall]
     );
     // Installed: restart, and no second install.
-    shot("menu-installed", &ui.render(&menu(false, true)));
+    let frame = ui.render(&menu(false, true));
+    shot("menu-installed", &frame);
+    assert!(!is_primary(frame.at(INSTALL_FILL.0, INSTALL_FILL.1)));
+    assert!(is_primary(frame.at(RESTART_FILL.0, RESTART_FILL.1)));
     tap(&ui, INSTALL);
     tap(&ui, RESTART);
     tap(&ui, CLOSE);

@@ -44,6 +44,10 @@ const TECHNICIAN_PIN_KEYS: [(u32, u32); 4] = [(635, 334), (516, 393), (759, 393)
 const TECHNICIAN_INSTALL: (u32, u32) = (278, 765);
 const TECHNICIAN_RESTART: (u32, u32) = (573, 765);
 const TECHNICIAN_CLOSE: (u32, u32) = (1080, 765);
+/// Points inside the install and restart buttons, left of their labels:
+/// their fill says whether they are enabled (the same test checks them).
+const TECHNICIAN_INSTALL_FILL: (u32, u32) = (130, 765);
+const TECHNICIAN_RESTART_FILL: (u32, u32) = (465, 765);
 
 /// `update-test`'s options.
 #[derive(Debug, Clone)]
@@ -86,6 +90,23 @@ pub fn update_test(opts: &UpdateOptions) -> anyhow::Result<E2eReport> {
 }
 
 fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Result<()> {
+    // The Pi boots on its own qemu (no network, no ports) beside the
+    // emulated board's scenarios: most of their time the board waits.
+    let pi = {
+        let (out, image) = (opts.out.clone(), opts.pi_image.clone());
+        std::thread::Builder::new()
+            .name("rpi-boot".into())
+            .spawn(move || rpi_boot(&out, &image).map_err(|e| format!("{e:#}")))?
+    };
+    let outcome = run_board(opts, results);
+    let pi = pi
+        .join()
+        .unwrap_or_else(|_| Err("the rpi-boot thread panicked".into()));
+    record(results, "rpi-boot", pi.map_err(|e| anyhow::anyhow!(e)));
+    outcome
+}
+
+fn run_board(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Result<()> {
     let mut lab = Lab::open(&opts.image, &opts.out, "update", true)?;
     let release = lab.release()?;
     let bundles = Bundles::make(&lab, &release)?;
@@ -157,7 +178,6 @@ fn run_all(opts: &UpdateOptions, results: &mut Vec<ScenarioResult>) -> anyhow::R
     }
     drop(vm);
     drop(lab);
-    record(results, "rpi-boot", rpi_boot(&opts.out, &opts.pi_image));
     Ok(())
 }
 
@@ -514,27 +534,25 @@ impl Lab {
         // The same bundle from a technician's USB stick, through the
         // technician menu: refused the same way, and the menu says why.
         let stick = self.insert_stick(vm, &b.other_key.file, "kiosk-other-key.raucb", "stick1")?;
-        self.open_technician_menu(vm)?;
-        self.wait_pixel(
-            vm,
-            TECHNICIAN_INSTALL,
-            Duration::from_secs(120),
-            is_primary,
-            "the menu's install button enabled (the stick seen)",
-        )?;
-        vm.qmp.tap(TECHNICIAN_INSTALL.0, TECHNICIAN_INSTALL.1)?;
-        let s = self.wait_system(
-            vm,
-            "RAUC's refusal of the stick's bundle",
-            Duration::from_secs(300),
-            |s| {
-                s["last_update"]["version"] == "kiosk-other-key.raucb"
-                    && s["last_update"]["outcome"] == "refused"
-            },
-        )?;
-        let screen = self.shot(vm, "bad-signature", "technician-refused")?;
-        vm.qmp.tap(TECHNICIAN_CLOSE.0, TECHNICIAN_CLOSE.1)?;
+        let usb = self
+            .install_from_stick(vm, "the stick seen")
+            .and_then(|()| {
+                let s = self.wait_system(
+                    vm,
+                    "RAUC's refusal of the stick's bundle",
+                    Duration::from_secs(300),
+                    |s| {
+                        s["last_update"]["version"] == "kiosk-other-key.raucb"
+                            && s["last_update"]["outcome"] == "refused"
+                    },
+                )?;
+                Ok((self.shot(vm, "bad-signature", "technician-refused")?, s))
+            });
+        // Whatever happened, the menu closes and the stick comes out: the
+        // next scenarios need the citizen's screens.
+        let _ = vm.qmp.tap(TECHNICIAN_CLOSE.0, TECHNICIAN_CLOSE.1);
         self.remove_stick(vm, &stick)?;
+        let (screen, s) = usb?;
         if s["slot"] != "A" || s["other_slot"] != "good" || s["update_failures_total"] != 2 {
             bail!(
                 "after the stick's refusal: slot {}, other slot {}, failures {}",
@@ -593,6 +611,20 @@ impl Lab {
         Ok(())
     }
 
+    /// Opens the technician menu, waits for its install button (the stick
+    /// mounted, the kiosk idle) and taps it.
+    fn install_from_stick(&mut self, vm: &mut Running, what: &str) -> anyhow::Result<()> {
+        self.open_technician_menu(vm)?;
+        self.wait_pixel(
+            vm,
+            TECHNICIAN_INSTALL_FILL,
+            Duration::from_secs(120),
+            is_primary,
+            &format!("the menu's install button enabled ({what})"),
+        )?;
+        vm.qmp.tap(TECHNICIAN_INSTALL.0, TECHNICIAN_INSTALL.1)
+    }
+
     /// Five taps on the title, then the PIN: the technician menu.
     fn open_technician_menu(&self, vm: &mut Running) -> anyhow::Result<()> {
         for _ in 0..5 {
@@ -627,9 +659,12 @@ impl Lab {
                 return Ok(());
             }
             if started.elapsed() > timeout {
+                let png = self.screens.join(format!("timeout-{}.png", at.0));
+                std::fs::write(&png, crate::qmp::to_png(&rgb)?)?;
                 bail!(
-                    "no {what} within {} s (pixel {at:?} is {px:?})",
-                    timeout.as_secs()
+                    "no {what} within {} s (pixel {at:?} is {px:?}; the screen: {})",
+                    timeout.as_secs(),
+                    png.display()
                 );
             }
             std::thread::sleep(Duration::from_millis(500));
@@ -768,34 +803,40 @@ impl Lab {
         // A technician installs update3 from a USB stick and restarts into
         // it from the menu, then leaves: the board is on its own.
         let stick = self.insert_stick(vm, &b.update3.file, "kiosk-update3.raucb", "stick2")?;
-        self.open_technician_menu(vm)?;
-        self.wait_pixel(
-            vm,
-            TECHNICIAN_INSTALL,
-            Duration::from_secs(120),
-            is_primary,
-            "the menu's install button enabled (update3's stick seen)",
-        )?;
-        vm.qmp.tap(TECHNICIAN_INSTALL.0, TECHNICIAN_INSTALL.1)?;
-        let installed = self.wait_system(
-            vm,
-            "update3 installed from the stick",
-            Duration::from_secs(600),
-            |s| {
-                s["last_update"]["version"] == b.update3.version.as_str()
-                    && s["last_update"]["outcome"] == "installed"
-            },
-        )?;
-        self.wait_pixel(
-            vm,
-            TECHNICIAN_RESTART,
-            Duration::from_secs(30),
-            is_primary,
-            "the menu's restart button enabled",
-        )?;
-        let screen = self.shot(vm, "rollback-unhealthy", "technician-installed")?;
-        // The stick comes out once the menu says installed.
+        let usb = self
+            .install_from_stick(vm, "update3's stick seen")
+            .and_then(|()| {
+                let installed = self.wait_system(
+                    vm,
+                    "update3 installed from the stick",
+                    Duration::from_secs(600),
+                    |s| {
+                        s["last_update"]["version"] == b.update3.version.as_str()
+                            && s["last_update"]["outcome"] == "installed"
+                    },
+                )?;
+                self.wait_pixel(
+                    vm,
+                    TECHNICIAN_RESTART_FILL,
+                    Duration::from_secs(30),
+                    is_primary,
+                    "the menu's restart button enabled",
+                )?;
+                Ok((
+                    self.shot(vm, "rollback-unhealthy", "technician-installed")?,
+                    installed,
+                ))
+            });
+        // The stick comes out once the menu says installed (or the try
+        // failed: then the menu closes too).
         self.remove_stick(vm, &stick)?;
+        let (screen, installed) = match usb {
+            Ok(x) => x,
+            Err(e) => {
+                let _ = vm.qmp.tap(TECHNICIAN_CLOSE.0, TECHNICIAN_CLOSE.1);
+                return Err(e);
+            }
+        };
         vm.qmp.tap(TECHNICIAN_RESTART.0, TECHNICIAN_RESTART.1)?;
         let s = self.wait_system(
             vm,
