@@ -262,6 +262,10 @@ pub struct State {
     pub last: Option<LastUpdate>,
     /// Updates that failed (refused, rolled back) since the kiosk was made.
     pub failures_total: u64,
+    /// Versions refused or rolled back, never offered to RAUC again (the
+    /// last [`REMEMBERED_FAILURES`]): another update in between (a USB
+    /// stick's, say) must not make the kiosk fetch them once more.
+    pub failed_versions: Vec<String>,
     /// Tries of the pending slot that did not become healthy in time.
     pub unhealthy_boots: u64,
     /// RAUC's view of the slots, as the root helpers last read it (the
@@ -413,6 +417,14 @@ impl State {
     pub fn record(&mut self, version: &str, outcome: Outcome, detail: impl Into<String>) {
         if matches!(outcome, Outcome::Refused | Outcome::RolledBack) {
             self.failures_total += 1;
+            if !self.failed_before(version) {
+                self.failed_versions.push(version.to_string());
+                let extra = self
+                    .failed_versions
+                    .len()
+                    .saturating_sub(REMEMBERED_FAILURES);
+                self.failed_versions.drain(..extra);
+            }
         }
         self.last = Some(LastUpdate {
             version: version.to_string(),
@@ -420,6 +432,20 @@ impl State {
             detail: detail.into(),
             at: Utc::now(),
         });
+    }
+}
+
+/// How many refused or rolled-back versions [`State`] remembers.
+pub const REMEMBERED_FAILURES: usize = 32;
+
+impl State {
+    /// Whether `version` was refused or rolled back before (so it is never
+    /// tried again).
+    pub fn failed_before(&self, version: &str) -> bool {
+        self.failed_versions.iter().any(|v| v == version)
+            || self.last.as_ref().is_some_and(|l| {
+                l.version == version && matches!(l.outcome, Outcome::Refused | Outcome::RolledBack)
+            })
     }
 }
 

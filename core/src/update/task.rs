@@ -131,12 +131,10 @@ impl UpdateTask {
         if offer.sha256.len() != 64 || !offer.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
             return Round::Retry("the offer's sha256 is not a SHA-256".into());
         }
+        if state.failed_before(&offer.version) {
+            return Round::RefusedBefore;
+        }
         if let Some(last) = &state.last {
-            if last.version == offer.version
-                && matches!(last.outcome, Outcome::Refused | Outcome::RolledBack)
-            {
-                return Round::RefusedBefore;
-            }
             // A failed install (I/O, RAUC unavailable) is retried, but not
             // at once: every five minutes.
             if last.version == offer.version

@@ -86,6 +86,16 @@ fn the_state_survives_a_newer_writer_and_counts_failures() {
     s.record("0.3.0", Outcome::RolledBack, "never healthy");
     s.record("0.4.0", Outcome::Good, "marked good");
     assert_eq!(s.failures_total, 2);
+    // Failed versions stay failed whatever comes after them.
+    assert!(s.failed_before("0.2.0") && s.failed_before("0.3.0"));
+    assert!(!s.failed_before("0.4.0"));
+    for i in 0..REMEMBERED_FAILURES {
+        s.record(&format!("1.{i}"), Outcome::Refused, "signature");
+    }
+    s.record("0.4.0", Outcome::Good, "marked good");
+    assert!(s.failed_before("1.0") && !s.failed_before("0.2.0"));
+    assert_eq!(s.failed_versions.len(), REMEMBERED_FAILURES);
+    s.failures_total = 2;
     s.save(&path).expect("save");
     let back = State::load(&path);
     assert_eq!(back.failures_total, 2);
