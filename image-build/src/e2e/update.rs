@@ -611,6 +611,39 @@ impl Lab {
         Ok(())
     }
 
+    /// Polls the console (every 200 ms) until a line holds `needle`; those
+    /// lines, or an error naming `what` with `/status` and the console's
+    /// tail.
+    fn wait_console(
+        &self,
+        vm: &mut Running,
+        needle: &str,
+        timeout: Duration,
+        what: &str,
+    ) -> anyhow::Result<String> {
+        let started = Instant::now();
+        loop {
+            let line = console_lines(&vm.console, needle);
+            if !line.is_empty() {
+                return Ok(line);
+            }
+            if let Some(st) = vm.vm.0.try_wait()? {
+                bail!("qemu exited ({st}) waiting for {what}");
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "no {what} within {} s; /status system: {}\n{}",
+                    timeout.as_secs(),
+                    self.status()
+                        .map(|s| s["system"].clone())
+                        .unwrap_or_default(),
+                    super::console_tail(&vm.console)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Opens the technician menu, waits for its install button (the stick
     /// mounted, the kiosk idle) and taps it.
     fn install_from_stick(&mut self, vm: &mut Running, what: &str) -> anyhow::Result<()> {
@@ -951,24 +984,12 @@ impl Lab {
         // slot A (said on the console just before): read from the console,
         // not /status, so the first boot that follows is not missed.
         let started = Instant::now();
-        let rebooting =
-            loop {
-                let line = console_lines(&vm.console, "kiosk: rebooting into the installed update");
-                if !line.is_empty() {
-                    break line;
-                }
-                if let Some(st) = vm.vm.0.try_wait()? {
-                    bail!("qemu exited ({st}) waiting for the install to be tried again");
-                }
-                if started.elapsed() > Duration::from_secs(900) {
-                    bail!(
-                    "the install was not tried again and done within 900 s; /status system: {}\n{}",
-                    self.status().map(|s| s["system"].clone()).unwrap_or_default(),
-                    super::console_tail(&vm.console)
-                );
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            };
+        let rebooting = self.wait_console(
+            vm,
+            "kiosk: rebooting into the installed update",
+            Duration::from_secs(900),
+            "the install tried again and done",
+        )?;
         let said = console_lines(&vm.console, "was cut short");
         if said.is_empty() {
             bail!("the kiosk did not say on the console that the install was cut short");
@@ -985,23 +1006,12 @@ impl Lab {
     /// spent one of A's tries on it, so the next boot runs A with one try
     /// less, and the kiosk, healthy, marks it good.
     fn power_cut_first_boot(&mut self, vm: &mut Running, b: &Bundles) -> anyhow::Result<String> {
-        let started = Instant::now();
-        let first = loop {
-            let line = console_lines(&vm.console, "kiosk-boot: slot A");
-            if !line.is_empty() {
-                break line;
-            }
-            if let Some(st) = vm.vm.0.try_wait()? {
-                bail!("qemu exited ({st}) before the reboot into slot A");
-            }
-            if started.elapsed() > Duration::from_secs(600) {
-                bail!(
-                    "no reboot into slot A within 600 s\n{}",
-                    super::console_tail(&vm.console)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let first = self.wait_console(
+            vm,
+            "kiosk-boot: slot A",
+            Duration::from_secs(600),
+            "the reboot into slot A",
+        )?;
         // Into the kernel and systemd, before the kiosk could answer.
         std::thread::sleep(Duration::from_secs(15));
         let reached = console_lines(&vm.console, "kiosk: slot A");
