@@ -20,7 +20,8 @@ APT_PACKAGES=(build-essential pkg-config libclang-dev libfontconfig1-dev curl ca
 # for the boot chain and updates, U-Boot for the emulated board
 # (u-boot-qemu, its -bios), mkimage and mkenvimage (u-boot-tools), rauc and
 # squashfs-tools (signed verity bundles) and cpio (checks the initrd a
-# test bundle carries);
+# test bundle carries); iproute2 and util-linux's unshare (the update test
+# runs beside the e2e test in a network namespace of its own);
 # and, from Debian's arm64 multiarch archive, the fontconfig the kiosk links
 # (Slint's system-font loader, yeslogic-fontconfig-sys via pkg-config; see
 # .cargo/config.toml) and the libinput, libxkbcommon and libudev its KMS
@@ -36,7 +37,7 @@ if [ "${1:-}" = "--image" ]; then
   APT_PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
     binfmt-support arch-test qemu-system-arm mmdebstrap zstd kmod
     tesseract-ocr tesseract-ocr-eng systemd
-    u-boot-qemu u-boot-tools rauc squashfs-tools cpio
+    u-boot-qemu u-boot-tools rauc squashfs-tools cpio iproute2 util-linux
     libfontconfig-dev:arm64 libinput-dev:arm64 libxkbcommon-dev:arm64 libudev-dev:arm64)
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     echo "setup: adding the arm64 architecture to dpkg"

@@ -171,7 +171,7 @@ fn cross_build(def: &ImageDef) -> anyhow::Result<PathBuf> {
         def.kiosk.target,
         def.kiosk.features.join(",")
     ));
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = crate::def::workspace_dir();
     let stdout = run(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(&workspace)
@@ -243,7 +243,7 @@ fn resolve_models(
         return Ok(Some(caches.models.clone()));
     }
     let step = Step::start("kiosk models fetch (host build of kiosk)");
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = crate::def::workspace_dir();
     let fetched = run(
         Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(&workspace)

@@ -141,14 +141,41 @@ pub struct Qemu {
     pub memory_mib: u32,
 }
 
+/// The `image-build` folder of the checkout being built, found at run time:
+/// `$KIOSK_IMAGE_BUILD_DIR`, else the first `image-build/images` above the
+/// current folder, else the folder this binary was compiled in. (Compiled-in
+/// alone is wrong when a warm target directory serves two checkouts: cargo
+/// does not rebuild for a new path, so the binary would read the old one's
+/// definitions and sources.)
+pub fn source_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("KIOSK_IMAGE_BUILD_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            for candidate in [dir.to_path_buf(), dir.join("image-build")] {
+                if candidate.join("images").is_dir() && candidate.join("Cargo.toml").is_file() {
+                    return candidate;
+                }
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The workspace holding `image-build` (where `cargo build -p kiosk` runs).
+pub fn workspace_dir() -> PathBuf {
+    source_dir().join("..")
+}
+
 /// The folder holding the definitions (`image-build/images`).
 pub fn images_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("images")
+    source_dir().join("images")
 }
 
 /// The rootfs overlay (`image-build/files`).
 pub fn files_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("files")
+    source_dir().join("files")
 }
 
 impl ImageDef {

@@ -146,7 +146,8 @@ pub fn parse_packages(text: &str) -> Vec<Package> {
 /// The commit the build starts from (`-dirty` with local changes), taken
 /// before the build so edits made while it runs do not show.
 pub fn git_commit() -> String {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = crate::def::source_dir();
+    let dir = dir.as_path();
     let head = run(Command::new("git")
         .arg("-C")
         .arg(dir)
