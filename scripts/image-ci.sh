@@ -36,6 +36,38 @@ ib="$CARGO_TARGET_DIR/debug/image-build"
 start=$(date +%s)
 "$ib" build --image qemu-virt --out "$out"
 echo "image-ci: qemu-virt image built in $(( $(date +%s) - start )) s"
+# The e2e test and the update test side by side: each boots its own copy of
+# the image, and much of either is the guest waiting (for the screen, a
+# download, a reboot). Both serve central and the printer twin on the same
+# host ports (the image's config names 10.0.2.2:18443 and :19100, which
+# qemu's user network maps to the host's loopback), so the update test runs
+# in a network namespace of its own, with its own loopback. The e2e test
+# starts as soon as its image is built; the Pi image and the bundle are
+# built beside it. Each one's lines carry its name; the step fails when
+# either fails. Job control gives each its own process group, so a failure
+# here stops the other with its qemu and simulators.
+set -m
+run_prefixed() {
+  local name="$1"
+  shift
+  local start
+  start=$(date +%s)
+  if "$@" 2>&1 | sed -u "s/^/[$name] /"; then
+    echo "image-ci: $name passed in $(( $(date +%s) - start )) s"
+  else
+    echo "image-ci: $name FAILED after $(( $(date +%s) - start )) s" >&2
+    return 1
+  fi
+}
+pids=()
+stop_tests() {
+  for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done
+}
+trap stop_tests EXIT
+tests_start=$(date +%s)
+run_prefixed e2e "$ib" e2e --image qemu-virt --out "$out" &
+e2e_pid=$!
+pids+=("$e2e_pid")
 # The Pi image: same root file system and kiosk binary (cached), its own
 # boot partition (Pi firmware, U-Boot, boot script, counters), checked by
 # rpi_boot_partition_check below and booted on qemu's raspi3b by update-test.
@@ -58,34 +90,13 @@ echo "image-ci: rpi4 boot partition holds U-Boot, boot.scr, kiosk.env; no kernel
 start=$(date +%s)
 "$ib" bundle --image qemu-virt --out "$out"
 echo "image-ci: qemu-virt bundle signed in $(( $(date +%s) - start )) s"
-# The e2e test and the update test side by side: each boots its own copy of
-# the image, and much of either is the guest waiting (for the screen, a
-# download, a reboot). Both serve central and the printer twin on the same
-# host ports (the image's config names 10.0.2.2:18443 and :19100, which
-# qemu's user network maps to the host's loopback), so the update test runs
-# in a network namespace of its own, with its own loopback.
-# Each one's lines carry its name; the step fails when either fails.
-run_prefixed() {
-  local name="$1"
-  shift
-  local start
-  start=$(date +%s)
-  if "$@" 2>&1 | sed -u "s/^/[$name] /"; then
-    echo "image-ci: $name passed in $(( $(date +%s) - start )) s"
-  else
-    echo "image-ci: $name FAILED after $(( $(date +%s) - start )) s" >&2
-    return 1
-  fi
-}
-set -o pipefail
-start=$(date +%s)
-run_prefixed e2e "$ib" e2e --image qemu-virt --out "$out" &
-e2e_pid=$!
 run_prefixed update-test unshare --net sh -c 'ip link set lo up && exec "$@"' sh \
   "$ib" update-test --image qemu-virt --out "$out" &
 update_pid=$!
+pids+=("$update_pid")
 status=0
 wait "$e2e_pid" || status=1
 wait "$update_pid" || status=1
-echo "image-ci: e2e and update test, side by side, in $(( $(date +%s) - start )) s"
+pids=()
+echo "image-ci: e2e and update test, side by side, in $(( $(date +%s) - tests_start )) s"
 exit "$status"
