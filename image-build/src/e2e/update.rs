@@ -229,10 +229,13 @@ impl Bundles {
         let old_sha = crate::manifest::sha256_file(&old)?;
         // initramfs-tools' init sources every conf/conf.d file early: this
         // one says on the console which initrd booted.
-        new.extend(newc_archive(&[(
-            "conf/conf.d/kiosk-initrd-stamp",
-            b"echo \"<4>kiosk-initrd-stamp: update2\" > /dev/kmsg\n".as_slice(),
-        )]));
+        append_cpio(
+            &mut new,
+            &newc_archive(&[(
+                "conf/conf.d/kiosk-initrd-stamp",
+                b"echo \"<4>kiosk-initrd-stamp: update2\" > /dev/kmsg\n".as_slice(),
+            )]),
+        );
         let new_file = work.join("initrd.new");
         std::fs::write(&new_file, &new)?;
         let new_sha = crate::manifest::sha256_file(&new_file)?;
@@ -362,6 +365,17 @@ fn set_release(img: &Path, version: &str, work: &Path) -> anyhow::Result<()> {
         true,
     )?;
     Ok(())
+}
+
+/// Appends a cpio `archive` to an `initrd`. The kernel reads an archive
+/// after a compressed one only at a 4-byte aligned offset (it skips zeros
+/// to get there): without the padding an initrd of unaligned length ends in
+/// "Initramfs unpacking failed: invalid magic at start of compressed
+/// archive" (seen when a fresh root file system's initrd came out 3 bytes
+/// past a multiple of 4).
+pub fn append_cpio(initrd: &mut Vec<u8>, archive: &[u8]) {
+    initrd.resize(initrd.len().next_multiple_of(4), 0);
+    initrd.extend_from_slice(archive);
 }
 
 /// A cpio archive in the kernel's `newc` format holding `files` (mode
@@ -1233,6 +1247,19 @@ fn tail_text(text: &str, n: usize) -> String {
 mod tests {
     use super::*;
     use std::io::Write as _;
+
+    #[test]
+    fn an_archive_appended_to_an_initrd_starts_4_byte_aligned() {
+        let archive = newc_archive(&[("conf/conf.d/x", b"echo hi\n")]);
+        for len in [0, 1, 3, 4, 6355151] {
+            let mut initrd = vec![0x28u8; len];
+            append_cpio(&mut initrd, &archive);
+            let at = initrd.len() - archive.len();
+            assert_eq!(at % 4, 0, "initrd of {len} bytes");
+            assert!(initrd[len..at].iter().all(|b| *b == 0), "zeros between");
+            assert!(initrd[at..].starts_with(b"070701"));
+        }
+    }
 
     #[test]
     fn a_newc_archive_has_its_entries_and_trailer_aligned() {
