@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and the demo need on Debian bookworm:
 # Debian packages (a C toolchain, the fontconfig Slint links, a CJK font
-# for receipts, curl and unzip for the face models' registry originals) and
+# for receipts, curl and unzip for the face models' registry originals,
+# systemd's systemd-analyze that rates the kiosk's unit) and
 # the Rust components. Idempotent and quick when everything is already there.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 APT_PACKAGES=(build-essential pkg-config libclang-dev libfontconfig1-dev curl ca-certificates unzip
   python3 python3-venv
   fonts-wqy-microhei fonts-dejavu-core prometheus espeak-ng
-  dosfstools mtools fdisk e2fsprogs)
+  dosfstools mtools fdisk e2fsprogs systemd)
 # `--image`: what building and boot-testing the SD-card image needs
 # (scripts/image-ci.sh): the aarch64 cross toolchain, qemu-user for the
 # arm64 root file system, mmdebstrap, qemu-system for the boot test, zstd;

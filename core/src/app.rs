@@ -47,6 +47,10 @@ pub struct StatusSources {
     pub system: Option<watch::Receiver<crate::update::SystemReport>>,
 }
 
+/// The alarm while the config keeps the staff PIN as the former unsalted
+/// SHA-256 only (that PIN is not accepted any more).
+pub const STAFF_PIN_UNSALTED_ALARM: &str = "the staff PIN is disabled: flow.staff_pin_sha256 is an unsalted hash; set flow.staff_pin_argon2 from `kiosk staff hash-pin`";
+
 /// The alarm `/status` shows while a citizen waits for a member of staff.
 pub const ASSISTANCE_ALARM: &str = "assistance requested: a citizen is waiting for staff";
 
@@ -63,6 +67,19 @@ impl StatusSources {
             alarms.push(format!(
                 "{quarantined} outbox entries unreadable and quarantined: staff must check"
             ));
+        }
+        let locked = self.counters.staff_locked_until.load(Ordering::Relaxed);
+        if now.timestamp() < locked {
+            let until = chrono::DateTime::<Utc>::from_timestamp(locked, 0)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_default();
+            alarms.push(format!(
+                "staff override locked after {} wrong tries, until {until}: a supervisor must check",
+                crate::staff::MAX_FAILURES
+            ));
+        }
+        if self.counters.staff_pin_unsalted.load(Ordering::Relaxed) {
+            alarms.push(STAFF_PIN_UNSALTED_ALARM.to_string());
         }
         if let Some(why) = self.counters.drop_refused.get() {
             alarms.push(format!(
@@ -303,8 +320,13 @@ fn start_gpio(
 
 /// `GET /status` with the token, as a central server would poll it.
 pub async fn fetch_status(addr: SocketAddr, token: &str) -> Result<String, reqwest::Error> {
+    fetch(addr, "/status", token).await
+}
+
+/// `GET path` (`/status`, `/metrics`) with the token, the body back.
+pub async fn fetch(addr: SocketAddr, path: &str, token: &str) -> Result<String, reqwest::Error> {
     reqwest::Client::new()
-        .get(format!("http://{addr}/status"))
+        .get(format!("http://{addr}{path}"))
         .bearer_auth(token)
         .timeout(Duration::from_secs(5))
         .send()
@@ -407,6 +429,8 @@ pub async fn start_with(
     extra_devices: Vec<(String, watch::Receiver<Health>)>,
 ) -> std::io::Result<Started> {
     let sync_wake = Arc::new(Notify::new());
+    let unsalted_pin =
+        parts.flow.staff_pin_sha256.is_some() && parts.flow.staff_pin_argon2.is_none();
     let runner = Runner::new(Services {
         flow: Flow::new(parts.flow),
         store: parts.store.clone(),
@@ -449,6 +473,13 @@ pub async fn start_with(
     devices.extend(extra_devices);
     let (shutdown, shutdown_rx) = watch::channel(false);
     let (sync_tx, sync_rx) = watch::channel(SyncStatus::default());
+    if unsalted_pin {
+        tracing::warn!("{STAFF_PIN_UNSALTED_ALARM}");
+        runner
+            .counters()
+            .staff_pin_unsalted
+            .store(true, Ordering::Relaxed);
+    }
     if let Some(why) = &parts.drop_refused {
         tracing::warn!("the kiosk.toml on the boot partition was refused: {why}");
         let _ = runner.counters().drop_refused.set(why.clone());

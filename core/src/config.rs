@@ -428,6 +428,10 @@ impl Config {
         if f.commitment_days < 1 || f.commitment_max_days < f.commitment_days {
             return bad("flow: 1 <= commitment_days <= commitment_max_days");
         }
+        if let Some(h) = &f.staff_pin_argon2 {
+            crate::staff::PinHash::parse(h)
+                .map_err(|e| ConfigError::Invalid(format!("flow.staff_pin_argon2: {e}")))?;
+        }
         if self.central.timeout_ms == 0 {
             return bad("central.timeout_ms must be positive");
         }

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod central;
 pub mod config;
+pub mod config_drop;
 pub mod device_id;
 pub mod diag;
 pub mod face;
@@ -21,6 +22,7 @@ pub mod gui;
 pub mod model;
 pub mod notify;
 pub mod runtime;
+pub mod staff;
 pub mod status;
 pub mod status_tls;
 pub mod store;

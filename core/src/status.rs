@@ -328,7 +328,7 @@ fn render_metrics(s: &Snapshot) -> String {
         s.outbox_oldest_age_s.unwrap_or(0).to_string(),
     );
     metric(
-        "kiosk_parked_total",
+        "kiosk_parked_orders",
         "gauge",
         "Orders refused by central and parked for staff.",
         s.parked.to_string(),
@@ -659,7 +659,7 @@ mod tests {
         assert_eq!(samples["kiosk_device_up{device=\"camera\"}"], 1.0);
         assert_eq!(samples["kiosk_device_up{device=\"printer\"}"], 1.0);
         assert_eq!(samples["kiosk_device_up{device=\"card\\\"reader\"}"], 0.0);
-        for name in ["kiosk_parked_total", "kiosk_store_bytes"] {
+        for name in ["kiosk_parked_orders", "kiosk_store_bytes"] {
             assert_eq!(samples[name], 0.0);
         }
     }

@@ -37,6 +37,8 @@ pub struct Report {
     pub status: serde_json::Value,
     /// The console's `BOOTCHECK` line.
     pub bootcheck: String,
+    /// The console's `HARDENING` line (the unit's exposure score first).
+    pub hardening: String,
 }
 
 /// An HTTP response: status code and body.
@@ -285,6 +287,13 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
     };
     step.done();
     check_bootcheck(&bootcheck)?;
+    let hardening = std::fs::read_to_string(&console)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.contains("HARDENING "))
+        .map(|l| l.trim().to_string())
+        .context("no HARDENING line on the console")?;
+    check_hardening(&hardening, false)?;
 
     let step = Step::start("power down");
     if let Ok(mut m) = UnixStream::connect(&monitor) {
@@ -306,6 +315,7 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
         to_status,
         status,
         bootcheck,
+        hardening,
     })
 }
 
@@ -390,6 +400,8 @@ pub fn machine_command(m: &Machine<'_>) -> anyhow::Result<Command> {
             // the tablet; `-display none` keeps the framebuffer headless
             // (QMP's screendump still reads it).
             cmd.args(["-device", "virtio-gpu-pci", "-device", "virtio-tablet-pci"])
+                // A passer-by's USB keyboard, which the image must refuse.
+                .args(["-device", "usb-kbd,bus=xhci.0"])
                 .arg("-qmp")
                 .arg(format!("unix:{},server=on,wait=off", sock.display()));
         }
@@ -612,6 +624,38 @@ pub fn check_bootcheck(line: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The console's HARDENING line: the kiosk unit's exposure score (at most
+/// 2.0), magic SysRq off, Ctrl-Alt-Del masked, no USB keyboard left as an
+/// input device, and (when the board has one plugged in) the keyboard's
+/// interface refused. Returns the score.
+pub fn check_hardening(line: &str, keyboard_plugged: bool) -> anyhow::Result<f64> {
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+            .with_context(|| format!("no {key}= in {line}"))
+    };
+    let score: f64 = field("security")?
+        .parse()
+        .with_context(|| format!("no exposure score in {line}"))?;
+    if score > 2.0 {
+        bail!("systemd-analyze security rates kiosk.service {score}, more than 2.0: {line}");
+    }
+    for (key, want) in [
+        ("sysrq", "0"),
+        ("ctrl-alt-del", "masked"),
+        ("usb-keyboards", "0"),
+    ] {
+        if field(key)? != want {
+            bail!("hardening wants {key}={want}: {line}");
+        }
+    }
+    let refused: u32 = field("usb-refused")?.parse()?;
+    if keyboard_plugged && refused == 0 {
+        bail!("a USB keyboard was plugged in and no USB interface was refused: {line}");
+    }
+    Ok(score)
+}
+
 /// Compressed image only: decompresses to the raw image next to it.
 pub fn ensure_raw(out: &Outputs) -> anyhow::Result<()> {
     let img = out.file(".img");
@@ -718,6 +762,51 @@ mod tests {
         assert!(
             check_bootcheck("BOOTCHECK root=ro data=rw kiosk=active failed=x.service").is_err()
         );
+    }
+
+    #[test]
+    fn hardening_needs_every_condition() {
+        let good =
+            "HARDENING security=1.5 sysrq=0 ctrl-alt-del=masked usb-keyboards=0 usb-refused=1";
+        assert_eq!(check_hardening(good, true).expect("good"), 1.5);
+        for bad in [
+            good.replace("1.5", "2.1"),
+            good.replace("1.5", "unknown"),
+            good.replace("sysrq=0", "sysrq=438"),
+            good.replace("masked", "static"),
+            good.replace("usb-keyboards=0", "usb-keyboards=1"),
+            good.replace("usb-refused=1", "usb-refused=0"),
+            good.replace(" sysrq=0", ""),
+        ] {
+            assert!(check_hardening(&bad, true).is_err(), "{bad}");
+        }
+        let no_keyboard = good.replace("usb-refused=1", "usb-refused=0");
+        assert!(check_hardening(&no_keyboard, false).is_ok());
+    }
+
+    /// The unit as shipped, rated offline by the host's systemd (the same
+    /// 252 as the image's): the e2e test rates it again on the booted board.
+    #[test]
+    fn the_kiosk_unit_rates_at_most_2_offline() {
+        let unit = crate::def::files_dir().join("etc/systemd/system/kiosk.service");
+        let out = Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(&unit)
+            .output()
+            .expect("systemd-analyze (package systemd, scripts/setup.sh installs it)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let score: f64 = text
+            .lines()
+            .find_map(|l| l.split("Overall exposure level for kiosk.service: ").nth(1))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no overall score: {text}{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            });
+        assert!(score <= 2.0, "kiosk.service rates {score}:\n{text}");
     }
 
     #[test]

@@ -99,9 +99,18 @@ pub fn build(opts: &BuildOptions) -> anyhow::Result<Manifest> {
     let kver = kernel_version(&root)?;
     let release = release_version(&commit);
     let keys = crate::rauc::Keys::resolve(&caches)?;
+    let config_key = crate::signing::ConfigKey::resolve(&caches)?;
     let step = Step::start("install the kiosk, its config, units, models and RAUC");
     customize(&def, &disk, &root, &kiosk, models.as_deref(), &kver)?;
     crate::rauc::install_config(&def, &disk, &root, &keys)?;
+    // The fleet's configuration key: drops on the boot partition are
+    // applied only with its signature (provision, `kiosk config verify-drop`).
+    fs::copy(&config_key.public, root.join(crate::signing::IMAGE_PATH)).with_context(|| {
+        format!(
+            "cannot install the configuration key {}",
+            config_key.public.display()
+        )
+    })?;
     write_file(
         &root.join("etc/kiosk/release"),
         &format!("VERSION={release}\nIMAGE={}\n", def.name),
@@ -392,11 +401,13 @@ fn customize(
         .arg(format!("--root={}", root.display()))
         .arg("enable")
         .args(&enable))?;
-    // No login anywhere: no getty on the screen or the serial console.
+    // No login anywhere: no getty on the screen or the serial console; and
+    // Ctrl-Alt-Del on a keyboard does not reboot the kiosk.
     run(Command::new("systemctl")
         .arg(format!("--root={}", root.display()))
         .arg("mask")
         .args([
+            "ctrl-alt-del.target",
             "getty@.service",
             "serial-getty@.service",
             "console-getty.service",

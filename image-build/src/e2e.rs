@@ -28,7 +28,15 @@
 //!   no order shown accepted is lost, nothing is half-written;
 //! - `bad-drop`: a `kiosk.toml` with an unknown field, then one naming a
 //!   sim central, are refused at boot; the previous config stays; the
-//!   reason is in the journal and `/status`.
+//!   reason is in the journal and `/status`;
+//! - `unsigned-drop-refused`: drops are signed with the fleet's key
+//!   (`kiosk.toml.sig`); an applied one is taken off the boot partition; an
+//!   unsigned one and one changed after signing are refused, saying so;
+//! - `journal-priorities`: `journalctl -u kiosk -p warning` shows the
+//!   warnings central-401 provoked and none of the kiosk's information;
+//! - `systemd-security`: the console's `HARDENING` line: the kiosk unit's
+//!   exposure score (at most 2.0), SysRq off, Ctrl-Alt-Del masked, the USB
+//!   keyboard plugged into the board refused.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,8 +51,9 @@ mod update;
 pub use update::{update_test, UpdateOptions};
 
 use crate::boot_test::{
-    built, check_bootcheck, check_status, free_port, http_get, machine_command, start_central,
-    start_twins, Built, CardOnReader, Control, HostProgram, Machine, Vm, CENTRAL_PORT,
+    built, check_bootcheck, check_hardening, check_status, free_port, http_get, machine_command,
+    start_central, start_twins, Built, CardOnReader, Control, HostProgram, Machine, Vm,
+    CENTRAL_PORT,
 };
 use crate::def::images_dir;
 use crate::qmp::{read_ppm, to_png, Qmp};
@@ -82,12 +91,15 @@ pub struct E2eReport {
 }
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 5] = [
+pub const SCENARIOS: [&str; 8] = [
     "new-connection-idcard",
     "offline",
     "central-401",
     "power-cut",
     "bad-drop",
+    "unsigned-drop-refused",
+    "journal-priorities",
+    "systemd-security",
 ];
 
 /// The device token the kiosk presents to central (set by the drop).
@@ -188,6 +200,13 @@ struct DataCheck {
     fsck: i32,
     /// The journal, as `journalctl -o cat` shows it.
     journal: String,
+    /// Every field of every entry (`-o verbose`): the kiosk logs natively,
+    /// with fields beside the message.
+    journal_fields: String,
+    /// The kiosk's entries (`-u kiosk`), and those at warning or worse
+    /// (`-u kiosk -p warning`), as a technician reads them.
+    kiosk_journal: String,
+    kiosk_warnings: String,
     /// Personal values found in clear anywhere on the partition.
     in_clear: Vec<&'static str>,
 }
@@ -214,6 +233,8 @@ struct Lab {
     /// `e2e.json` (entry `incidents`).
     incidents: Vec<String>,
     host_kiosk: PathBuf,
+    /// The private configuration key the image's drops are signed with.
+    drop_key: PathBuf,
     /// Names of this run's files (`e2e`, `update`).
     prefix: String,
     /// Whether a guest reboot restarts the board.
@@ -342,6 +363,8 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
     record(results, "central-401", s);
     let s = bootcheck(&vm);
     record(results, "boot-check", s);
+    let s = hardening(&vm);
+    record(results, "systemd-security", s);
 
     // The power cut: right after a receipt, then the disk is looked at as
     // the next boot will find it.
@@ -374,7 +397,11 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
         data.fsck
     )];
     let mut power = check_data(&data);
+    // central-401 made the kiosk warn; its journal keeps the priority.
+    record(results, "journal-priorities", journal_priorities(&data));
 
+    // The first boot applied the signed drop and took it off the card.
+    let mut signing = vec![lab.drop_removed("the first boot's signed drop")];
     // The next boot finds an unknown field in the boot partition's config.
     lab.put_drop(&drop_config(&lab.base_config()?, Drop::UnknownField)?)?;
     let mut vm = lab.boot()?;
@@ -438,14 +465,23 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
                 drops.push(journal_refusals(&data.journal));
                 lab.put_drop(&drop_config(&lab.base_config()?, Drop::Good)?)?;
             }
+            // A changed config without a signature, then one changed after
+            // it was signed: refused before anything reads them.
+            2 => lab.put_drop_signed(&retuned(&lab.base_config()?)?, Signing::None)?,
+            3 => lab.put_drop_signed(&retuned(&lab.base_config()?)?, Signing::ChangedAfter)?,
+            // The applied config signed again: taken off, nothing refused.
+            4 => lab.put_drop(&drop_config(&lab.base_config()?, Drop::Good)?)?,
+            5 => signing.push(lab.drop_removed("the applied config left again")),
             _ => {}
         }
         vm = lab.boot()?;
-        if i == 0 {
-            drops.push(lab.refusal_shown("a sim central"));
-        }
-        if i == 1 {
-            drops.push(lab.refusal_gone());
+        match i {
+            0 => drops.push(lab.refusal_shown("a sim central")),
+            1 => drops.push(lab.refusal_gone()),
+            2 => signing.push(lab.refusal_says("an unsigned drop", "not signed")),
+            3 => signing.push(lab.refusal_says("a drop changed after signing", "does not match")),
+            4 => signing.push(lab.refusal_gone()),
+            _ => {}
         }
     }
     if power.is_ok() {
@@ -483,6 +519,22 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
     });
     record(
         results,
+        "unsigned-drop-refused",
+        if signing.len() < 5 {
+            Err(anyhow::anyhow!(
+                "only {} of the 5 steps ran ({} power cuts; 6 are needed)",
+                signing.len(),
+                opts.cuts
+            ))
+        } else {
+            signing
+                .into_iter()
+                .collect::<anyhow::Result<Vec<String>>>()
+                .map(|d| d.join("; "))
+        },
+    );
+    record(
+        results,
         "bad-drop",
         drops
             .into_iter()
@@ -490,6 +542,17 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
             .map(|d| d.join("; ")),
     );
     Ok(())
+}
+
+/// How a drop is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signing {
+    /// With the fleet's configuration key.
+    Fleet,
+    /// Not at all (no `kiosk.toml.sig`).
+    None,
+    /// With the fleet's key, then the file changed.
+    ChangedAfter,
 }
 
 /// The drops a technician might leave on the boot partition.
@@ -582,6 +645,11 @@ impl Lab {
             .map(|d| d.join("kiosk"))
             .filter(|p| p.is_file())
             .context("the host's kiosk (for `kiosk audit verify` on the disk) is not next to image-build: `cargo build -p kiosk`")?;
+        // The image trusts drops signed with this key (the development
+        // key image-build made; a company's private key is not here).
+        let drop_key = crate::signing::ConfigKey::resolve(&crate::rootfs::Caches::from_env()?)?
+            .private()?
+            .to_path_buf();
         Ok(Self {
             status: SocketAddr::from(([127, 0, 0, 1], free_port()?)),
             built,
@@ -601,6 +669,7 @@ impl Lab {
             boots: 0,
             incidents: Vec::new(),
             host_kiosk,
+            drop_key,
             prefix: prefix.to_string(),
             reboot,
         })
@@ -612,18 +681,58 @@ impl Lab {
         )?)
     }
 
-    /// Leaves `text` as `kiosk.toml` on the SD card's boot partition, as a
+    /// Leaves `text` as `kiosk.toml` on the SD card's boot partition with
+    /// its signature by the fleet's key (`kiosk.toml.sig`), as a
     /// technician with a card reader would.
     fn put_drop(&self, text: &str) -> anyhow::Result<()> {
+        self.put_drop_signed(text, Signing::Fleet)
+    }
+
+    /// [`Self::put_drop`], signed as `signing` says.
+    fn put_drop_signed(&self, text: &str, signing: Signing) -> anyhow::Result<()> {
         let file = self.tmp.path().join("kiosk.toml");
         std::fs::write(&file, text)?;
+        let sig = crate::signing::sign(&self.drop_key, &file)?;
+        if signing == Signing::ChangedAfter {
+            std::fs::write(&file, format!("{text}# changed after signing\n"))?;
+        }
+        let fat = format!("{}@@{}", self.disk.display(), self.boot_offset);
         run(Command::new("mcopy")
             .arg("-o")
             .arg("-i")
-            .arg(format!("{}@@{}", self.disk.display(), self.boot_offset))
+            .arg(&fat)
             .arg(&file)
             .arg("::/kiosk.toml"))?;
+        if signing == Signing::None {
+            // No signature beside it (a stale one from before removed).
+            let _ = Command::new("mdel")
+                .arg("-i")
+                .arg(&fat)
+                .arg("::/kiosk.toml.sig")
+                .output();
+        } else {
+            run(Command::new("mcopy")
+                .arg("-o")
+                .arg("-i")
+                .arg(&fat)
+                .arg(&sig)
+                .arg("::/kiosk.toml.sig"))?;
+        }
         Ok(())
+    }
+
+    /// The files at the top of the boot partition (`mdir -b`).
+    fn boot_files(&self) -> anyhow::Result<Vec<String>> {
+        let listing = run(Command::new("mdir")
+            .arg("-b")
+            .arg("-i")
+            .arg(format!("{}@@{}", self.disk.display(), self.boot_offset))
+            .arg("::/"))?;
+        Ok(listing
+            .lines()
+            .filter_map(|l| l.trim().rsplit('/').next().map(str::to_lowercase))
+            .filter(|n| !n.is_empty())
+            .collect())
     }
 
     /// Boots the disk and waits for the kiosk's attract screen, drawn.
@@ -1186,6 +1295,30 @@ impl Lab {
         Ok(format!("{what}: /status says {alarm:?}"))
     }
 
+    /// `/status` shows the drop was refused for `reason` (and the kiosk
+    /// runs on: it answers).
+    fn refusal_says(&self, what: &str, reason: &str) -> anyhow::Result<String> {
+        let shown = self.refusal_shown(what)?;
+        if !shown.contains(reason) {
+            bail!("{what} should be refused as \"{reason}\": {shown}");
+        }
+        Ok(shown)
+    }
+
+    /// Neither `kiosk.toml` nor its signature is left on the boot
+    /// partition (provisioning removes a drop once applied).
+    fn drop_removed(&self, what: &str) -> anyhow::Result<String> {
+        let files = self.boot_files()?;
+        // Long names, or the 8.3 aliases (`KIOSK~1.TOM`) without them.
+        if files
+            .iter()
+            .any(|f| f.starts_with("kiosk.toml") || f.starts_with("kiosk~"))
+        {
+            bail!("{what} is still on the boot partition: {files:?}");
+        }
+        Ok(format!("{what}: taken off the boot partition"))
+    }
+
     /// The applied config back on the boot partition: nothing refused.
     fn refusal_gone(&self) -> anyhow::Result<String> {
         let s = self.status().context("no /status")?;
@@ -1245,11 +1378,18 @@ impl Lab {
             String::from_utf8_lossy(&audit.stdout).trim(),
             String::from_utf8_lossy(&audit.stderr).trim()
         );
-        let journal = run(Command::new("journalctl")
-            .arg("-D")
-            .arg(work.join("journal/journal"))
-            .args(["-o", "cat", "--no-pager"]))
-        .unwrap_or_default();
+        let journalctl = |output: &str, args: &[&str]| {
+            run(Command::new("journalctl")
+                .arg("-D")
+                .arg(work.join("journal/journal"))
+                .args(["-o", output, "--no-pager"])
+                .args(args))
+            .unwrap_or_default()
+        };
+        let journal = journalctl("cat", &[]);
+        let journal_fields = journalctl("verbose", &[]);
+        let kiosk_journal = journalctl("cat", &["-u", "kiosk"]);
+        let kiosk_warnings = journalctl("cat", &["-u", "kiosk", "-p", "warning"]);
         let bytes = std::fs::read(&part)?;
         let mut in_clear = Vec::new();
         for (label, value) in [
@@ -1267,6 +1407,9 @@ impl Lab {
             audit: audit_text,
             fsck,
             journal,
+            journal_fields,
+            kiosk_journal,
+            kiosk_warnings,
             in_clear,
         })
     }
@@ -1279,7 +1422,7 @@ impl Lab {
             ("name", self.card.name.as_str()),
             ("phone number", PHONE),
         ] {
-            if data.journal.contains(value) {
+            if data.journal_fields.contains(value) {
                 leaks.push(format!("the journal holds the {label}"));
             }
         }
@@ -1319,6 +1462,15 @@ fn check_data(d: &DataCheck) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The Good drop with one more line: a change the kiosk would apply if it
+/// were signed.
+fn retuned(base: &str) -> anyhow::Result<String> {
+    Ok(format!(
+        "{}# retuned by hand on site\n",
+        drop_config(base, Drop::Good)?
+    ))
+}
+
 /// The provisioning's refusals in the journal.
 fn journal_refusals(journal: &str) -> anyhow::Result<String> {
     let lines: Vec<&str> = journal
@@ -1333,6 +1485,60 @@ fn journal_refusals(journal: &str) -> anyhow::Result<String> {
     let mut distinct = lines.clone();
     distinct.dedup();
     Ok(format!("the journal says: {}", distinct.join(" | ")))
+}
+
+/// `journalctl -u kiosk -p warning` shows the warnings central-401
+/// provoked ("delivery failed, will retry"), and not the kiosk's
+/// information lines ("delivered"), which the unit's full journal has.
+fn journal_priorities(d: &DataCheck) -> anyhow::Result<String> {
+    let warned: Vec<&str> = d
+        .kiosk_warnings
+        .lines()
+        .filter(|l| l.contains("delivery failed"))
+        .collect();
+    let Some(first) = warned.first() else {
+        bail!(
+            "journalctl -u kiosk -p warning shows no delivery failure after central refused the token; it shows {} lines: {:?}",
+            d.kiosk_warnings.lines().count(),
+            d.kiosk_warnings.lines().take(5).collect::<Vec<_>>()
+        );
+    };
+    let info = d
+        .kiosk_journal
+        .lines()
+        .filter(|l| l.trim() == "delivered")
+        .count();
+    if info == 0 {
+        bail!(
+            "journalctl -u kiosk has no information line \"delivered\": the filter proves nothing"
+        );
+    }
+    if d.kiosk_warnings.lines().any(|l| l.trim() == "delivered") {
+        bail!(
+            "journalctl -u kiosk -p warning shows information lines (\"delivered\"): no priorities"
+        );
+    }
+    Ok(format!(
+        "journalctl -u kiosk -p warning: {} lines, {} of them the provoked delivery failures (\"{}\"); the {} \"delivered\" lines of the unit's journal are not among them",
+        d.kiosk_warnings.lines().count(),
+        warned.len(),
+        first.trim(),
+        info
+    ))
+}
+
+/// The console's HARDENING line (printed just before BOOTCHECK), checked.
+fn hardening(vm: &Running) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(&vm.console).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.contains("HARDENING "))
+        .context("no HARDENING line on the console")?;
+    let score = check_hardening(line.trim(), true)?;
+    Ok(format!(
+        "systemd-analyze security kiosk.service: {score:.1} (at most 2.0); {}",
+        line.trim()
+    ))
 }
 
 /// The BOOTCHECK line on the first boot's console.

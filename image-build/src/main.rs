@@ -30,6 +30,7 @@ mod manifest;
 mod qmp;
 mod rauc;
 mod rootfs;
+mod signing;
 mod step;
 
 use std::path::PathBuf;
@@ -173,11 +174,12 @@ fn main() -> ExitCode {
         })
         .map(|r| {
             println!(
-                "boot test passed: first /status answer {:.1} s after qemu started; flow_state {}, alarms {}; {}",
+                "boot test passed: first /status answer {:.1} s after qemu started; flow_state {}, alarms {}; {}; {}",
                 r.to_status.as_secs_f64(),
                 r.status["flow_state"],
                 r.status["alarms"],
-                r.bootcheck
+                r.bootcheck,
+                r.hardening
             );
         }),
         Command::E2e {

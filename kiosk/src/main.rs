@@ -109,6 +109,42 @@ enum Command {
         #[command(subcommand)]
         command: UpdateCommand,
     },
+    /// The staff override's credentials.
+    Staff {
+        #[command(subcommand)]
+        command: StaffCommand,
+    },
+    /// Configuration drops on the boot partition.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Check that FILE is signed with the fleet's configuration key: an
+    /// ed25519 signature of its exact bytes in FILE.sig. Exit 0 when it is;
+    /// exit 1 with the reason in one line on stderr (provisioning shows it
+    /// in /status and on the technician screen).
+    VerifyDrop {
+        /// The fleet's public key (PEM), as the image names it.
+        #[arg(long, default_value = "/etc/kiosk/config-signing.pub.pem")]
+        pubkey: PathBuf,
+        /// The signature (default: FILE.sig).
+        #[arg(long)]
+        sig: Option<PathBuf>,
+        /// The drop.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StaffCommand {
+    /// Read a staff PIN (one line on stdin, 4 to 12 digits) and print its
+    /// argon2id hash with a fresh salt, for `[flow] staff_pin_argon2`.
+    /// The PIN is never an argument (shell history, `ps`).
+    HashPin,
 }
 
 #[derive(Subcommand, Debug)]
@@ -297,17 +333,61 @@ fn open_store(data: &std::path::Path) -> anyhow::Result<kiosk::store::Store> {
     })
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
+/// Whether stderr is the journal's own stream: systemd sets
+/// `JOURNAL_STREAM=<dev>:<inode>` for a service whose output goes to the
+/// journal, and those numbers are stderr's only while nobody redirected it
+/// (`kiosk self-test 2>&1` inside a script logs as text to the script).
+fn stderr_is_journal(journal_stream: Option<&str>, stderr: Option<(u64, u64)>) -> bool {
+    let Some((dev, ino)) = journal_stream.and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    match (dev.parse::<u64>(), ino.parse::<u64>(), stderr) {
+        (Ok(dev), Ok(ino), Some(fd)) => fd == (dev, ino),
+        _ => false,
+    }
+}
+
+/// Device and inode of stderr (`/proc/self/fd/2` resolves to the file,
+/// pipe or socket itself).
+fn stderr_identity() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self/fd/2")
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Logging: native journal entries (priority, message, target, fields) when
+/// systemd runs the kiosk, so `journalctl -u kiosk -p warning` selects by
+/// level; plain text on stderr otherwise (colour only on a terminal).
+fn init_logging() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let journal = std::env::var("JOURNAL_STREAM").ok();
+    if stderr_is_journal(journal.as_deref(), stderr_identity()) {
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                tracing_subscriber::registry()
+                    .with(filter)
+                    .with(layer.with_syslog_identifier("kiosk".into()))
+                    .init();
+                return;
+            }
+            // No journal socket after all: text on stderr, said once.
+            Err(e) => eprintln!("kiosk: the journal's socket: {e}; logging as text"),
+        }
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        // Colour codes only on a terminal: the journal keeps plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging();
     match main_inner(args) {
         Ok(code) => code,
         Err(e) => {
@@ -334,6 +414,32 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(2))
                 }
             }
+        }
+        Command::Config {
+            command: ConfigCommand::VerifyDrop { pubkey, sig, file },
+        } => match kiosk::config_drop::verify_drop(&pubkey, &file, sig.as_deref()) {
+            Ok(()) => {
+                println!("signed with the fleet's configuration key");
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(why) => {
+                eprintln!("kiosk config verify-drop: {why}");
+                Ok(ExitCode::from(1))
+            }
+        },
+        Command::Staff {
+            command: StaffCommand::HashPin,
+        } => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the PIN from stdin")?;
+            let pin = line.trim();
+            if !(4..=12).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                anyhow::bail!("a staff PIN is 4 to 12 digits (the touchscreen's keypad)");
+            }
+            println!("{}", kiosk::staff::PinHash::new(pin).as_str());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Audit {
             command: AuditCommand::Verify { data },
@@ -687,5 +793,25 @@ fn update_command(command: UpdateCommand) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stderr_is_journal;
+
+    #[test]
+    fn the_journal_only_when_stderr_is_its_stream() {
+        // Started by systemd, stderr untouched: the journal.
+        assert!(stderr_is_journal(Some("8:4242"), Some((8, 4242))));
+        // Started by systemd, stderr redirected by a script: text.
+        assert!(!stderr_is_journal(Some("8:4242"), Some((8, 99))));
+        // A technician's terminal: text.
+        assert!(!stderr_is_journal(None, Some((8, 4242))));
+        // Garbage in the variable, or stderr closed: text.
+        for v in ["", "8", "8:", ":4242", "x:y", "8:4242:1"] {
+            assert!(!stderr_is_journal(Some(v), Some((8, 4242))), "{v}");
+        }
+        assert!(!stderr_is_journal(Some("8:4242"), None));
     }
 }

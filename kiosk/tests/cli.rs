@@ -637,3 +637,167 @@ async fn central_check_passes_the_simulator_and_catches_broken_idempotency() {
         "{table}"
     );
 }
+
+/// Runs `kiosk staff hash-pin` with `pin` on stdin.
+fn hash_pin(pin: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+        .args(["staff", "hash-pin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kiosk runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(pin.as_bytes())
+        .expect("write the PIN");
+    child.wait_with_output().expect("kiosk ends")
+}
+
+#[test]
+fn staff_hash_pin_prints_an_argon2id_hash_the_config_takes() {
+    let out = hash_pin("2468\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hash = text(&out.stdout).trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("2468"), "{hash}");
+    let parsed = kiosk::staff::PinHash::parse(&hash).expect("the config accepts it");
+    assert!(parsed.verify("2468") && !parsed.verify("2469"));
+    // Salted: the same PIN twice gives two hashes.
+    assert_ne!(text(&hash_pin("2468\n").stdout).trim(), hash);
+
+    for bad in ["12\n", "12ab\n", "\n", "1234567890123\n"] {
+        let out = hash_pin(bad);
+        assert!(!out.status.success(), "{bad:?} accepted");
+        assert!(
+            text(&out.stderr).contains("4 to 12 digits"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+
+    // The config checks the hash it is given, naming the field.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("kiosk.toml");
+    let data = dir.path().join("data");
+    for (value, ok) in [
+        (hash.as_str(), true),
+        (
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            false,
+        ),
+    ] {
+        std::fs::write(
+            &config,
+            format!(
+                "data_dir = \"{}\"\n[flow]\nstaff_pin_argon2 = \"{}\"\n",
+                data.display(),
+                value
+            ),
+        )
+        .expect("config");
+        let out = kiosk(&["self-test", "--config", config.to_str().expect("utf-8")]);
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(
+            said.contains("flow.staff_pin_argon2"),
+            !ok,
+            "{value}: {said}"
+        );
+    }
+}
+
+/// Runs a tool the test needs; fails loudly if it is missing.
+fn openssl(args: &[&str], dir: &Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (Debian package openssl, with ca-certificates)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        text(&out.stderr)
+    );
+}
+
+/// A drop signed the way the fleet signs it (`openssl pkeyutl -sign
+/// -rawin` with an ed25519 key) passes `kiosk config verify-drop`; an
+/// unsigned one, one changed after signing, and one signed by another key
+/// are refused with the reason on one line.
+#[test]
+fn config_verify_drop_takes_only_the_fleet_keys_signature() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for name in ["fleet", "other"] {
+        openssl(
+            &[
+                "genpkey",
+                "-algorithm",
+                "ed25519",
+                "-out",
+                &format!("{name}.key.pem"),
+            ],
+            d,
+        );
+    }
+    openssl(
+        &[
+            "pkey",
+            "-in",
+            "fleet.key.pem",
+            "-pubout",
+            "-out",
+            "fleet.pub.pem",
+        ],
+        d,
+    );
+    std::fs::write(d.join("kiosk.toml"), "[ui]\ntouchscreen = true\n").expect("drop");
+    let verify = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args([
+                "config",
+                "verify-drop",
+                "--pubkey",
+                "fleet.pub.pem",
+                "kiosk.toml",
+            ])
+            .current_dir(d)
+            .output()
+            .expect("kiosk runs");
+        (out.status.code(), text(&out.stderr))
+    };
+    let sign = |key: &str| {
+        openssl(
+            &[
+                "pkeyutl",
+                "-sign",
+                "-rawin",
+                "-inkey",
+                key,
+                "-in",
+                "kiosk.toml",
+                "-out",
+                "kiosk.toml.sig",
+            ],
+            d,
+        )
+    };
+
+    let (code, err) = verify();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not signed"), "{err}");
+    sign("other.key.pem");
+    let (code, err) = verify();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("does not match"), "{err}");
+    sign("fleet.key.pem");
+    assert_eq!(verify(), (Some(0), String::new()));
+    std::fs::write(d.join("kiosk.toml"), "[ui]\ntouchscreen = false\n").expect("changed");
+    let (code, err) = verify();
+    assert_eq!(code, Some(1));
+    assert!(err.contains("does not match"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

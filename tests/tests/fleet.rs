@@ -145,6 +145,47 @@ fn promtool_unit_tests_of_the_rules_pass() {
     );
 }
 
+/// `promtool check metrics` (Prometheus' own linter: types, suffixes,
+/// HELP lines) accepts what `/metrics` serves, every optional series in.
+#[tokio::test]
+async fn promtool_accepts_what_metrics_serves() {
+    let Some(promtool) = tool("promtool") else {
+        kiosk_drivers::test_skip::skip("promtool absent (Debian package prometheus)");
+        return;
+    };
+    let (addr, tx) = status_endpoint("fleet").await;
+    tx.send_modify(|s| {
+        s.parked = 1;
+        s.system.last_update = Some(kiosk::update::LastUpdate {
+            version: "1.2.0".into(),
+            outcome: kiosk::update::Outcome::Installed,
+            detail: String::new(),
+            at: Utc::now(),
+        });
+    });
+    let metrics = get(addr, "/metrics", Some("fleet")).await;
+    assert!(metrics.contains("kiosk_parked_orders 1"), "{metrics}");
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool runs");
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(metrics.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("promtool ends");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 struct Killed(std::process::Child);
 
 impl Drop for Killed {

@@ -190,6 +190,13 @@ fn check_outputs(summary: &Summary, dir: &Path) {
         serde_json::from_slice(&std::fs::read(out.join("status.json")).expect("status"))
             .expect("json");
     assert_eq!(status["outbox_depth"], 0);
+    // What a fleet's Prometheus would have scraped at the end agrees.
+    let metrics = std::fs::read_to_string(out.join("metrics.txt")).expect("metrics.txt");
+    assert!(
+        metrics.lines().any(|l| l == "kiosk_outbox_depth 0"),
+        "{metrics}"
+    );
+    assert!(metrics.lines().any(|l| l == "kiosk_up 1"), "{metrics}");
     // Nothing personal in clear: not in the outputs (the receipt PNG is an
     // image; its text is masked by construction), not in the store's files.
     assert_eq!(personal_data_in(&out), vec![], "outputs");

@@ -6,15 +6,12 @@
 //! Same rules as the rest of the flow: pure, every allowed `(phase, event)`
 //! pair listed, anything else handed back to [`Flow::step`] to refuse.
 
-use sha2::{Digest, Sha256};
-
 use super::session::{
     AccountProblem, CardIdentity, EidProblem, PayProblem, Problem, QueryProblem, Session,
     StaffProblem,
 };
 use super::{
-    Disallowed, Effect, Event, Flow, Holder, PaymentOutcome, Phase, RatingSubject, StaffAuth,
-    Transition,
+    Disallowed, Effect, Event, Flow, Holder, PaymentOutcome, Phase, RatingSubject, Transition,
 };
 use crate::central::ContractText;
 use crate::model::{
@@ -106,24 +103,6 @@ pub fn needs_contract(b: Business) -> bool {
 /// Whether the capacity rule (and the capacity notice) applies.
 pub fn capacity_rule_applies(b: Business) -> bool {
     matches!(b, Business::NewConnection | Business::CapacityIncrease)
-}
-
-/// The hash kept of a staff secret (PIN or staff card number): SHA-256 over
-/// a fixed prefix and the secret, hex. The config holds only this.
-pub fn staff_secret_sha256(secret: &str) -> String {
-    let mut h = Sha256::new();
-    h.update(b"kiosk-staff-secret-v1:");
-    h.update(secret.trim().as_bytes());
-    hex::encode(h.finalize())
-}
-
-/// Compares two hex digests without an early exit.
-fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
 }
 
 /// Whether a scanned QR payload can be an e-ID code at all (printable
@@ -303,12 +282,12 @@ impl Flow {
             // Call staff.
             (
                 Phase::WaitingStaff,
-                Event::StaffConfirm {
-                    auth,
+                Event::StaffChecked {
+                    verdict,
                     name,
                     id_number,
                 },
-            ) => self.staff_confirm(t, s, &auth, name, &id_number),
+            ) => self.staff_confirm(t, s, verdict, name, &id_number),
             (Phase::WaitingStaff, Event::Back) => {
                 s.assistance = false;
                 t.effects.push(Effect::EndAssistance);
@@ -516,27 +495,20 @@ impl Flow {
         &self,
         t: &mut Transition<'_>,
         s: &mut Session,
-        auth: &StaffAuth,
+        verdict: crate::staff::StaffVerdict,
         name: kiosk_drivers::pii::Personal,
         typed: &kiosk_drivers::pii::Personal,
     ) -> Phase {
-        let authorised = match auth {
-            StaffAuth::Pin(pin) => self
-                .config
-                .staff_pin_sha256
-                .as_deref()
-                .is_some_and(|h| same_digest(h, &staff_secret_sha256(pin.expose()))),
-            StaffAuth::Card(id) => {
-                let h = staff_secret_sha256(id.expose());
-                self.config
-                    .staff_card_sha256
-                    .iter()
-                    .any(|known| same_digest(known, &h))
+        match verdict {
+            crate::staff::StaffVerdict::Accepted(_) => {}
+            crate::staff::StaffVerdict::Refused => {
+                s.problem = Some(Problem::Staff(StaffProblem::AuthFailed));
+                return Phase::WaitingStaff;
             }
-        };
-        if !authorised {
-            s.problem = Some(Problem::Staff(StaffProblem::AuthFailed));
-            return Phase::WaitingStaff;
+            crate::staff::StaffVerdict::LockedOut { .. } => {
+                s.problem = Some(Problem::Staff(StaffProblem::LockedOut));
+                return Phase::WaitingStaff;
+            }
         }
         let name = kiosk_drivers::pii::Personal::new(name.expose().trim());
         if name.is_empty() {

@@ -21,9 +21,10 @@ mod tests;
 
 mod branches;
 
+pub use crate::staff::staff_secret_sha256;
 pub use branches::{
     capacity_rule_applies, needs_contract as needs_contract_for, parse_account_no,
-    parse_progress_reference, plausible_eid_payload, staff_secret_sha256, RatingPhrase,
+    parse_progress_reference, plausible_eid_payload, RatingPhrase,
 };
 pub use session::{
     signature_hash, Accepted, AccountProblem, CardIdentity, CardProblem, EidProblem, FaceFailure,
@@ -81,8 +82,12 @@ pub struct FlowConfig {
     /// The supply contract shown for e-signing (the central catalog's
     /// replaces this bundled one when reachable).
     pub contract: crate::central::ContractText,
-    /// SHA-256 (hex, see [`staff_secret_sha256`]) of the staff PIN that
-    /// confirms a citizen's identity after "call staff"; `None`: no PIN.
+    /// The staff PIN that confirms a citizen's identity after "call
+    /// staff", as an argon2id hash (`kiosk staff hash-pin`); `None`: no
+    /// PIN. Checked by the runtime, not the flow (see [`crate::staff`]).
+    pub staff_pin_argon2: Option<String>,
+    /// The former unsalted SHA-256 of the PIN: still read, never used; the
+    /// kiosk shows an alarm until it is replaced by `staff_pin_argon2`.
     pub staff_pin_sha256: Option<String>,
     /// SHA-256 (hex, see [`staff_secret_sha256`]) of the ID numbers of
     /// staff cards that may confirm a citizen's identity.
@@ -128,6 +133,7 @@ impl Default for FlowConfig {
             time_zone: ServiceZone::default(),
             commitment_text_version: "commitment-2026.1".into(),
             contract: branches::bundled_contract(),
+            staff_pin_argon2: None,
             staff_pin_sha256: None,
             staff_card_sha256: Vec::new(),
         }
@@ -445,10 +451,22 @@ pub enum Event {
     QrScanned(String),
     /// Central verified (or refused) an electronic ID.
     EidVerified(Result<CardIdentity, EidProblem>),
-    /// A member of staff confirms the citizen's identity.
+    /// A member of staff confirms the citizen's identity (from the
+    /// touchscreen). The runtime checks the credential (slow hashes, the
+    /// lockout, the audit record) and steps [`Event::StaffChecked`]
+    /// instead: the flow itself refuses this event.
     StaffConfirm {
         /// How the staff member proved who they are.
         auth: StaffAuth,
+        /// The citizen's name, as staff typed it.
+        name: kiosk_drivers::pii::Personal,
+        /// The citizen's ID number, as staff typed it.
+        id_number: kiosk_drivers::pii::Personal,
+    },
+    /// A member of staff's confirmation, its credential checked.
+    StaffChecked {
+        /// What the credential check said.
+        verdict: crate::staff::StaffVerdict,
         /// The citizen's name, as staff typed it.
         name: kiosk_drivers::pii::Personal,
         /// The citizen's ID number, as staff typed it.
@@ -557,6 +575,7 @@ impl Event {
             Event::EidVerified(Ok(_)) => "eid-verified",
             Event::EidVerified(Err(_)) => "eid-refused",
             Event::StaffConfirm { .. } => "staff-confirm",
+            Event::StaffChecked { .. } => "staff-checked",
             Event::PushedFetched(_) => "pushed-fetched",
             Event::ChoosePushed(_) => "choose-pushed",
             Event::SignContract { .. } => "sign-contract",

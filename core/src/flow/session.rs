@@ -165,6 +165,9 @@ pub enum EidProblem {
 pub enum StaffProblem {
     /// Wrong PIN or a card not on the staff list.
     AuthFailed,
+    /// Too many wrong tries: the override is locked for a while (an alarm
+    /// in `/status` calls a supervisor).
+    LockedOut,
     /// The citizen's ID number typed by staff fails GB 11643.
     IdNumberInvalid,
     /// No name typed.

@@ -71,6 +71,15 @@ pub fn menu(report: &SystemReport, bundles: &[PathBuf], idle: bool, lang: Lang) 
             report.update_failures_total
         ));
     }
+    if let Some(why) = &report.drop_refused {
+        lines.push(format!(
+            "{}{why}",
+            t(
+                "启动分区上的 kiosk.toml 未采用，沿用原配置：",
+                "The kiosk.toml on the boot partition was refused, the previous config stays: "
+            )
+        ));
+    }
     let request = report.request.as_deref();
     let installed = last.is_some_and(|l| l.outcome == Outcome::Installed);
     let can_restart = installed && request.is_none();
@@ -146,7 +155,33 @@ mod tests {
             update_failures_total: 0,
             request: request.map(str::to_string),
             waiting: None,
+            drop_refused: None,
         }
+    }
+
+    #[test]
+    fn a_refused_drop_is_on_the_menu_with_its_reason() {
+        let mut r = report(None, None);
+        assert!(!menu(&r, &[], true, Lang::En)
+            .lines
+            .iter()
+            .any(|l| l.contains("boot partition")));
+        r.drop_refused =
+            Some("kiosk config verify-drop: not signed: no kiosk.toml.sig beside it".into());
+        let en = menu(&r, &[], true, Lang::En);
+        assert!(
+            en.lines.iter().any(|l| l
+                .starts_with("The kiosk.toml on the boot partition was refused")
+                && l.ends_with("not signed: no kiosk.toml.sig beside it")),
+            "{:?}",
+            en.lines
+        );
+        let zh = menu(&r, &[], true, Lang::Zh);
+        assert!(
+            zh.lines.iter().any(|l| l.contains("未采用")),
+            "{:?}",
+            zh.lines
+        );
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub fn problem_code(p: &Problem) -> String {
         },
         Problem::Staff(st) => match st {
             crate::flow::StaffProblem::AuthFailed => "staff-auth-failed",
+            crate::flow::StaffProblem::LockedOut => "staff-locked-out",
             crate::flow::StaffProblem::IdNumberInvalid => "staff-id-number-invalid",
             crate::flow::StaffProblem::NameMissing => "staff-name-missing",
         },
@@ -236,6 +237,12 @@ pub struct Counters {
     /// partition (`drop-refused.txt` in the data folder), shown in
     /// `/status` until a good one is applied.
     pub drop_refused: std::sync::OnceLock<String>,
+    /// The staff override is locked until then (Unix seconds; 0: never
+    /// locked since start): an alarm in `/status` while it lasts.
+    pub staff_locked_until: std::sync::atomic::AtomicI64,
+    /// The config holds the staff PIN only as the former unsalted hash
+    /// (not accepted any more): an alarm.
+    pub staff_pin_unsalted: std::sync::atomic::AtomicBool,
 }
 
 /// Runs the flow: owns the state, steps events, carries out effects.
@@ -254,6 +261,8 @@ pub struct Runner {
     /// The task polling a bill payment, if one runs.
     payment_watch: Option<tokio::task::JoinHandle<()>>,
     counters: Arc<Counters>,
+    /// The staff credentials the config accepts.
+    staff: Arc<crate::staff::StaffGate>,
 }
 
 /// Why the runner stopped with an error.
@@ -275,6 +284,20 @@ impl Runner {
         let (events_tx, events_rx) = mpsc::channel(64);
         let state = State::new();
         let (screen, _) = watch::channel(Screen::of(0, &state));
+        let cfg = &services.flow.config;
+        let staff = Arc::new(crate::staff::StaffGate::new(
+            cfg.staff_pin_argon2.as_deref(),
+            &cfg.staff_card_sha256,
+        ));
+        let counters = Counters::default();
+        // A lockout from before a restart still holds.
+        if let Ok(l) = services.store.staff_lockout() {
+            if let Some(until) = l.locked(Utc::now()) {
+                counters
+                    .staff_locked_until
+                    .store(until.timestamp(), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         Self {
             services,
             state,
@@ -286,7 +309,8 @@ impl Runner {
             transcript: None,
             timer: None,
             payment_watch: None,
-            counters: Arc::default(),
+            counters: Arc::new(counters),
+            staff,
         }
     }
 
@@ -348,6 +372,21 @@ impl Runner {
 
     /// Steps one event and carries out its effects.
     pub async fn handle(&mut self, event: Event) -> Result<(), RunError> {
+        // A member of staff's credential is checked here, never by the
+        // flow: slow hashes off the async workers, the lockout and its
+        // audit record in the store.
+        let event = match event {
+            Event::StaffConfirm {
+                auth,
+                name,
+                id_number,
+            } if self.state.phase == Phase::WaitingStaff => Event::StaffChecked {
+                verdict: self.check_staff(auth).await,
+                name,
+                id_number,
+            },
+            e => e,
+        };
         let now = Utc::now();
         let from = self.state.phase.name();
         let name = event.name();
@@ -393,6 +432,44 @@ impl Runner {
             }
         };
         self.write_transcript(&line).await
+    }
+
+    /// Checks a member of staff's credential against the config, under the
+    /// lockout (see [`crate::staff`]). A store that cannot record the try
+    /// refuses it.
+    async fn check_staff(&self, auth: crate::flow::StaffAuth) -> crate::staff::StaffVerdict {
+        use crate::staff::StaffVerdict;
+        let store = self.services.store.clone();
+        let gate = self.staff.clone();
+        let device = self.services.device_id.clone();
+        let verdict =
+            tokio::task::spawn_blocking(move || store.staff_try(&device, || gate.check(&auth)))
+                .await;
+        match verdict {
+            Ok(Ok(v)) => {
+                match v {
+                    StaffVerdict::LockedOut { until } => {
+                        warn!(%until, "staff override locked after {} wrong tries", crate::staff::MAX_FAILURES);
+                        self.counters
+                            .staff_locked_until
+                            .store(until.timestamp(), std::sync::atomic::Ordering::Relaxed);
+                    }
+                    StaffVerdict::Refused => warn!("staff credential refused"),
+                    StaffVerdict::Accepted(c) => {
+                        info!(credential = c.as_str(), "staff credential accepted")
+                    }
+                }
+                v
+            }
+            Ok(Err(e)) => {
+                tracing::error!("the staff try could not be recorded, refused: {e}");
+                StaffVerdict::Refused
+            }
+            Err(e) => {
+                tracing::error!("the staff check stopped: {e}");
+                StaffVerdict::Refused
+            }
+        }
     }
 
     async fn write_transcript(&mut self, line: &TranscriptLine) -> Result<(), RunError> {
@@ -733,13 +810,17 @@ mod tests {
     /// A runner whose devices are bare channels and whose central service
     /// is a closed port: enough for everything that needs no device.
     fn runner(dir: &std::path::Path) -> (Runner, mpsc::Receiver<ReaderCmd>) {
+        runner_on(Arc::new(Store::open(dir).expect("store")), Flow::default())
+    }
+
+    /// [`runner`] on a store already open, with a flow config.
+    fn runner_on(store: Arc<Store>, flow: Flow) -> (Runner, mpsc::Receiver<ReaderCmd>) {
         let (reader, reader_rx) = mpsc::channel(8);
         let (printer, _printer_rx) = mpsc::channel(8);
-        let store = Arc::new(Store::open(dir).expect("store"));
         let central =
             Arc::new(CentralClient::new(ClientConfig::new("http://127.0.0.1:9")).expect("client"));
         let services = Services {
-            flow: Flow::default(),
+            flow,
             store,
             central,
             device_id: "T1".into(),
@@ -802,6 +883,118 @@ mod tests {
         assert_eq!(screen.borrow().phase, "attract", "wiped");
         assert_eq!(reader.recv().await, Some(ReaderCmd::Stop), "reader stopped");
         task.abort();
+    }
+
+    /// Five wrong PINs lock the override: the fifth and every try after it
+    /// (the right PIN too) are refused as locked, `/status`'s counter holds
+    /// the end of the lock, each try is an audit record that names no PIN,
+    /// and a restart on the same store is still locked.
+    #[tokio::test]
+    async fn five_wrong_staff_pins_lock_the_override_even_across_a_restart() {
+        use crate::flow::StaffAuth;
+        use kiosk_drivers::pii::Personal;
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let mut flow = Flow::default();
+        flow.config.identity_methods = crate::model::IdentityMethod::ALL.to_vec();
+        flow.config.staff_pin_argon2 = Some(crate::staff::PinHash::new("2468").as_str().into());
+        let (mut r, _reader) = runner_on(store.clone(), flow.clone());
+        for e in [
+            Event::Start,
+            Event::ChooseBusiness(Business::NewConnection),
+            Event::ChooseIdentity(crate::model::IdentityMethod::CallStaff),
+        ] {
+            r.handle(e).await.expect("step");
+        }
+        let confirm = |pin: &str| Event::StaffConfirm {
+            auth: StaffAuth::Pin(Personal::new(pin)),
+            name: Personal::new("张伟"),
+            id_number: Personal::new("330106199001010026"),
+        };
+        let problem = |r: &Runner| r.screen.borrow().problem.clone();
+        for wrong in ["1111", "1234", "0000", "2469"] {
+            r.handle(confirm(wrong)).await.expect("step");
+            assert_eq!(problem(&r).as_deref(), Some("staff-auth-failed"), "{wrong}");
+        }
+        assert_eq!(r.counters.staff_locked_until.load(Ordering::Relaxed), 0);
+        r.handle(confirm("8642")).await.expect("step");
+        assert_eq!(problem(&r).as_deref(), Some("staff-locked-out"));
+        let until = r.counters.staff_locked_until.load(Ordering::Relaxed);
+        assert!(until > Utc::now().timestamp() + 14 * 60, "{until}");
+        r.handle(confirm("2468")).await.expect("step");
+        assert_eq!(
+            problem(&r).as_deref(),
+            Some("staff-locked-out"),
+            "the right PIN, locked"
+        );
+        assert_eq!(r.screen.borrow().phase, "waiting-staff");
+
+        let tries: Vec<_> = store
+            .audit_records()
+            .expect("audit")
+            .into_iter()
+            .filter(|a| a.event == "staff-auth")
+            .collect();
+        let results: Vec<&str> = tries
+            .iter()
+            .map(|a| a.detail["result"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            results,
+            [
+                "refused",
+                "refused",
+                "refused",
+                "refused",
+                "locked",
+                "refused-locked"
+            ]
+        );
+        let text = serde_json::to_string(&tries).expect("json");
+        for pin in ["1111", "2468", "8642"] {
+            assert!(!text.contains(pin), "a PIN in the audit log: {text}");
+        }
+        assert!(store.audit_verify().expect("verify").is_ok());
+
+        // A restart: the same store, a new runner, still locked.
+        drop(r);
+        let (r, _reader) = runner_on(store, flow);
+        assert_eq!(r.counters.staff_locked_until.load(Ordering::Relaxed), until);
+    }
+
+    /// The right PIN confirms, and the audit record says which credential.
+    #[tokio::test]
+    async fn the_right_staff_pin_confirms_and_is_audited() {
+        use crate::flow::StaffAuth;
+        use kiosk_drivers::pii::Personal;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let mut flow = Flow::default();
+        flow.config.identity_methods = crate::model::IdentityMethod::ALL.to_vec();
+        flow.config.staff_pin_argon2 = Some(crate::staff::PinHash::new("2468").as_str().into());
+        let (mut r, _reader) = runner_on(store.clone(), flow);
+        for e in [
+            Event::Start,
+            Event::ChooseBusiness(Business::NewConnection),
+            Event::ChooseIdentity(crate::model::IdentityMethod::CallStaff),
+            Event::StaffConfirm {
+                auth: StaffAuth::Pin(Personal::new("2468")),
+                name: Personal::new("张伟"),
+                id_number: Personal::new("330106199001010026"),
+            },
+        ] {
+            r.handle(e).await.expect("step");
+        }
+        assert_ne!(r.screen.borrow().phase, "waiting-staff");
+        let last = store
+            .audit_records()
+            .expect("audit")
+            .into_iter()
+            .rfind(|a| a.event == "staff-auth")
+            .expect("a staff-auth record");
+        assert_eq!(last.detail["result"], "accepted");
+        assert_eq!(last.detail["credential"], "pin");
     }
 
     #[tokio::test(start_paused = true)]

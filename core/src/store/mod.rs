@@ -264,6 +264,8 @@ pub(crate) fn format_bytes(format: u32, readable_by: u32) -> [u8; 8] {
 
 /// Key of the key-check blob in `meta`.
 const KEY_CHECK: &[u8] = b"key/check";
+/// The staff override's lockout (JSON, [`crate::staff::Lockout`]).
+const STAFF_LOCKOUT_KEY: &[u8] = b"staff/lockout";
 /// Associated data and plaintext of the key check.
 const KEY_CHECK_AAD: &[u8] = b"kiosk-store key check";
 const KEY_CHECK_PLAIN: &[u8] = b"kiosk-store key check v1";
@@ -1062,6 +1064,90 @@ impl Store {
             .map_err(tx_err("append an audit event"))?;
         self.db.flush().map_err(sled_err("flush an audit event"))?;
         Ok(())
+    }
+
+    /// The staff override's lockout as kept (the default when no try failed).
+    pub fn staff_lockout(&self) -> Result<crate::staff::Lockout> {
+        match self
+            .meta
+            .get(STAFF_LOCKOUT_KEY)
+            .map_err(sled_err("read the staff lockout"))?
+        {
+            None => Ok(crate::staff::Lockout::default()),
+            Some(raw) => serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
+                tree: "meta",
+                key: "staff/lockout".into(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// One try of the staff override, at the store's clock: refused
+    /// unchecked while locked; otherwise `check` says which credential it
+    /// was, if any (it runs outside the transaction: a PIN's hash is slow).
+    /// The lockout and an audit record (`staff-auth`: the result, the
+    /// credential kind, the failures in a row; nothing of the PIN or card)
+    /// change in one transaction, flushed before the verdict is returned.
+    pub fn staff_try(
+        &self,
+        device_id: &str,
+        check: impl FnOnce() -> Option<crate::staff::StaffCredential>,
+    ) -> Result<crate::staff::StaffVerdict> {
+        use crate::staff::StaffVerdict;
+        let now = (self.clock)();
+        let locked = self.staff_lockout()?.locked(now);
+        let credential = if locked.is_some() { None } else { check() };
+        let verdict = (&self.meta, &self.audit)
+            .transaction(|(meta, audit)| {
+                let mut lockout = match meta.get(STAFF_LOCKOUT_KEY)? {
+                    None => crate::staff::Lockout::default(),
+                    Some(raw) => serde_json::from_slice(&raw).unwrap_or_default(),
+                };
+                let verdict = match (lockout.locked(now), credential) {
+                    (Some(until), _) => StaffVerdict::LockedOut { until },
+                    (None, Some(c)) => {
+                        lockout.record(true, now);
+                        StaffVerdict::Accepted(c)
+                    }
+                    (None, None) => {
+                        lockout.record(false, now);
+                        match lockout.locked(now) {
+                            Some(until) => StaffVerdict::LockedOut { until },
+                            None => StaffVerdict::Refused,
+                        }
+                    }
+                };
+                let raw = serde_json::to_vec(&lockout).map_err(|source| {
+                    abort(StoreError::Json {
+                        what: "the staff lockout",
+                        source,
+                    })
+                })?;
+                meta.insert(STAFF_LOCKOUT_KEY, raw)?;
+                let result = match verdict {
+                    StaffVerdict::Accepted(_) => "accepted",
+                    StaffVerdict::Refused => "refused",
+                    StaffVerdict::LockedOut { .. } if locked.is_some() => "refused-locked",
+                    StaffVerdict::LockedOut { .. } => "locked",
+                };
+                audit::append(
+                    audit,
+                    meta,
+                    now,
+                    "staff-auth",
+                    device_id,
+                    json!({
+                        "result": result,
+                        "credential": credential.map(crate::staff::StaffCredential::as_str),
+                        "failures": lockout.failures,
+                        "locked_until": lockout.locked_until,
+                    }),
+                )?;
+                Ok(verdict)
+            })
+            .map_err(tx_err("record a staff try"))?;
+        self.db.flush().map_err(sled_err("flush a staff try"))?;
+        Ok(verdict)
     }
 
     /// Central acknowledged a non-order entry (a rating): remove it and

@@ -598,6 +598,11 @@ pub struct SystemReport {
     /// unreachable, not enough space), until it moves on.
     #[serde(default)]
     pub waiting: Option<String>,
+    /// Why provisioning refused the `kiosk.toml` on the boot partition
+    /// (`drop-refused.txt`), for the technician menu; `/status` says it
+    /// among its alarms.
+    #[serde(skip)]
+    pub drop_refused: Option<String>,
 }
 
 impl SystemReport {
@@ -632,6 +637,10 @@ impl SystemReport {
             update_failures_total: state.failures_total,
             request,
             waiting: None,
+            drop_refused: std::fs::read_to_string(data_dir.join("drop-refused.txt"))
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
         }
     }
 }

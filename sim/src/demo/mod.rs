@@ -11,7 +11,8 @@
 //! Outputs in `--out`: `transcript.jsonl` (one line per flow step, no
 //! personal data), `receipts/<order>.escpos` and `<order>.png`,
 //! `summary.json` (one entry per order, no personal data),
-//! `status.json` (what `/status` answered at the end) and `screens/`
+//! `status.json` and `metrics.txt` (what `/status` and `/metrics`
+//! answered at the end) and `screens/`
 //! (a PNG of every screen visited, Chinese and English; see `gui::shots`).
 
 pub mod face;
@@ -231,7 +232,11 @@ pub async fn run_with(
         kiosk::model::IdentityMethod::Eid,
         kiosk::model::IdentityMethod::CallStaff,
     ]);
-    flow_cfg.staff_pin_sha256 = Some(kiosk::flow::staff_secret_sha256(scenarios::DEMO_STAFF_PIN));
+    flow_cfg.staff_pin_argon2 = Some(
+        kiosk::staff::PinHash::new(scenarios::DEMO_STAFF_PIN)
+            .as_str()
+            .to_owned(),
+    );
     if let Ok(catalog) = central.catalog().await {
         flow_cfg.set_capacity(catalog.policy);
         if let Some(contract) = catalog.contract {
@@ -408,6 +413,14 @@ pub async fn run_with(
             std::fs::write(&path, body).map_err(io("cannot write", &path))?;
         }
         Err(e) => failures.push(format!("/status did not answer: {e}")),
+    }
+    // What a fleet's Prometheus would have scraped at the end.
+    match kiosk::app::fetch(kiosk.status_addr, "/metrics", &token).await {
+        Ok(body) => {
+            let path = opts.out.join("metrics.txt");
+            std::fs::write(&path, body).map_err(io("cannot write", &path))?;
+        }
+        Err(e) => failures.push(format!("/metrics did not answer: {e}")),
     }
 
     kiosk.stop().await;

@@ -35,8 +35,6 @@ fn full() -> Run {
     let mut r = Run::new();
     r.flow.config.businesses = Business::ALL.to_vec();
     r.flow.config.identity_methods = IdentityMethod::ALL.to_vec();
-    r.flow.config.staff_pin_sha256 = Some(staff_secret_sha256("2468"));
-    r.flow.config.staff_card_sha256 = vec![staff_secret_sha256("110101195805050073")];
     r
 }
 
@@ -440,7 +438,8 @@ fn eid_scans_verifies_and_refuses_expired_or_forged_codes() {
 }
 
 #[test]
-fn call_staff_raises_assistance_and_only_staff_credentials_confirm() {
+fn call_staff_raises_assistance_and_only_a_checked_credential_confirms() {
+    use crate::staff::{StaffCredential, StaffVerdict};
     let mut r = full();
     r.send(Event::Start)
         .send(Event::ChooseBusiness(Business::NewConnection))
@@ -448,33 +447,38 @@ fn call_staff_raises_assistance_and_only_staff_credentials_confirm() {
     assert_eq!(r.phase(), &Phase::WaitingStaff);
     assert!(r.effects.contains(&Effect::RequestAssistance));
     assert!(r.session().assistance);
-    let confirm = |auth| Event::StaffConfirm {
-        auth,
+    let checked = |verdict, id: &str| Event::StaffChecked {
+        verdict,
         name: Personal::new("张伟"),
-        id_number: Personal::new("330106199001010026"),
+        id_number: Personal::new(id),
     };
-    r.send(confirm(StaffAuth::Pin(Personal::new("1234"))));
-    assert_eq!(problem(&r), Some(&Problem::Staff(StaffProblem::AuthFailed)));
-    r.send(confirm(StaffAuth::Card(IdNumber::unchecked(
-        "330106199001010026",
-    ))));
-    assert_eq!(
-        problem(&r),
-        Some(&Problem::Staff(StaffProblem::AuthFailed)),
-        "not a staff card"
-    );
-    r.send(Event::StaffConfirm {
+    // The flow never checks a raw credential: the runtime does.
+    r.refuse(Event::StaffConfirm {
         auth: StaffAuth::Pin(Personal::new("2468")),
         name: Personal::new("张伟"),
-        id_number: Personal::new("330106199001010027"),
+        id_number: Personal::new("330106199001010026"),
     });
+    r.send(checked(StaffVerdict::Refused, "330106199001010026"));
+    assert_eq!(problem(&r), Some(&Problem::Staff(StaffProblem::AuthFailed)));
+    let until = now() + chrono::Duration::minutes(15);
+    r.send(checked(
+        StaffVerdict::LockedOut { until },
+        "330106199001010026",
+    ));
+    assert_eq!(problem(&r), Some(&Problem::Staff(StaffProblem::LockedOut)));
+    assert_eq!(r.phase(), &Phase::WaitingStaff);
+    r.send(checked(
+        StaffVerdict::Accepted(StaffCredential::Pin),
+        "330106199001010027",
+    ));
     assert_eq!(
         problem(&r),
         Some(&Problem::Staff(StaffProblem::IdNumberInvalid))
     );
-    r.send(confirm(StaffAuth::Card(IdNumber::unchecked(
-        "110101195805050073",
-    ))));
+    r.send(checked(
+        StaffVerdict::Accepted(StaffCredential::Card),
+        "330106199001010026",
+    ));
     assert_eq!(r.phase(), &Phase::ConsentCertificates);
     assert!(r.effects.contains(&Effect::EndAssistance));
     assert!(!r.session().assistance);
@@ -483,13 +487,12 @@ fn call_staff_raises_assistance_and_only_staff_credentials_confirm() {
         Some(IdentityMethod::CallStaff)
     );
 
-    // Without a configured PIN, no PIN works; leaving ends the request.
+    // Leaving ends the request.
     let mut r = full();
-    r.flow.config.staff_pin_sha256 = None;
     r.send(Event::Start)
         .send(Event::ChooseBusiness(Business::NewConnection))
         .send(Event::ChooseIdentity(IdentityMethod::CallStaff))
-        .send(confirm(StaffAuth::Pin(Personal::new(""))));
+        .send(checked(StaffVerdict::Refused, "330106199001010026"));
     assert_eq!(problem(&r), Some(&Problem::Staff(StaffProblem::AuthFailed)));
     r.send(Event::Back);
     assert_eq!(r.phase(), &Phase::ChooseIdentity);
