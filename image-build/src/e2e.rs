@@ -697,12 +697,15 @@ impl Lab {
             std::fs::write(&file, format!("{text}# changed after signing\n"))?;
         }
         let fat = format!("{}@@{}", self.disk.display(), self.boot_offset);
-        run(Command::new("mcopy")
-            .arg("-o")
-            .arg("-i")
-            .arg(&fat)
-            .arg(&file)
-            .arg("::/kiosk.toml"))?;
+        let mcopy = |from: &Path, to: &str| {
+            run(Command::new("mcopy")
+                .arg("-o")
+                .arg("-i")
+                .arg(&fat)
+                .arg(from)
+                .arg(to))
+        };
+        mcopy(&file, "::/kiosk.toml")?;
         if signing == Signing::None {
             // No signature beside it (a stale one from before removed).
             let _ = Command::new("mdel")
@@ -711,12 +714,7 @@ impl Lab {
                 .arg("::/kiosk.toml.sig")
                 .output();
         } else {
-            run(Command::new("mcopy")
-                .arg("-o")
-                .arg("-i")
-                .arg(&fat)
-                .arg(&sig)
-                .arg("::/kiosk.toml.sig"))?;
+            mcopy(&sig, "::/kiosk.toml.sig")?;
         }
         Ok(())
     }

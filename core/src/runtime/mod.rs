@@ -885,6 +885,16 @@ mod tests {
         task.abort();
     }
 
+    /// A store in `dir` and a flow offering every method, with the staff
+    /// PIN 2468.
+    fn staff_setup(dir: &std::path::Path) -> (Arc<Store>, Flow) {
+        let store = Arc::new(Store::open(dir).expect("store"));
+        let mut flow = Flow::default();
+        flow.config.identity_methods = crate::model::IdentityMethod::ALL.to_vec();
+        flow.config.staff_pin_argon2 = Some(crate::staff::PinHash::new("2468").as_str().into());
+        (store, flow)
+    }
+
     /// Five wrong PINs lock the override: the fifth and every try after it
     /// (the right PIN too) are refused as locked, `/status`'s counter holds
     /// the end of the lock, each try is an audit record that names no PIN,
@@ -895,10 +905,7 @@ mod tests {
         use kiosk_drivers::pii::Personal;
         use std::sync::atomic::Ordering;
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Store::open(dir.path()).expect("store"));
-        let mut flow = Flow::default();
-        flow.config.identity_methods = crate::model::IdentityMethod::ALL.to_vec();
-        flow.config.staff_pin_argon2 = Some(crate::staff::PinHash::new("2468").as_str().into());
+        let (store, flow) = staff_setup(dir.path());
         let (mut r, _reader) = runner_on(store.clone(), flow.clone());
         for e in [
             Event::Start,
@@ -969,10 +976,7 @@ mod tests {
         use crate::flow::StaffAuth;
         use kiosk_drivers::pii::Personal;
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Store::open(dir.path()).expect("store"));
-        let mut flow = Flow::default();
-        flow.config.identity_methods = crate::model::IdentityMethod::ALL.to_vec();
-        flow.config.staff_pin_argon2 = Some(crate::staff::PinHash::new("2468").as_str().into());
+        let (store, flow) = staff_setup(dir.path());
         let (mut r, _reader) = runner_on(store.clone(), flow);
         for e in [
             Event::Start,
