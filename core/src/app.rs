@@ -648,10 +648,7 @@ pub async fn run(
             payment: crate::runtime::PaymentTiming::default(),
             retention_days: config.sync.retention_days,
             // Provisioning's verdict on a config left on the boot partition.
-            drop_refused: std::fs::read_to_string(config.data_dir.join("drop-refused.txt"))
-                .ok()
-                .map(|why| why.trim().to_string())
-                .filter(|why| !why.is_empty()),
+            drop_refused: crate::config_drop::refusal(&config.data_dir),
             system: Some(system_rx),
         },
         &reader,

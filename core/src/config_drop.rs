@@ -82,6 +82,16 @@ impl FleetKey {
     }
 }
 
+/// Provisioning's verdict on the last drop, if it refused it: the one line
+/// of `drop-refused.txt` in the kiosk's data folder (shown in `/status` and
+/// on the technician menu).
+pub fn refusal(data_dir: &Path) -> Option<String> {
+    std::fs::read_to_string(data_dir.join("drop-refused.txt"))
+        .ok()
+        .map(|why| why.trim().to_string())
+        .filter(|why| !why.is_empty())
+}
+
 /// Checks the drop `file` against its `sig` file (by default `file` +
 /// `.sig`) and the public key in `pubkey`.
 pub fn verify_drop(pubkey: &Path, file: &Path, sig: Option<&Path>) -> Result<(), DropRefusal> {

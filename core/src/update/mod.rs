@@ -637,10 +637,7 @@ impl SystemReport {
             update_failures_total: state.failures_total,
             request,
             waiting: None,
-            drop_refused: std::fs::read_to_string(data_dir.join("drop-refused.txt"))
-                .ok()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty()),
+            drop_refused: crate::config_drop::refusal(data_dir),
         }
     }
 }
