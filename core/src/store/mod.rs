@@ -312,6 +312,17 @@ fn tx_err(context: &'static str) -> impl FnOnce(TransactionError<StoreError>) ->
     }
 }
 
+/// The staff lockout as kept in `meta` (none kept: no failure yet).
+fn decode_lockout(raw: Option<&[u8]>) -> Result<crate::staff::Lockout> {
+    raw.map_or(Ok(crate::staff::Lockout::default()), |raw| {
+        serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt {
+            tree: "meta",
+            key: "staff/lockout".into(),
+            reason: e.to_string(),
+        })
+    })
+}
+
 fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
     ConflictableTransactionError::Abort(e)
 }
@@ -1068,18 +1079,12 @@ impl Store {
 
     /// The staff override's lockout as kept (the default when no try failed).
     pub fn staff_lockout(&self) -> Result<crate::staff::Lockout> {
-        match self
-            .meta
-            .get(STAFF_LOCKOUT_KEY)
-            .map_err(sled_err("read the staff lockout"))?
-        {
-            None => Ok(crate::staff::Lockout::default()),
-            Some(raw) => serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
-                tree: "meta",
-                key: "staff/lockout".into(),
-                reason: e.to_string(),
-            }),
-        }
+        decode_lockout(
+            self.meta
+                .get(STAFF_LOCKOUT_KEY)
+                .map_err(sled_err("read the staff lockout"))?
+                .as_deref(),
+        )
     }
 
     /// One try of the staff override, at the store's clock: refused
@@ -1099,10 +1104,8 @@ impl Store {
         let credential = if locked.is_some() { None } else { check() };
         let verdict = (&self.meta, &self.audit)
             .transaction(|(meta, audit)| {
-                let mut lockout = match meta.get(STAFF_LOCKOUT_KEY)? {
-                    None => crate::staff::Lockout::default(),
-                    Some(raw) => serde_json::from_slice(&raw).unwrap_or_default(),
-                };
+                let mut lockout =
+                    decode_lockout(meta.get(STAFF_LOCKOUT_KEY)?.as_deref()).map_err(abort)?;
                 let verdict = match (lockout.locked(now), credential) {
                     (Some(until), _) => StaffVerdict::LockedOut { until },
                     (None, Some(c)) => {
