@@ -105,12 +105,31 @@ fn tool(name: &str) -> Option<PathBuf> {
 
 /// Runs a command and fails the test with its output unless it succeeds.
 fn succeeds(cmd: &mut Command) {
-    let out = cmd.output().expect("the command runs");
+    succeeds_reading(cmd, b"");
+}
+
+/// [`succeeds`], with `input` on the command's stdin.
+fn succeeds_reading(cmd: &mut Command, input: &[u8]) {
+    use std::io::Write as _;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input)
+        .expect("write its input");
+    let out = child.wait_with_output().expect("the command ends");
     assert!(
         out.status.success(),
-        "{}{}",
+        "{}{}\n{}",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(input)
     );
 }
 
@@ -165,24 +184,9 @@ async fn promtool_accepts_what_metrics_serves() {
     });
     let metrics = get(addr, "/metrics", Some("fleet")).await;
     assert!(metrics.contains("kiosk_parked_orders 1"), "{metrics}");
-    let mut child = Command::new(&promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    {
-        use std::io::Write as _;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(metrics.as_bytes()).expect("write");
-    }
-    let out = child.wait_with_output().expect("promtool ends");
-    assert!(
-        out.status.success(),
-        "promtool check metrics: {}{}\n{metrics}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    succeeds_reading(
+        Command::new(&promtool).args(["check", "metrics"]),
+        metrics.as_bytes(),
     );
 }
 
