@@ -276,9 +276,8 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
 
     let step = Step::start("wait for the console's BOOTCHECK line");
     let bootcheck = loop {
-        let text = std::fs::read_to_string(&console).unwrap_or_default();
-        if let Some(l) = text.lines().find(|l| l.contains("BOOTCHECK ")) {
-            break l.trim().to_string();
+        if let Some(l) = console_line(&console, "BOOTCHECK ") {
+            break l;
         }
         if started.elapsed() > opts.timeout + Duration::from_secs(180) {
             bail!("no BOOTCHECK line on the console\n{}", console_tail());
@@ -287,12 +286,8 @@ pub fn boot_test(opts: &BootTestOptions) -> anyhow::Result<Report> {
     };
     step.done();
     check_bootcheck(&bootcheck)?;
-    let hardening = std::fs::read_to_string(&console)
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.contains("HARDENING "))
-        .map(|l| l.trim().to_string())
-        .context("no HARDENING line on the console")?;
+    let hardening =
+        console_line(&console, "HARDENING ").context("no HARDENING line on the console")?;
     check_hardening(&hardening, false)?;
 
     let step = Step::start("power down");
@@ -607,6 +602,15 @@ pub fn check_status(s: &serde_json::Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The first line of the serial console's log holding `marker`, trimmed.
+pub fn console_line(console: &std::path::Path, marker: &str) -> Option<String> {
+    std::fs::read_to_string(console)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.contains(marker))
+        .map(|l| l.trim().to_string())
+}
+
 /// The console check: read-only root, writable `/data`, kiosk active and
 /// never restarted (so its watchdog pings arrive), no failed unit.
 pub fn check_bootcheck(line: &str) -> anyhow::Result<()> {
@@ -748,6 +752,30 @@ mod tests {
         let mut busy = ok.clone();
         busy["flow_state"] = "choose-business".into();
         assert!(check_status(&busy).is_err());
+    }
+
+    #[test]
+    fn the_first_console_line_with_the_marker_is_found_trimmed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let console = dir.path().join("console.log");
+        std::fs::write(
+            &console,
+            "[ 1.0] boot\r\nHARDENING security=1.5 sysrq=0\r\nBOOTCHECK root=ro\r\nBOOTCHECK root=rw\r\n",
+        )
+        .expect("write");
+        assert_eq!(
+            console_line(&console, "BOOTCHECK ").as_deref(),
+            Some("BOOTCHECK root=ro")
+        );
+        assert_eq!(
+            console_line(&console, "HARDENING ").as_deref(),
+            Some("HARDENING security=1.5 sysrq=0")
+        );
+        assert_eq!(console_line(&console, "NOTHERE "), None);
+        assert_eq!(
+            console_line(&dir.path().join("absent.log"), "BOOTCHECK "),
+            None
+        );
     }
 
     #[test]

@@ -51,9 +51,9 @@ mod update;
 pub use update::{update_test, UpdateOptions};
 
 use crate::boot_test::{
-    built, check_bootcheck, check_hardening, check_status, free_port, http_get, machine_command,
-    start_central, start_twins, Built, CardOnReader, Control, HostProgram, Machine, Vm,
-    CENTRAL_PORT,
+    built, check_bootcheck, check_hardening, check_status, console_line, free_port, http_get,
+    machine_command, start_central, start_twins, Built, CardOnReader, Control, HostProgram,
+    Machine, Vm, CENTRAL_PORT,
 };
 use crate::def::images_dir;
 use crate::qmp::{read_ppm, to_png, Qmp};
@@ -1527,15 +1527,11 @@ fn journal_priorities(d: &DataCheck) -> anyhow::Result<String> {
 
 /// The console's HARDENING line (printed just before BOOTCHECK), checked.
 fn hardening(vm: &Running) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(&vm.console).unwrap_or_default();
-    let line = text
-        .lines()
-        .find(|l| l.contains("HARDENING "))
-        .context("no HARDENING line on the console")?;
-    let score = check_hardening(line.trim(), true)?;
+    let line =
+        console_line(&vm.console, "HARDENING ").context("no HARDENING line on the console")?;
+    let score = check_hardening(&line, true)?;
     Ok(format!(
-        "systemd-analyze security kiosk.service: {score:.1} (at most 2.0); {}",
-        line.trim()
+        "systemd-analyze security kiosk.service: {score:.1} (at most 2.0); {line}"
     ))
 }
 
@@ -1543,10 +1539,9 @@ fn hardening(vm: &Running) -> anyhow::Result<String> {
 fn bootcheck(vm: &Running) -> anyhow::Result<String> {
     let started = Instant::now();
     loop {
-        let text = std::fs::read_to_string(&vm.console).unwrap_or_default();
-        if let Some(l) = text.lines().find(|l| l.contains("BOOTCHECK ")) {
-            check_bootcheck(l.trim())?;
-            return Ok(l.trim().to_string());
+        if let Some(l) = console_line(&vm.console, "BOOTCHECK ") {
+            check_bootcheck(&l)?;
+            return Ok(l);
         }
         if started.elapsed() > Duration::from_secs(180) {
             bail!("no BOOTCHECK line on the console");
