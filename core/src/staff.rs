@@ -85,15 +85,17 @@ impl PinHash {
         Self::with_salt(pin, &salt)
     }
 
-    /// Hashes `pin` with `salt` (16 bytes or more).
-    pub fn with_salt(pin: &str, salt: &[u8]) -> Self {
-        let salt = SaltString::encode_b64(salt).unwrap_or_else(|_| {
-            // 16 bytes always encode; a shorter slice is a caller's bug.
-            SaltString::encode_b64(&[0u8; 16]).unwrap_or_else(|_| unreachable!())
-        });
-        let hash = hasher()
-            .hash_password(pin.trim().as_bytes(), &salt)
-            .map(|h| h.to_string())
+    /// Hashes `pin` with `salt`. Fails closed: a hash that cannot be made
+    /// is empty, and an empty hash verifies no PIN.
+    fn with_salt(pin: &str, salt: &[u8; 16]) -> Self {
+        let hash = SaltString::encode_b64(salt)
+            .ok()
+            .and_then(|salt| {
+                hasher()
+                    .hash_password(pin.trim().as_bytes(), &salt)
+                    .ok()
+                    .map(|h| h.to_string())
+            })
             .unwrap_or_default();
         Self(hash)
     }
@@ -270,6 +272,16 @@ mod tests {
             assert!(!a.verify(wrong), "{wrong}");
         }
         assert_eq!(PinHash::parse(a.as_str()).unwrap(), a);
+        // The same salt gives the same hash; a hash that could not be made
+        // (empty) verifies nothing.
+        let salt = [7u8; 16];
+        assert_eq!(
+            PinHash::with_salt("2468", &salt),
+            PinHash::with_salt("2468", &salt)
+        );
+        for pin in ["", "2468"] {
+            assert!(!PinHash(String::new()).verify(pin));
+        }
     }
 
     #[test]
