@@ -45,6 +45,8 @@ pub struct StatusSources {
     pub central: Option<Arc<CentralClient>>,
     /// Release, slots and updates (the update task keeps it fresh).
     pub system: Option<watch::Receiver<crate::update::SystemReport>>,
+    /// The kiosk's certificate (the renewal task keeps it fresh).
+    pub identity: Option<watch::Receiver<crate::enroll::IdentityReport>>,
 }
 
 /// The alarm while the config keeps the staff PIN as the former unsalted
@@ -92,6 +94,12 @@ impl StatusSources {
                 "{refused} orders could not be saved (store fault): staff must check the journal"
             ));
         }
+        let identity = self
+            .identity
+            .as_ref()
+            .map(|r| r.borrow().clone())
+            .unwrap_or_default();
+        alarms.extend(identity.alarms(now));
         let depth = self.store.outbox_depth().unwrap_or(0);
         if let (Some(why), true) = (&sync.last_error, depth > 0) {
             alarms.push(format!(
@@ -160,6 +168,7 @@ impl StatusSources {
                 .as_ref()
                 .map(|r| r.borrow().clone())
                 .unwrap_or_default(),
+            identity,
         }
     }
 }
@@ -375,6 +384,8 @@ pub struct Parts {
     pub drop_refused: Option<String>,
     /// Release, slots and updates for `/status` (`None`: not reported).
     pub system: Option<watch::Receiver<crate::update::SystemReport>>,
+    /// The kiosk's certificate for `/status` (`None`: not enrolled here).
+    pub identity: Option<watch::Receiver<crate::enroll::IdentityReport>>,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -499,6 +510,7 @@ pub async fn start_with(
             frames,
             central: Some(parts.central.clone()),
             system: parts.system,
+            identity: parts.identity,
         },
         shutdown_rx.clone(),
     )
@@ -563,6 +575,63 @@ fn start_err(what: &'static str) -> impl FnOnce(String) -> AppError {
     move |detail| AppError::Start { what, detail }
 }
 
+/// How the status endpoint knows its clients.
+pub struct StatusSecurity {
+    /// The bearer token it asks for, if any.
+    pub token: Option<String>,
+    /// Its TLS, if any.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The certificate it serves when enrolled (renewal replaces it).
+    pub served: Option<Arc<crate::status_tls::ServedCert>>,
+}
+
+/// The status endpoint's security: enrolled, its own certificate and
+/// only clients whose certificate the fleet CA signed (the scraper), so
+/// no token; otherwise `[status.tls]` if configured, and the token.
+pub fn status_security(
+    config: &Config,
+    identity: Option<&crate::enroll::Identity>,
+    token: Option<String>,
+) -> Result<StatusSecurity, crate::status_tls::TlsSetupError> {
+    Ok(match identity {
+        Some(id) => {
+            let served = crate::status_tls::ServedCert::from_pem(
+                id.certificate_pem.as_bytes(),
+                id.key_pem().as_bytes(),
+            )?;
+            let acceptor = crate::status_tls::acceptor_with(
+                served.clone(),
+                Some(id.fleet_ca_pem.as_bytes()),
+                crate::status_tls::ClientAuth::Required,
+            )?;
+            StatusSecurity {
+                token: None,
+                tls: Some(acceptor),
+                served: Some(served),
+            }
+        }
+        None => StatusSecurity {
+            tls: match &config.status.tls {
+                Some(tls) => Some(crate::status_tls::acceptor(tls)?),
+                None => None,
+            },
+            token,
+            served: None,
+        },
+    })
+}
+
+/// How `kiosk run` (and `kiosk enroll`) reach central: the config's URL,
+/// token, time limit, body limit and pinned CA.
+pub fn central_client_config(config: &Config) -> ClientConfig {
+    let mut cc = ClientConfig::new(config.central.url.clone());
+    cc.token = config.central.token.clone();
+    cc.timeout = Duration::from_millis(config.central.timeout_ms);
+    cc.max_response_bytes = config.central.max_response_bytes;
+    cc.ca_cert_pem = config.central.ca_cert.clone();
+    cc
+}
+
 /// `kiosk run`: the kiosk on the devices and central service the config names,
 /// until `shutdown` resolves.
 pub async fn run(
@@ -574,14 +643,27 @@ pub async fn run(
     config.validate()?;
     config.check_deployable()?;
     let token = config.status_token()?;
+    // Enrolled: central and the fleet's scraper know this kiosk by its
+    // certificate, and no token is sent or asked for. A damaged identity
+    // is an alarm, and the kiosk falls back to its tokens if it has them.
+    let (identity, identity_damaged) = match crate::enroll::Identity::load(&config.data_dir) {
+        Ok(id) => (id, None),
+        Err(e) => {
+            tracing::warn!("{e}");
+            if token.is_none() && config.status.tls.is_none() {
+                return Err(start_err("the kiosk's identity")(e.to_string()));
+            }
+            (None, Some(e.to_string()))
+        }
+    };
     let store =
         Arc::new(Store::open(&config.data_dir).map_err(|e| start_err("the store")(e.to_string()))?);
 
-    let mut cc = ClientConfig::new(config.central.url.clone());
-    cc.token = config.central.token.clone();
-    cc.timeout = Duration::from_millis(config.central.timeout_ms);
-    cc.max_response_bytes = config.central.max_response_bytes;
-    cc.ca_cert_pem = config.central.ca_cert.clone();
+    let mut cc = central_client_config(&config);
+    if let Some(id) = &identity {
+        cc.identity_pem = Some(id.client_pem());
+        cc.token = None;
+    }
     let central = Arc::new(
         CentralClient::new(cc).map_err(|e| start_err("the central client")(e.to_string()))?,
     );
@@ -607,14 +689,22 @@ pub async fn run(
     let face = start_face(&config, &mut flow_cfg);
     let face_self_test_ok = face_configured.then_some(face.is_some());
     let qr = start_qr(&config, face.as_ref());
-    let token_status = token;
-    let status_tls = match &config.status.tls {
-        Some(tls) => Some(
-            crate::status_tls::acceptor(tls)
-                .map_err(|e| start_err("the status endpoint's TLS")(e.to_string()))?,
-        ),
-        None => None,
-    };
+    let StatusSecurity {
+        token: token_status,
+        tls: status_tls,
+        served,
+    } = status_security(&config, identity.as_ref(), token)
+        .map_err(|e| start_err("the status endpoint's TLS")(e.to_string()))?;
+    let mut identity_report = crate::enroll::IdentityReport::of(identity.as_ref());
+    identity_report.damaged = identity_damaged;
+    if identity.is_none() {
+        identity_report.enroll_refused =
+            std::fs::read_to_string(config.data_dir.join(crate::enroll::REFUSED_FILE))
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty());
+    }
+    let (identity_tx, identity_rx) = watch::channel(identity_report);
     let (tamper_tx, tamper_rx) = watch::channel(Health::Unknown);
     let extra = match config.gpio.tamper {
         Some(_) => vec![("tamper".to_string(), tamper_rx)],
@@ -622,6 +712,7 @@ pub async fn run(
     };
     let kiosk_flow_config = flow_cfg.clone();
     let update_central = central.clone();
+    let renewal_central = central.clone();
     let (system_tx, system_rx) = watch::channel(crate::update::SystemReport::read(
         &config.update,
         &config.data_dir,
@@ -650,6 +741,7 @@ pub async fn run(
             // Provisioning's verdict on a config left on the boot partition.
             drop_refused: crate::config_drop::refusal(&config.data_dir),
             system: Some(system_rx),
+            identity: Some(identity_rx),
         },
         &reader,
         &printer,
@@ -659,6 +751,17 @@ pub async fn run(
     .await
     .map_err(|e| start_err("the status endpoint")(e.to_string()))?;
     let gpio = start_gpio(&config, &kiosk, &reader, &printer, tamper_tx);
+    if let Some(id) = identity {
+        let renewal = crate::enroll::Renewal {
+            central: renewal_central,
+            data_dir: config.data_dir.clone(),
+            status_address: config.identity.status_address.clone(),
+            served,
+            every: Duration::from_secs(config.identity.renew_check_secs),
+            report: identity_tx,
+        };
+        tokio::spawn(renewal.run(id, kiosk.shutdown.subscribe()));
+    }
     if config.update.enabled {
         let screen = kiosk.screen.clone();
         let task = crate::update::task::UpdateTask {

@@ -124,6 +124,8 @@ pub struct Config {
     pub ui: crate::gui::UiConfig,
     /// Updates over the air (RAUC bundles central offers).
     pub update: crate::update::UpdateConfig,
+    /// The kiosk's own certificate: its status address, renewal.
+    pub identity: crate::enroll::IdentityConfig,
 }
 
 impl Default for Config {
@@ -142,6 +144,7 @@ impl Default for Config {
             gpio: kiosk_drivers::gpio::GpioConfig::default(),
             ui: crate::gui::UiConfig::default(),
             update: crate::update::UpdateConfig::default(),
+            identity: crate::enroll::IdentityConfig::default(),
         }
     }
 }
@@ -437,6 +440,7 @@ impl Config {
         }
         self.gpio.check().map_err(ConfigError::Invalid)?;
         self.update.validate().map_err(ConfigError::Invalid)?;
+        self.identity.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 
@@ -448,7 +452,8 @@ impl Config {
     /// - central over plain `http://`, unless `central.allow_insecure_central`
     ///   says this is a lab;
     /// - a status endpoint that answers anyone: neither a token (inline or
-    ///   `token_file`) nor TLS with client certificates.
+    ///   `token_file`), nor TLS with client certificates, nor an enrolled
+    ///   identity (`DATA/identity.json`, whose endpoint is mutual TLS).
     ///
     /// The refusal names the field, in one line.
     pub fn check_deployable(&self) -> Result<(), Refusal> {
@@ -498,7 +503,12 @@ impl Config {
             .tls
             .as_ref()
             .is_some_and(|t| t.client_ca.is_some());
-        if self.status.token.is_none() && self.status.token_file.is_none() && !mutual_tls {
+        let enrolled = self.data_dir.join(crate::enroll::FILE).is_file();
+        if self.status.token.is_none()
+            && self.status.token_file.is_none()
+            && !mutual_tls
+            && !enrolled
+        {
             return refuse(
                 "status",
                 "answers anyone: set status.token_file (or status.token), or status.tls with client_ca",

@@ -16,6 +16,7 @@ pub mod config;
 pub mod config_drop;
 pub mod device_id;
 pub mod diag;
+pub mod enroll;
 pub mod face;
 pub mod flow;
 pub mod gui;

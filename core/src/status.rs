@@ -88,6 +88,9 @@ pub struct Snapshot {
     /// and the last update.
     #[serde(default)]
     pub system: crate::update::SystemReport,
+    /// The kiosk's own certificate: enrolled, expiry, renewal, revocation.
+    #[serde(default)]
+    pub identity: crate::enroll::IdentityReport,
 }
 
 impl Snapshot {
@@ -115,6 +118,7 @@ impl Snapshot {
             frames_total: BTreeMap::new(),
             clock_offset_s: None,
             system: crate::update::SystemReport::default(),
+            identity: crate::enroll::IdentityReport::default(),
         }
     }
 
@@ -387,6 +391,14 @@ fn render_metrics(s: &Snapshot) -> String {
         "Updates that failed (refused by RAUC, or rolled back to the previous slot).",
         s.system.update_failures_total.to_string(),
     );
+    if let Some(not_after) = s.identity.not_after {
+        metric(
+            "kiosk_certificate_expiry_timestamp_seconds",
+            "gauge",
+            "When the kiosk's own certificate expires (Unix time); renewed after two thirds of its life.",
+            not_after.timestamp().to_string(),
+        );
+    }
     if let Some(offset) = s.clock_offset_s {
         metric(
             "kiosk_clock_offset_seconds",

@@ -71,34 +71,135 @@ fn certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>
 /// Builds the acceptor: TLS 1.2/1.3 with ring, the endpoint's certificate,
 /// and client verification against `client_ca` when configured.
 pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, TlsSetupError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let chain = certs("the endpoint certificate", &cfg.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&cfg.key)
+    let read = |what: &'static str, path: &Path| {
+        std::fs::read(path).map_err(|e| pem_err(what, path)(e.to_string()))
+    };
+    certs("the endpoint certificate", &cfg.cert)?;
+    let chain = read("the endpoint certificate", &cfg.cert)?;
+    let key = read("the endpoint key", &cfg.key)?;
+    let served = ServedCert::from_pem(&chain, &key)
         .map_err(|e| pem_err("the endpoint key", &cfg.key)(e.to_string()))?;
+    let client_ca = match &cfg.client_ca {
+        Some(ca) => {
+            certs("the client CA", ca)?;
+            Some(read("the client CA", ca)?)
+        }
+        None => None,
+    };
+    acceptor_with(served, client_ca.as_deref(), ClientAuth::Required)
+}
+
+/// Whether a client without a certificate gets past the handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// Refused in the handshake (the status endpoint).
+    Required,
+    /// Let through; the routes decide (central: enrollment needs no
+    /// certificate, everything else does once a kiosk is enrolled).
+    Optional,
+}
+
+/// The certificate an endpoint serves, replaceable while it runs (a
+/// renewed certificate takes effect from the next handshake).
+#[derive(Debug)]
+pub struct ServedCert(std::sync::RwLock<Arc<rustls::sign::CertifiedKey>>);
+
+impl ServedCert {
+    fn certified(
+        chain_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<rustls::sign::CertifiedKey, TlsSetupError> {
+        let chain = CertificateDer::pem_slice_iter(chain_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsSetupError::Rustls(format!("the certificate: {e}")))?;
+        if chain.is_empty() {
+            return Err(TlsSetupError::Rustls("no certificate in the chain".into()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| TlsSetupError::Rustls(format!("the key: {e}")))?;
+        let provider = rustls::crypto::ring::default_provider();
+        let signing = provider
+            .key_provider
+            .load_private_key(key)
+            .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+        let certified = rustls::sign::CertifiedKey::new(chain, signing);
+        certified
+            .keys_match()
+            .map_err(|e| TlsSetupError::Rustls(format!("the key is not the certificate's: {e}")))?;
+        Ok(certified)
+    }
+
+    /// From a PEM chain (the endpoint's certificate first) and its key.
+    pub fn from_pem(chain_pem: &[u8], key_pem: &[u8]) -> Result<Arc<Self>, TlsSetupError> {
+        Ok(Arc::new(Self(std::sync::RwLock::new(Arc::new(
+            Self::certified(chain_pem, key_pem)?,
+        )))))
+    }
+
+    /// Serves `chain_pem` and `key_pem` from the next handshake on.
+    pub fn replace(&self, chain_pem: &[u8], key_pem: &[u8]) -> Result<(), TlsSetupError> {
+        let next = Arc::new(Self::certified(chain_pem, key_pem)?);
+        match self.0.write() {
+            Ok(mut g) => *g = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        Ok(())
+    }
+}
+
+impl rustls::server::ResolvesServerCert for ServedCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        })
+    }
+}
+
+/// An acceptor serving `served`, with client certificates checked against
+/// `client_ca_pem` (PEM, one or more CAs) when given.
+pub fn acceptor_with(
+    served: Arc<ServedCert>,
+    client_ca_pem: Option<&[u8]>,
+    auth: ClientAuth,
+) -> Result<TlsAcceptor, TlsSetupError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
-    let builder = match &cfg.client_ca {
+    let builder = match client_ca_pem {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for c in certs("the client CA", ca)? {
+            for c in CertificateDer::pem_slice_iter(ca) {
+                let c = c.map_err(|e| TlsSetupError::Rustls(format!("the client CA: {e}")))?;
                 roots
                     .add(c)
                     .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
             }
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = match auth {
+                ClientAuth::Required => verifier,
+                ClientAuth::Optional => verifier.allow_unauthenticated(),
+            };
+            let verifier = verifier
                 .build()
                 .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| TlsSetupError::Rustls(e.to_string()))?;
+    let mut config = builder.with_cert_resolver(served);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
+
+/// The certificate a client presented (DER, its own first), verified in
+/// the handshake: an extension of every request on that connection.
+#[derive(Debug, Clone)]
+pub struct PeerCertificate(pub Arc<Vec<u8>>);
 
 /// Serves the status routes over TLS on `listener` until `shutdown`
 /// completes. A failed handshake (no or a foreign client certificate, plain
@@ -154,6 +255,10 @@ pub async fn serve_router(
                     }
                     Err(_) => return,
                 };
+            let app = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                Some(c) => app.layer(axum::Extension(PeerCertificate(Arc::new(c.to_vec())))),
+                None => app,
+            };
             let service = hyper_util::service::TowerToHyperService::new(app);
             let _ =
                 hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())

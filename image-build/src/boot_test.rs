@@ -518,9 +518,19 @@ pub fn start_twins(
     Ok((program, card))
 }
 
+/// The one-time enrollment code `kiosk-central-sim` takes in the lab.
+pub const ENROLL_CODE: &str = "E2E-ENROLL-0001";
+
+/// Where [`start_central`] writes the lab's fleet scraper: its certificate,
+/// the CAs and a Prometheus config (`prometheus.yml`).
+pub fn scraper_dir(state: &std::path::Path) -> std::path::PathBuf {
+    state.join("scraper")
+}
+
 /// Starts `kiosk-central-sim` with the test central's certificate on
 /// `127.0.0.1:CENTRAL_PORT`, state in `state`, wanting `token` from the
-/// kiosk when given.
+/// kiosk when given, taking [`ENROLL_CODE`] once, and writing the fleet
+/// scraper's files into [`scraper_dir`].
 pub fn start_central(state: &std::path::Path, token: Option<&str>) -> anyhow::Result<HostProgram> {
     let certs = images_dir().join("test-central");
     let mut args: Vec<std::ffi::OsString> = vec![
@@ -532,6 +542,12 @@ pub fn start_central(state: &std::path::Path, token: Option<&str>) -> anyhow::Re
         certs.join("server.pem").into(),
         "--tls-key".into(),
         certs.join("server-key.pem").into(),
+        "--tls-ca".into(),
+        certs.join("ca.pem").into(),
+        "--enroll-code".into(),
+        ENROLL_CODE.into(),
+        "--scraper-cert".into(),
+        scraper_dir(state).into(),
     ];
     if let Some(t) = token {
         args.extend(["--token".into(), t.into()]);

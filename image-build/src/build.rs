@@ -390,6 +390,7 @@ fn customize(
     let mut enable = vec![
         "kiosk.service",
         "kiosk-provision.service",
+        "kiosk-enroll.service",
         "kiosk-update-confirm.service",
         "kiosk-update-apply.path",
         "systemd-networkd.service",

@@ -36,7 +36,15 @@
 //!   warnings central-401 provoked and none of the kiosk's information;
 //! - `systemd-security`: the console's `HARDENING` line: the kiosk unit's
 //!   exposure score (at most 2.0), SysRq off, Ctrl-Alt-Del masked, the USB
-//!   keyboard plugged into the board refused.
+//!   keyboard plugged into the board refused;
+//! - `enroll-and-scrape`: `enroll.toml` (a one-time code) on the boot
+//!   partition; the kiosk makes its key pair, central signs its
+//!   certificate, the file is removed, `/status` is mutual TLS, and a real
+//!   Prometheus (Debian's, `docs/fleet/prometheus.yml` made local) finds
+//!   the kiosk at central's `/v1/fleet/targets` and scrapes it;
+//! - `scrape-without-cert-refused`: without the scraper's certificate the
+//!   handshake fails, plain HTTP with the former token gets no answer, and
+//!   Prometheus' job without the certificate has `up` 0.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -52,8 +60,8 @@ pub use update::{update_test, UpdateOptions};
 
 use crate::boot_test::{
     built, check_bootcheck, check_hardening, check_status, console_line, free_port, http_get,
-    machine_command, start_central, start_twins, Built, CardOnReader, Control, HostProgram,
-    Machine, Vm, CENTRAL_PORT,
+    machine_command, scraper_dir, start_central, start_twins, Built, CardOnReader, Control,
+    HostProgram, Machine, Vm, CENTRAL_PORT, ENROLL_CODE,
 };
 use crate::def::images_dir;
 use crate::qmp::{read_ppm, to_png, Qmp};
@@ -91,7 +99,7 @@ pub struct E2eReport {
 }
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 10] = [
     "new-connection-idcard",
     "offline",
     "central-401",
@@ -100,6 +108,8 @@ pub const SCENARIOS: [&str; 8] = [
     "unsigned-drop-refused",
     "journal-priorities",
     "systemd-security",
+    "enroll-and-scrape",
+    "scrape-without-cert-refused",
 ];
 
 /// The device token the kiosk presents to central (set by the drop).
@@ -232,6 +242,8 @@ struct Lab {
     /// What went wrong on the device that the run worked around, said in
     /// `e2e.json` (entry `incidents`).
     incidents: Vec<String>,
+    /// The kiosk enrolled (its `/status` is mutual TLS from then on).
+    enrolled: bool,
     host_kiosk: PathBuf,
     /// The private configuration key the image's drops are signed with.
     drop_key: PathBuf,
@@ -415,6 +427,9 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
 
     // Random cuts: every order shown accepted must reach central once.
     let cuts_before = lab.submissions()?;
+    // The boot after the seventh cut enrolls the kiosk (enroll.toml); the
+    // cuts after it run over mutual TLS.
+    let mut enrollment = None;
     let mut shown = 0;
     let mut rng = opts.seed.max(1);
     for i in 0..opts.cuts {
@@ -472,6 +487,10 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
             // The applied config signed again: taken off, nothing refused.
             4 => lab.put_drop(&drop_config(&lab.base_config()?, Drop::Good)?)?,
             5 => signing.push(lab.drop_removed("the applied config left again")),
+            6 => {
+                lab.put_enroll()?;
+                lab.enrolled = true;
+            }
             _ => {}
         }
         vm = lab.boot()?;
@@ -481,6 +500,7 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
             2 => signing.push(lab.refusal_says("an unsigned drop", "not signed")),
             3 => signing.push(lab.refusal_says("a drop changed after signing", "does not match")),
             4 => signing.push(lab.refusal_gone()),
+            6 => enrollment = Some(lab.enroll_and_scrape(&mut vm)),
             _ => {}
         }
     }
@@ -533,6 +553,12 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
                 .map(|d| d.join("; "))
         },
     );
+    let (enroll, no_cert) = enrollment.unwrap_or_else(|| {
+        let why = || anyhow::anyhow!("not run: {} power cuts, 7 are needed", opts.cuts);
+        (Err(why()), Err(why()))
+    });
+    record(results, "enroll-and-scrape", enroll);
+    record(results, "scrape-without-cert-refused", no_cert);
     record(
         results,
         "bad-drop",
@@ -542,6 +568,76 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
             .map(|d| d.join("; ")),
     );
     Ok(())
+}
+
+/// A real Prometheus on the host, stopped when dropped.
+struct Prometheus {
+    child: std::process::Child,
+    api: SocketAddr,
+}
+
+impl std::ops::Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// `up` of the kiosk in each job (`kiosk`, `no-cert`), as Prometheus'
+    /// query API answers it.
+    fn up(&self) -> (Option<String>, Option<String>) {
+        let body = http_get(self.api, "/api/v1/query?query=up", None)
+            .filter(|r| r.code == 200)
+            .map(|r| r.body)
+            .unwrap_or_default();
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        let of = |job: &str| {
+            v["data"]["result"].as_array().and_then(|r| {
+                r.iter()
+                    .find(|s| s["metric"]["job"] == job)
+                    .and_then(|s| s["value"][1].as_str().map(str::to_owned))
+            })
+        };
+        (of("kiosk"), of("no-cert"))
+    }
+
+    /// Waits (2 min at most) until `ok` holds for the two jobs' `up`; each
+    /// job's result, worded.
+    fn wait_up(
+        &self,
+        ok: impl Fn(Option<&str>, Option<&str>) -> bool,
+    ) -> anyhow::Result<(String, String)> {
+        let started = Instant::now();
+        loop {
+            let (kiosk, no_cert) = self.up();
+            if ok(kiosk.as_deref(), no_cert.as_deref()) {
+                let depth = http_get(
+                    self.api,
+                    "/api/v1/query?query=kiosk_outbox_depth%7Bjob%3D%22kiosk%22%7D",
+                    None,
+                )
+                .map(|r| r.body)
+                .unwrap_or_default();
+                let depth: Value = serde_json::from_str(&depth).unwrap_or_default();
+                return Ok((
+                    format!(
+                        "up 1, kiosk_outbox_depth {}",
+                        depth["data"]["result"][0]["value"][1]
+                            .as_str()
+                            .unwrap_or("?")
+                    ),
+                    "up 0".to_string(),
+                ));
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!(
+                    "Prometheus after 120 s: up {kiosk:?} in job kiosk (1 wanted), {no_cert:?} in job no-cert (0 wanted)"
+                );
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
 }
 
 /// How a drop is signed.
@@ -668,6 +764,7 @@ impl Lab {
             shots: 0,
             boots: 0,
             incidents: Vec::new(),
+            enrolled: false,
             host_kiosk,
             drop_key,
             prefix: prefix.to_string(),
@@ -822,9 +919,58 @@ impl Lab {
     }
 
     fn status(&self) -> Option<Value> {
+        // Enrolled, the endpoint is mutual TLS; until then (or if the
+        // enrollment failed, which its scenario reports), the token.
+        if self.enrolled {
+            if let Some(s) = self
+                .scraper_get("/status", true)
+                .ok()
+                .and_then(|b| serde_json::from_str(&b).ok())
+            {
+                return Some(s);
+            }
+        }
         http_get(self.status, "/status", Some(&self.built.token))
             .filter(|r| r.code == 200)
             .and_then(|r| serde_json::from_str(&r.body).ok())
+    }
+
+    /// `GET path` from the enrolled kiosk's status endpoint as the fleet's
+    /// scraper would: HTTPS, the kiosk's certificate checked against the
+    /// fleet CA (and the address it was enrolled with), and the scraper's
+    /// certificate presented unless `with_cert` is false.
+    fn scraper_get(&self, path: &str, with_cert: bool) -> anyhow::Result<String> {
+        let dir = scraper_dir(&self.central_state);
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--fail", "--max-time", "10", "--cacert"])
+            .arg(dir.join("fleet-ca.pem"));
+        if with_cert {
+            c.arg("--cert")
+                .arg(dir.join("scraper.pem"))
+                .arg("--key")
+                .arg(dir.join("scraper-key.pem"));
+        }
+        run(c.arg(format!("https://{}{path}", self.status)))
+    }
+
+    /// Leaves `enroll.toml` (the lab's one-time code, and the address the
+    /// host reaches the status endpoint at) on the boot partition.
+    fn put_enroll(&self) -> anyhow::Result<()> {
+        let file = self.tmp.path().join("enroll.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "# Left on the boot partition by image-build e2e.\ncode = \"{ENROLL_CODE}\"\nstatus_address = \"{}\"\n",
+                self.status
+            ),
+        )?;
+        run(Command::new("mcopy")
+            .arg("-o")
+            .arg("-i")
+            .arg(format!("{}@@{}", self.disk.display(), self.boot_offset))
+            .arg(&file)
+            .arg("::/enroll.toml"))?;
+        Ok(())
     }
 
     /// Polls `/status` until `ok` holds; fails on a fault screen, a dead
@@ -1301,6 +1447,124 @@ impl Lab {
             bail!("{what} should be refused as \"{reason}\": {shown}");
         }
         Ok(shown)
+    }
+
+    /// `enroll-and-scrape` and `scrape-without-cert-refused`, on a board
+    /// booted with `enroll.toml` on its boot partition.
+    fn enroll_and_scrape(
+        &self,
+        vm: &mut Running,
+    ) -> (anyhow::Result<String>, anyhow::Result<String>) {
+        let enrolled = self.enrolled_status(vm);
+        let prometheus = match &enrolled {
+            Ok(_) => self.prometheus(),
+            Err(_) => Err(anyhow::anyhow!("not enrolled")),
+        };
+        let scraped = prometheus
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|p| p.wait_up(|kiosk, no_cert| kiosk == Some("1") && no_cert == Some("0")));
+        let enroll = enrolled.and_then(|(id, until)| {
+            let (kiosk, _) = scraped.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            Ok(format!(
+                "enroll.toml on the boot partition: kiosk-enroll made the key pair and central signed {id}'s certificate (until {until}); enroll.toml removed; /status over mutual TLS with the fleet scraper's certificate; Prometheus (docs/fleet/prometheus.yml made local) found the kiosk at central's /v1/fleet/targets and scraped it over mutual TLS: {kiosk}"
+            ))
+        });
+        let refused = self.refused_without_cert().and_then(|d| {
+            let (_, no_cert) = scraped.as_ref().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            Ok(format!(
+                "{d}; Prometheus' job without the certificate: {no_cert}"
+            ))
+        });
+        (enroll, refused)
+    }
+
+    /// Waits for `/status` (mutual TLS) to say enrolled; the device id and
+    /// the certificate's expiry.
+    fn enrolled_status(&self, vm: &mut Running) -> anyhow::Result<(String, String)> {
+        let s = self.wait_status("the kiosk enrolled", vm, Duration::from_secs(180), |s| {
+            s["identity"]["enrolled"] == true
+        })?;
+        let mtls: Value = serde_json::from_str(&self.scraper_get("/status", true)?)
+            .context("/status over mutual TLS")?;
+        if mtls["identity"]["enrolled"] != true {
+            bail!(
+                "/status over mutual TLS does not say enrolled: {}",
+                mtls["identity"]
+            );
+        }
+        if self.boot_files()?.iter().any(|f| f == "enroll.toml") {
+            bail!("enroll.toml is still on the boot partition after the enrollment");
+        }
+        let id = std::fs::read_to_string(self.central_state.join("state.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| {
+                v["fleet"]["devices"]
+                    .as_object()
+                    .and_then(|d| d.keys().next().cloned())
+            })
+            .context("central holds no enrolled kiosk")?;
+        Ok((
+            id,
+            s["identity"]["not_after"]
+                .as_str()
+                .unwrap_or("?")
+                .to_string(),
+        ))
+    }
+
+    /// Without the scraper's certificate the endpoint answers nothing: the
+    /// TLS handshake fails, and plain HTTP with the old token gets no answer.
+    fn refused_without_cert(&self) -> anyhow::Result<String> {
+        let handshake = match self.scraper_get("/metrics", false) {
+            Ok(body) => bail!(
+                "/metrics answered without a client certificate: {} bytes",
+                body.len()
+            ),
+            Err(e) => format!("{e:#}")
+                .lines()
+                .rev()
+                .find(|l| l.contains("curl:"))
+                .unwrap_or("refused")
+                .trim()
+                .to_string(),
+        };
+        if let Some(r) = http_get(self.status, "/status", Some(&self.built.token)) {
+            bail!(
+                "/status answered plain HTTP with the token: HTTP {}",
+                r.code
+            );
+        }
+        Ok(format!(
+            "curl without the scraper's certificate: {handshake}; plain HTTP with the former token: no answer"
+        ))
+    }
+
+    /// A real Prometheus on the host, with the lab config central wrote.
+    fn prometheus(&self) -> anyhow::Result<Prometheus> {
+        let dir = scraper_dir(&self.central_state);
+        let port = free_port()?;
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.tmp.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(
+                self.dir.join(format!("{}-prometheus.log", self.prefix)),
+            )?)
+            .spawn()
+            .context("cannot start prometheus (Debian package prometheus)")?;
+        Ok(Prometheus {
+            child,
+            api: SocketAddr::from(([127, 0, 0, 1], port)),
+        })
     }
 
     /// Neither `kiosk.toml` nor its signature is left on the boot

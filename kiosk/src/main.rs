@@ -119,6 +119,28 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Enroll this kiosk with central: make its own key pair (it never
+    /// leaves the kiosk), send a signing request with a one-time code, and
+    /// keep the certificate central signs (DATA/identity.json). From then
+    /// on central and the fleet's scraper know the kiosk by it (mutual
+    /// TLS) and no token is used. Exit 0 when enrolled, 1 with the reason.
+    Enroll {
+        /// Config file (TOML): central's URL and CA, the data folder.
+        #[arg(long)]
+        config: PathBuf,
+        /// The one-time enrollment code.
+        #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+        code: Option<String>,
+        /// `enroll.toml` as a technician leaves it on the boot partition
+        /// (`code`, optional `status_address`); removed once enrolled, as
+        /// its code is spent.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// `host:port` where the fleet reaches the status endpoint
+        /// (default: the file's, else `[identity] status_address`).
+        #[arg(long)]
+        status_address: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -557,6 +579,12 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Update { command } => update_command(command),
+        Command::Enroll {
+            config,
+            code,
+            file,
+            status_address,
+        } => enroll_command(&config, code, file.as_deref(), status_address),
         Command::DeviceId { serial } => {
             println!("{}", kiosk::device_id::from_serial(&serial)?);
             Ok(ExitCode::SUCCESS)
@@ -710,13 +738,78 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+fn enroll_command(
+    config: &std::path::Path,
+    code: Option<String>,
+    file: Option<&std::path::Path>,
+    status_address: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let config = kiosk::config::Config::from_file(config)?;
+    let from_file = match file {
+        Some(f) => match kiosk::enroll::EnrollFile::load(f) {
+            Ok(e) => Some(e),
+            Err(why) => {
+                eprintln!("kiosk enroll: {why}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => None,
+    };
+    let (code, file_address) = match (code, &from_file) {
+        (Some(c), _) => (c, None),
+        (None, Some(f)) => (f.code.clone(), f.status_address.clone()),
+        (None, None) => anyhow::bail!("give --code or --file"),
+    };
+    let address = status_address
+        .or(file_address)
+        .or(config.identity.status_address.clone());
+    let central =
+        kiosk::central::client::CentralClient::new(kiosk::app::central_client_config(&config))?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let enrolled = rt.block_on(kiosk::enroll::enroll(
+        &central,
+        &config.data_dir,
+        &config.device_id,
+        &code,
+        address.as_deref(),
+    ));
+    match enrolled {
+        Ok(id) => {
+            if let Some(f) = file {
+                // Its code is spent; a code left in clear helps no one.
+                if let Err(e) = std::fs::remove_file(f) {
+                    eprintln!("kiosk enroll: enrolled, but {} stays: {e}", f.display());
+                }
+            }
+            println!(
+                "enrolled as {}: certificate valid until {}{}",
+                id.device_id,
+                id.not_after.format("%Y-%m-%dT%H:%M:%SZ"),
+                address
+                    .map(|a| format!(", status endpoint at {a}"))
+                    .unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("kiosk enroll: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 fn update_command(command: UpdateCommand) -> anyhow::Result<ExitCode> {
     use kiosk::update;
     match command {
         UpdateCommand::Confirm { config } => {
             let config = kiosk::config::Config::from_file(&config)?;
             let port = config.status.addr.port();
-            let scheme = if config.status.tls.is_some() {
+            // Enrolled, the endpoint is mutual TLS with the kiosk's own
+            // certificate (a damaged identity: the kiosk falls back too).
+            let identity = kiosk::enroll::Identity::load(&config.data_dir)
+                .ok()
+                .flatten();
+            let scheme = if config.status.tls.is_some() || identity.is_some() {
                 "https"
             } else {
                 "http"
@@ -724,6 +817,7 @@ fn update_command(command: UpdateCommand) -> anyhow::Result<ExitCode> {
             let probe = update::HealthProbe {
                 url: format!("{scheme}://127.0.0.1:{port}/status"),
                 token: config.status_token()?,
+                identity: identity.map(|i| i.client_pem()),
             };
             let booted = update::this_boot_slot();
             let result = tokio::runtime::Runtime::new()?.block_on(update::confirm(

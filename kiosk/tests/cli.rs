@@ -801,3 +801,148 @@ fn config_verify_drop_takes_only_the_fleet_keys_signature() {
     assert!(err.contains("does not match"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+fn tls_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/fixtures/tls")
+        .join(name)
+}
+
+/// Issue 16: `kiosk enroll --file enroll.toml` against central over pinned
+/// TLS: the kiosk's certificate is kept, the file (its code spent) is
+/// removed, and the same code again is refused with the reason. Then
+/// `kiosk run` knows central and its scraper by certificates only: central
+/// wants a token the config does not have, yet answers; `/status` answers
+/// the fleet scraper's certificate over HTTPS, and neither a client
+/// without it nor plain HTTP with the config's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enroll_keeps_the_certificate_and_run_then_uses_mutual_tls_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = kiosk_sim::central::SimCentral::start_tls(
+        kiosk_sim::central::SimState::new(7),
+        &std::fs::read(tls_fixture("server.pem")).expect("cert"),
+        &std::fs::read(tls_fixture("server-key.pem")).expect("key"),
+    )
+    .await
+    .expect("simulator");
+    central.control.add_enrollment_code("CLI-ENROLL-01");
+    // A token no kiosk has: only a certificate gets in.
+    central
+        .control
+        .require_token(Some("not-in-the-config".into()));
+    let port = free_port();
+    let config = dir.path().join("kiosk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "device_id = \"K-CL1E0001\"\ndata_dir = \"{}\"\n[status]\ntoken = \"s3cret\"\n\
+             [central]\nurl = \"{}\"\nca_cert = \"{}\"\n\
+             [devices.card_reader]\nkind = \"serial\"\npath = \"/dev/ttyKIOSK-absent\"\n\
+             [devices.printer]\nsink = {{ kind = \"tcp\", addr = \"127.0.0.1:{}\" }}\n",
+            dir.path().join("data").display(),
+            central.url(),
+            tls_fixture("ca.pem").display(),
+            free_port(),
+        ),
+    )
+    .expect("write config");
+    let enroll_file = dir.path().join("enroll.toml");
+    let enroll_text = format!("code = \"CLI-ENROLL-01\"\nstatus_address = \"127.0.0.1:{port}\"\n");
+    std::fs::write(&enroll_file, &enroll_text).expect("write enroll.toml");
+    let enroll = || {
+        Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(["enroll", "--config"])
+            .arg(&config)
+            .arg("--file")
+            .arg(&enroll_file)
+            .output()
+            .expect("runs")
+    };
+    let out = tokio::task::block_in_place(enroll);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("enrolled as K-CL1E0001: certificate valid until "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(!enroll_file.exists(), "the spent code's file is removed");
+    let identity = dir.path().join("data/identity.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&identity)
+            .expect("kept")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    let kept = std::fs::read(&identity).expect("identity");
+    // The same code again: refused, said, and nothing changed.
+    std::fs::write(&enroll_file, &enroll_text).expect("write enroll.toml");
+    let again = tokio::task::block_in_place(enroll);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("enrollment-code-refused"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert!(enroll_file.exists(), "a refused code's file stays");
+    assert_eq!(std::fs::read(&identity).expect("identity"), kept);
+
+    let addr = format!("127.0.0.1:{port}");
+    let _child = Child(
+        Command::new(env!("CARGO_BIN_EXE_kiosk"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .args(["--status-addr", &addr])
+            .spawn()
+            .expect("spawn"),
+    );
+    let scraper = central
+        .control
+        .issue_scraper_certificate()
+        .expect("scraper certificate");
+    let fleet_ca = central.control.fleet_ca_pem().expect("fleet CA");
+    let client = |with_cert: bool| {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(fleet_ca.as_bytes()).expect("CA"))
+            .timeout(Duration::from_secs(5));
+        if with_cert {
+            let pem = format!("{}\n{}", scraper.0, scraper.1);
+            b = b.identity(reqwest::Identity::from_pem(pem.as_bytes()).expect("identity"));
+        }
+        b.build().expect("client")
+    };
+    let url = format!("https://{addr}/status");
+    let mut status = serde_json::Value::Null;
+    for _ in 0..300 {
+        if let Ok(r) = client(true).get(&url).send().await {
+            status = r.json().await.expect("JSON");
+            if !status["clock_offset_s"].is_null() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["identity"]["enrolled"], true, "{status}");
+    assert!(
+        !status["clock_offset_s"].is_null(),
+        "central answered the kiosk's certificate: {status}"
+    );
+    assert!(
+        client(false).get(&url).send().await.is_err(),
+        "answered a client without the scraper's certificate"
+    );
+    assert!(
+        reqwest::Client::new()
+            .get(format!("http://{addr}/status"))
+            .bearer_auth("s3cret")
+            .send()
+            .await
+            .map(|r| r.status() != 200)
+            .unwrap_or(true),
+        "answered plain HTTP with the config's token"
+    );
+}

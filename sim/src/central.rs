@@ -127,6 +127,9 @@ pub enum SimError {
     /// The state folder could not be read or created.
     #[error("central simulator state {0}: {1}")]
     State(std::path::PathBuf, String),
+    /// The fleet CA could not be made or could not sign.
+    #[error("central simulator's fleet CA: {0}")]
+    Fleet(String),
 }
 
 /// A synthetic citizen known to the simulator.
@@ -223,6 +226,12 @@ struct Data {
     update: Option<crate::updates::SimUpdate>,
     /// Bundle requests answered.
     downloads: Vec<crate::updates::DownloadSeen>,
+    /// Enrollment codes and enrolled kiosks.
+    fleet: crate::fleet::Fleet,
+    /// The fleet CA (made on first use without a state folder).
+    fleet_ca: Option<Arc<crate::fleet::FleetCa>>,
+    /// Lifetime of the device certificates it signs (90 days by default).
+    cert_lifetime: Option<std::time::Duration>,
 }
 
 /// What the standalone simulator keeps on disk: what it received, not the
@@ -234,6 +243,8 @@ struct Persisted {
     ratings: Vec<(String, RatingSubmission, String)>,
     order_seq: u32,
     token: Option<String>,
+    #[serde(default)]
+    fleet: crate::fleet::Fleet,
 }
 
 const STATE_FILE: &str = "state.json";
@@ -245,6 +256,21 @@ impl Data {
 
     fn order_by_key(&self, key: &str) -> Option<&StoredOrder> {
         self.orders.iter().find(|o| o.key == key)
+    }
+
+    fn fleet_ca(&mut self) -> Result<Arc<crate::fleet::FleetCa>, SimError> {
+        if let Some(ca) = &self.fleet_ca {
+            return Ok(ca.clone());
+        }
+        let ca = Arc::new(
+            match &self.state_dir {
+                Some(dir) => crate::fleet::FleetCa::load_or_create(dir),
+                None => crate::fleet::FleetCa::generate(),
+            }
+            .map_err(SimError::Fleet)?,
+        );
+        self.fleet_ca = Some(ca.clone());
+        Ok(ca)
     }
 }
 
@@ -279,11 +305,13 @@ impl SimState {
                 data.ratings = kept.ratings;
                 data.order_seq = kept.order_seq.max(data.order_seq);
                 data.token = kept.token;
+                data.fleet = kept.fleet;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(SimError::State(path, e.to_string())),
         }
         data.state_dir = Some(dir.to_owned());
+        data.fleet_ca()?;
         Ok(Self {
             data: Arc::new(Mutex::new(data)),
         })
@@ -319,6 +347,7 @@ fn persist(data: &Data) {
         ratings: data.ratings.clone(),
         order_seq: data.order_seq,
         token: data.token.clone(),
+        fleet: data.fleet.clone(),
     };
     let write = || -> std::io::Result<()> {
         use std::io::Write as _;
@@ -447,6 +476,51 @@ impl SimControl {
         lock(&self.data).payments.clone()
     }
 
+    /// Adds a one-time enrollment code.
+    pub fn add_enrollment_code(&self, code: &str) {
+        let mut data = lock(&self.data);
+        data.fleet.codes.insert(code.to_owned());
+        persist(&data);
+    }
+
+    /// Revokes a kiosk: central refuses its certificate from now on and
+    /// leaves it out of the scrape targets. False for an unknown kiosk.
+    pub fn revoke(&self, device_id: &str) -> bool {
+        let mut data = lock(&self.data);
+        let known = match data.fleet.devices.get_mut(device_id) {
+            Some(d) => {
+                d.revoked = true;
+                true
+            }
+            None => false,
+        };
+        persist(&data);
+        known
+    }
+
+    /// The enrollment codes left and the enrolled kiosks.
+    pub fn fleet(&self) -> crate::fleet::Fleet {
+        lock(&self.data).fleet.clone()
+    }
+
+    /// Lifetime of the certificates signed from now on.
+    pub fn set_certificate_lifetime(&self, lifetime: std::time::Duration) {
+        lock(&self.data).cert_lifetime = Some(lifetime);
+    }
+
+    /// The fleet CA certificate, PEM.
+    pub fn fleet_ca_pem(&self) -> Result<String, SimError> {
+        Ok(lock(&self.data).fleet_ca()?.pem().to_owned())
+    }
+
+    /// A certificate and key (PEM) for the fleet's scraper, signed by the
+    /// fleet CA.
+    pub fn issue_scraper_certificate(&self) -> Result<(String, String), SimError> {
+        let ca = lock(&self.data).fleet_ca()?;
+        ca.issue_client(&format!("{}-1", crate::fleet::SCRAPER_PREFIX))
+            .map_err(SimError::Fleet)
+    }
+
     /// Installs the reference photo (JPEG bytes) returned for an ID number.
     pub fn set_reference_photo(&self, id_number: &str, jpeg: Vec<u8>) {
         lock(&self.data).photos.insert(id_number.to_string(), jpeg);
@@ -559,8 +633,64 @@ impl SimCentral {
             control,
             shutdown: Some(tx),
             task: Some(task),
+            tls: false,
         })
     }
+}
+
+impl SimCentral {
+    /// Serves an existing state on `127.0.0.1:0` over TLS with
+    /// `cert_pem`/`key_pem`, taking client certificates of the fleet CA
+    /// (enrolled kiosks, the scraper) beside plain TLS clients, as
+    /// `kiosk-central-sim --tls-cert` does. Its URL is `https://`.
+    pub async fn start_tls(
+        state: SimState,
+        cert_pem: &[u8],
+        key_pem: &[u8],
+    ) -> Result<SimHandle, SimError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(SimError::Bind)?;
+        let addr = listener.local_addr().map_err(SimError::Bind)?;
+        let acceptor = tls_acceptor(&state, cert_pem, key_pem)?;
+        let control = state.control();
+        let (tx, rx) = oneshot::channel::<()>();
+        let app = router_with_control(state);
+        let task = tokio::spawn(async move {
+            let stopped = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = kiosk::status_tls::serve_router(listener, acceptor, app, stopped).await
+            {
+                tracing::warn!(error = %e, "central simulator stopped with an error");
+            }
+        });
+        Ok(SimHandle {
+            addr,
+            control,
+            shutdown: Some(tx),
+            task: Some(task),
+            tls: true,
+        })
+    }
+}
+
+/// The simulator's TLS: its server certificate, and client certificates
+/// checked against the fleet CA but not required (enrollment has none).
+pub fn tls_acceptor(
+    state: &SimState,
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<tokio_rustls::TlsAcceptor, SimError> {
+    let ca = state.control().fleet_ca_pem()?;
+    let served = kiosk::status_tls::ServedCert::from_pem(cert_pem, key_pem)
+        .map_err(|e| SimError::Fleet(e.to_string()))?;
+    kiosk::status_tls::acceptor_with(
+        served,
+        Some(ca.as_bytes()),
+        kiosk::status_tls::ClientAuth::Optional,
+    )
+    .map_err(|e| SimError::Fleet(e.to_string()))
 }
 
 /// A running loopback simulator. Dropping it stops the server too.
@@ -571,13 +701,15 @@ pub struct SimHandle {
     pub control: SimControl,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    tls: bool,
 }
 
 impl SimHandle {
-    /// Base URL of the simulator (`http://127.0.0.1:PORT`), to which the
-    /// client appends `/v1/...`.
+    /// Base URL of the simulator (`http://127.0.0.1:PORT`, `https://` from
+    /// [`SimCentral::start_tls`]), to which the client appends `/v1/...`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The bound address.
@@ -660,6 +792,9 @@ pub fn router(state: SimState) -> Router {
         .route("/v1/ratings", post(submit_rating))
         .route("/v1/updates", get(updates))
         .route("/v1/bundles/{name}", get(bundle))
+        .route("/v1/devices/enroll", post(enroll))
+        .route("/v1/devices/renew", post(renew))
+        .route("/v1/fleet/targets", get(fleet_targets))
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -673,7 +808,12 @@ pub fn router(state: SimState) -> Router {
 /// check and the fault modes):
 /// - `GET /sim/submissions`: [`SimControl::submissions`] as JSON;
 /// - `PUT /sim/token` with `{"token": "…"}` or `{"token": null}`: the
-///   device token required from now on.
+///   device token required from now on;
+/// - `POST /sim/enroll-codes` with `{"code": "…"}`: one more one-time
+///   enrollment code;
+/// - `POST /sim/devices/{id}/revoke`: revokes a kiosk's certificate (404
+///   for a kiosk that never enrolled);
+/// - `GET /sim/fleet`: the codes left and the enrolled kiosks.
 pub fn router_with_control(state: SimState) -> Router {
     #[derive(serde::Deserialize)]
     struct TokenBody {
@@ -714,6 +854,36 @@ pub fn router_with_control(state: SimState) -> Router {
             ),
         )
         .route(
+            "/sim/enroll-codes",
+            post(
+                |State(state): State<SimState>, Json(body): Json<HashMap<String, String>>| async move {
+                    match body.get("code") {
+                        Some(code) if kiosk::enroll::check_code(code).is_ok() => {
+                            state.control().add_enrollment_code(code);
+                            StatusCode::NO_CONTENT
+                        }
+                        _ => StatusCode::BAD_REQUEST,
+                    }
+                },
+            ),
+        )
+        .route(
+            "/sim/devices/{id}/revoke",
+            post(
+                |State(state): State<SimState>, Path(id): Path<String>| async move {
+                    if state.control().revoke(&id) {
+                        StatusCode::NO_CONTENT
+                    } else {
+                        StatusCode::NOT_FOUND
+                    }
+                },
+            ),
+        )
+        .route(
+            "/sim/fleet",
+            get(|State(state): State<SimState>| async move { Json(state.control().fleet()) }),
+        )
+        .route(
             "/sim/downloads",
             get(
                 |State(state): State<SimState>| async move { Json(state.lock().downloads.clone()) },
@@ -721,6 +891,122 @@ pub fn router_with_control(state: SimState) -> Router {
         )
         .with_state(state.clone());
     control.merge(router(state))
+}
+
+/// `POST /v1/devices/enroll`: a one-time code buys a certificate.
+async fn enroll(State(state): State<SimState>, body: Bytes) -> Reply<Response> {
+    let req: kiosk::central::EnrollRequest = parse(&body)?;
+    kiosk::enroll::check_code(&req.code).map_err(|m| ApiError::invalid("invalid-code", &m))?;
+    kiosk::device_id::check(&req.device_id)
+        .map_err(|e| ApiError::invalid("invalid-device-id", &e.to_string()))?;
+    if let Some(a) = &req.status_address {
+        kiosk::enroll::check_address(a).map_err(|m| ApiError::invalid("invalid-address", &m))?;
+    }
+    let mut data = state.lock();
+    if !data.fleet.codes.contains(&req.code) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "enrollment-code-refused",
+            "the enrollment code is unknown or was used",
+        ));
+    }
+    let ca = data.fleet_ca().map_err(|_| internal())?;
+    let lifetime = data.cert_lifetime.unwrap_or(DEFAULT_CERT_LIFETIME);
+    let (certificate_pem, not_after) = ca
+        .sign_device(&req.csr_pem, &req.device_id, lifetime)
+        .map_err(|m| ApiError::invalid("invalid-csr", &m))?;
+    data.fleet.codes.remove(&req.code);
+    let now = Utc::now();
+    let certificates = data
+        .fleet
+        .devices
+        .get(&req.device_id)
+        .map_or(0, |d| d.certificates);
+    // Enrolling again (a re-flashed kiosk) replaces the old record,
+    // revocation included: a new code is a technician's decision.
+    data.fleet.devices.insert(
+        req.device_id.clone(),
+        crate::fleet::Device {
+            status_address: req.status_address,
+            enrolled_at: now,
+            not_after,
+            certificates: certificates + 1,
+            revoked: false,
+        },
+    );
+    Ok(json(
+        StatusCode::CREATED,
+        kiosk::central::DeviceCertificate {
+            device_id: req.device_id,
+            certificate_pem,
+            fleet_ca_pem: ca.pem().to_owned(),
+            not_after,
+        },
+    ))
+}
+
+/// `POST /v1/devices/renew`: over mutual TLS with the current certificate.
+async fn renew(
+    State(state): State<SimState>,
+    caller: Option<axum::Extension<crate::fleet::Caller>>,
+    body: Bytes,
+) -> Reply<Response> {
+    let Some(axum::Extension(crate::fleet::Caller::Device(device_id))) = caller else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "renewal needs the kiosk's current certificate",
+        ));
+    };
+    let req: kiosk::central::RenewRequest = parse(&body)?;
+    let mut data = state.lock();
+    let ca = data.fleet_ca().map_err(|_| internal())?;
+    let lifetime = data.cert_lifetime.unwrap_or(DEFAULT_CERT_LIFETIME);
+    let (certificate_pem, not_after) = ca
+        .sign_device(&req.csr_pem, &device_id, lifetime)
+        .map_err(|m| ApiError::invalid("invalid-csr", &m))?;
+    if let Some(d) = data.fleet.devices.get_mut(&device_id) {
+        d.not_after = not_after;
+        d.certificates += 1;
+    }
+    Ok(json(
+        StatusCode::CREATED,
+        kiosk::central::DeviceCertificate {
+            device_id,
+            certificate_pem,
+            fleet_ca_pem: ca.pem().to_owned(),
+            not_after,
+        },
+    ))
+}
+
+/// `GET /v1/fleet/targets`: for the scraper's certificate only.
+async fn fleet_targets(
+    State(state): State<SimState>,
+    caller: Option<axum::Extension<crate::fleet::Caller>>,
+) -> Reply<Response> {
+    match caller {
+        Some(axum::Extension(crate::fleet::Caller::Scraper)) => {
+            Ok(json(StatusCode::OK, state.lock().fleet.targets()))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the fleet's targets need the scraper's certificate",
+        )),
+    }
+}
+
+/// Device certificates' lifetime unless [`SimControl::set_certificate_lifetime`].
+pub const DEFAULT_CERT_LIFETIME: std::time::Duration =
+    std::time::Duration::from_secs(90 * 24 * 3600);
+
+fn internal() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the fleet CA is not available",
+    )
 }
 
 /// `GET /v1/updates?device=…&version=…`.
@@ -785,8 +1071,43 @@ async fn bundle(
 }
 
 /// Counts order submissions, applies the fault mode, then checks the token.
-async fn faults_and_auth(State(state): State<SimState>, request: Request, next: Next) -> Response {
+async fn faults_and_auth(
+    State(state): State<SimState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let request_changes_state = request.method() == Method::POST;
+    // A client certificate the handshake verified against the fleet CA:
+    // an enrolled kiosk (no token then) or the fleet's scraper.
+    let peer = request
+        .extensions()
+        .get::<kiosk::status_tls::PeerCertificate>()
+        .cloned();
+    let caller = peer.map(|p| state.lock().fleet.caller(&p.0));
+    let certified = match caller {
+        Some(Ok(c)) => {
+            request.extensions_mut().insert(c);
+            true
+        }
+        Some(Err(code @ "certificate-revoked")) => {
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                code,
+                "this kiosk's certificate was revoked",
+            )
+            .into_response();
+        }
+        Some(Err(why)) => {
+            return ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", why).into_response();
+        }
+        None => false,
+    };
+    // Enrollment's credential is its code; renewal and the targets check
+    // the certificate themselves.
+    let own_auth = matches!(
+        request.uri().path(),
+        "/v1/devices/enroll" | "/v1/devices/renew" | "/v1/fleet/targets"
+    );
     let (mode, token) = {
         let mut data = state.lock();
         if request.method() == Method::POST && request.uri().path() == "/v1/orders" {
@@ -849,7 +1170,7 @@ async fn faults_and_auth(State(state): State<SimState>, request: Request, next: 
             )
         }
     };
-    if response.is_none() {
+    if response.is_none() && !certified && !own_auth {
         if let Some(expected) = token {
             let presented = request
                 .headers()

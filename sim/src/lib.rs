@@ -18,6 +18,7 @@
 pub mod central;
 pub mod demo;
 pub mod devices;
+pub mod fleet;
 pub mod shots;
 pub mod updates;
 pub mod window;

@@ -1,8 +1,10 @@
 //! Fleets on Prometheus: the alerting rules use only series the kiosk's
 //! `/metrics` really emits, promtool's unit tests of the rules pass, and a
-//! real Prometheus on loopback scrapes a running status endpoint with the
-//! bearer token. The Prometheus parts need Debian's `prometheus` package
-//! (installed by `scripts/setup.sh`); without it they say so and stop.
+//! real Prometheus on loopback, configured from `docs/fleet/prometheus.yml`,
+//! finds enrolled kiosks at central and scrapes them over mutual TLS.
+//! Enrollment's renewal and revocation are tested here too. The Prometheus
+//! parts need Debian's `prometheus` package (installed by
+//! `scripts/setup.sh`); without it they say so and stop.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,8 @@ fn full_snapshot() -> Snapshot {
     s.outbox_depth = 1;
     s.frames_total.insert("camera".into(), 120);
     s.clock_offset_s = Some(-0.4);
+    s.identity.enrolled = true;
+    s.identity.not_after = Some(Utc::now() + chrono::Duration::days(60));
     s
 }
 
@@ -144,24 +148,6 @@ fn promtool_unit_tests_of_the_rules_pass() {
             .args(["test", "rules", "alerts_test.yml"])
             .current_dir(fleet_dir()),
     );
-    // The shipped scrape config is valid once its token file exists.
-    let dir = tempfile::tempdir().expect("tempdir");
-    let token = dir.path().join("kiosk.token");
-    std::fs::write(&token, "t").expect("token");
-    let config = std::fs::read_to_string(fleet_dir().join("prometheus.yml"))
-        .expect("prometheus.yml")
-        .replace("/etc/prometheus/kiosk.token", &token.display().to_string());
-    std::fs::write(dir.path().join("prometheus.yml"), config).expect("write");
-    std::fs::copy(
-        fleet_dir().join("alerts.yml"),
-        dir.path().join("alerts.yml"),
-    )
-    .expect("copy");
-    succeeds(
-        Command::new(&promtool)
-            .args(["check", "config", "prometheus.yml"])
-            .current_dir(dir.path()),
-    );
 }
 
 /// `promtool check metrics` (Prometheus' own linter: types, suffixes,
@@ -199,26 +185,181 @@ impl Drop for Killed {
     }
 }
 
+/// The TLS material of the loopback central (its CA is pinned by kiosks).
+fn central_tls(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../core/tests/fixtures/tls")
+        .join(name)
+}
+
+/// Central over TLS (fleet CA client certificates accepted) with
+/// `codes` for enrollment.
+async fn central(codes: &[&str]) -> kiosk_sim::central::SimHandle {
+    let sim = kiosk_sim::central::SimCentral::start_tls(
+        kiosk_sim::central::SimState::new(7),
+        &std::fs::read(central_tls("server.pem")).expect("cert"),
+        &std::fs::read(central_tls("server-key.pem")).expect("key"),
+    )
+    .await
+    .expect("central starts");
+    for c in codes {
+        sim.control.add_enrollment_code(c);
+    }
+    sim
+}
+
+/// A kiosk's client of central, as `kiosk run` builds it.
+fn client_of(sim: &kiosk_sim::central::SimHandle) -> kiosk::central::client::CentralClient {
+    let mut cc = kiosk::central::client::ClientConfig::new(sim.url());
+    cc.ca_cert_pem = Some(central_tls("ca.pem"));
+    kiosk::central::client::CentralClient::new(cc).expect("client")
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    l.local_addr().expect("addr").port()
+}
+
+/// An enrolled kiosk's status endpoint, built as `kiosk run` builds it
+/// from its identity ([`kiosk::app::status_security`]).
+struct EnrolledKiosk {
+    addr: std::net::SocketAddr,
+    identity: kiosk::enroll::Identity,
+    _snapshot: watch::Sender<Snapshot>,
+    _data: tempfile::TempDir,
+}
+
+async fn enrolled_kiosk(
+    sim: &kiosk_sim::central::SimHandle,
+    device_id: &str,
+    code: &str,
+    outbox: u64,
+) -> EnrolledKiosk {
+    let data = tempfile::tempdir().expect("tempdir");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+    let identity = kiosk::enroll::enroll(
+        &client_of(sim),
+        data.path(),
+        device_id,
+        code,
+        Some(&addr.to_string()),
+    )
+    .await
+    .expect("enrolled");
+    let security = kiosk::app::status_security(
+        &kiosk::config::Config::default(),
+        Some(&identity),
+        Some("a token that must not be asked for".into()),
+    )
+    .expect("TLS");
+    assert!(
+        security.token.is_none(),
+        "an enrolled kiosk asks for no token"
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+    let mut snapshot = full_snapshot();
+    snapshot.outbox_depth = outbox;
+    snapshot.identity = kiosk::enroll::IdentityReport::of(Some(&identity));
+    let (tx, rx) = watch::channel(snapshot);
+    let acceptor = security.tls.expect("mutual TLS");
+    tokio::spawn(async move {
+        let _ =
+            kiosk::status_tls::serve(listener, acceptor, rx, None, None, std::future::pending())
+                .await;
+    });
+    EnrolledKiosk {
+        addr,
+        identity,
+        _snapshot: tx,
+        _data: data,
+    }
+}
+
+/// `up` for each (job, kiosk_id) Prometheus scraped, from its API.
+async fn up_by_kiosk(api: std::net::SocketAddr) -> Vec<(String, String, String)> {
+    let body = get(api, "/api/v1/query?query=up", None).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let mut seen: Vec<(String, String, String)> = v["data"]["result"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|s| {
+                    (
+                        s["metric"]["job"].as_str().unwrap_or("").to_owned(),
+                        s["metric"]["kiosk_id"].as_str().unwrap_or("").to_owned(),
+                        s["value"][1].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    seen.sort();
+    seen
+}
+
+/// Issue 16: two kiosks enroll with one-time codes; a real Prometheus,
+/// configured from `docs/fleet/prometheus.yml`, finds them through
+/// central's targets (http_sd) and scrapes them over mutual TLS; the same
+/// job without the scraper's certificate gets nothing; and central drops
+/// a revoked kiosk from the targets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_prometheus_scrapes_the_kiosk_with_its_token() {
+async fn a_real_prometheus_finds_enrolled_kiosks_at_central_and_scrapes_them_over_mutual_tls() {
     let Some(prometheus) = tool("prometheus") else {
         kiosk_drivers::test_skip::skip("prometheus absent (Debian package prometheus)");
         return;
     };
-    let (kiosk, tx) = status_endpoint("scrape-token").await;
-    tx.send_modify(|s| s.outbox_depth = 7);
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-        l.local_addr().expect("addr").port()
-    };
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(
-        dir.path().join("prometheus.yml"),
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: kiosk\n    authorization:\n      type: Bearer\n      credentials: scrape-token\n    static_configs:\n      - targets: ['{kiosk}']\n"
-        ),
+    let sim = central(&["CODE-ONE-1111", "CODE-TWO-2222"]).await;
+    let one = enrolled_kiosk(&sim, "K-FLEET001", "CODE-ONE-1111", 7).await;
+    let two = enrolled_kiosk(&sim, "K-FLEET002", "CODE-TWO-2222", 3).await;
+    assert_eq!(one.identity.device_id, "K-FLEET001");
+    // Each code worked once.
+    let again = kiosk::enroll::enroll(
+        &client_of(&sim),
+        tempfile::tempdir().expect("tempdir").path(),
+        "K-FLEET003",
+        "CODE-ONE-1111",
+        None,
     )
-    .expect("config");
+    .await;
+    assert!(
+        matches!(&again, Err(kiosk::enroll::EnrollError::Central(kiosk::central::CentralError::Rejected { status: 403, code, .. })) if code == "enrollment-code-refused"),
+        "{again:?}"
+    );
+
+    // The shipped prometheus.yml made local (kiosk_sim::fleet), beside the
+    // scraper's certificate and the CAs.
+    let dir = tempfile::tempdir().expect("tempdir");
+    kiosk_sim::fleet::write_lab_scraper(
+        dir.path(),
+        &sim.control.fleet_ca_pem().expect("ca"),
+        &sim.control.issue_scraper_certificate().expect("scraper"),
+        &central_tls("ca.pem"),
+        &sim.url(),
+    )
+    .expect("lab files");
+    // The shipped config, made local, is valid (promtool reads every file
+    // it names).
+    succeeds(
+        Command::new(tool("promtool").expect("promtool comes with prometheus"))
+            .args(["check", "config", "prometheus.yml"])
+            .current_dir(dir.path()),
+    );
+
+    // Without the scraper's certificate a kiosk answers nothing at all.
+    let plain = reqwest::Client::builder()
+        .use_rustls_tls()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("client");
+    for k in [&one, &two] {
+        let r = plain
+            .get(format!("https://{}/metrics", k.addr))
+            .send()
+            .await;
+        assert!(r.is_err(), "answered without a client certificate: {r:?}");
+    }
+
+    let port = free_port();
     let _prometheus = Killed(
         Command::new(prometheus)
             .arg(format!(
@@ -236,19 +377,160 @@ async fn a_real_prometheus_scrapes_the_kiosk_with_its_token() {
             .expect("prometheus starts"),
     );
     let api: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let mut last = String::new();
+    let want = vec![
+        (
+            "kiosk".to_string(),
+            "K-FLEET001".to_string(),
+            "1".to_string(),
+        ),
+        ("kiosk".into(), "K-FLEET002".into(), "1".into()),
+        ("no-cert".into(), "K-FLEET001".into(), "0".into()),
+        ("no-cert".into(), "K-FLEET002".into(), "0".into()),
+    ];
+    let mut last = Vec::new();
     for _ in 0..120 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         if tokio::net::TcpStream::connect(api).await.is_err() {
             continue;
         }
-        last = get(api, "/api/v1/query?query=kiosk_outbox_depth", None).await;
-        let v: serde_json::Value = serde_json::from_str(&last).unwrap_or_default();
-        if v["data"]["result"][0]["value"][1] == "7" {
-            let up = get(api, "/api/v1/query?query=up", None).await;
-            assert!(up.contains("\"1\""), "{up}");
-            return;
+        last = up_by_kiosk(api).await;
+        if last == want {
+            break;
         }
     }
-    panic!("Prometheus never scraped the kiosk: {last}");
+    assert_eq!(last, want, "Prometheus' view of the fleet");
+    let depth = get(
+        api,
+        "/api/v1/query?query=kiosk_outbox_depth%7Bjob%3D%22kiosk%22%7D",
+        None,
+    )
+    .await;
+    assert!(
+        depth.contains("\"7\"") && depth.contains("\"3\""),
+        "{depth}"
+    );
+    let expiry = get(
+        api,
+        "/api/v1/query?query=kiosk_certificate_expiry_timestamp_seconds",
+        None,
+    )
+    .await;
+    assert!(
+        expiry.contains(&format!("\"{}\"", one.identity.not_after.timestamp())),
+        "{expiry}"
+    );
+
+    // A stolen kiosk: revoked, it drops out of the targets.
+    assert!(sim.control.revoke("K-FLEET002"));
+    let mut targets = Vec::new();
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let body = get(api, "/api/v1/targets?state=active", None).await;
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        targets = v["data"]["activeTargets"]
+            .as_array()
+            .map(|a| {
+                let mut t: Vec<String> = a
+                    .iter()
+                    .filter(|t| t["labels"]["job"] == "kiosk")
+                    .map(|t| t["labels"]["kiosk_id"].as_str().unwrap_or("").to_owned())
+                    .collect();
+                t.sort();
+                t
+            })
+            .unwrap_or_default();
+        if targets == ["K-FLEET001"] {
+            break;
+        }
+    }
+    assert_eq!(
+        targets,
+        ["K-FLEET001"],
+        "the revoked kiosk is still a target"
+    );
+}
+
+/// Renewal before expiry: a kiosk with a short-lived certificate renews it
+/// (a new key), central and the status endpoint take the new one, and
+/// central counts two certificates. Then central revokes the kiosk: its
+/// calls are refused as revoked, nothing it holds is lost, and `/status`
+/// raises the alarm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_renews_its_certificate_before_expiry_and_a_revoked_one_is_refused() {
+    let sim = central(&["CODE-RENEW-01"]).await;
+    sim.control.set_certificate_lifetime(Duration::from_secs(9));
+    let data = tempfile::tempdir().expect("tempdir");
+    let client = std::sync::Arc::new(client_of(&sim));
+    let first = kiosk::enroll::enroll(&client, data.path(), "K-RENEW001", "CODE-RENEW-01", None)
+        .await
+        .expect("enrolled");
+    client.set_identity(first.client_pem()).expect("identity");
+    client
+        .catalog()
+        .await
+        .expect("central knows the kiosk by its certificate");
+    let served = kiosk::status_tls::ServedCert::from_pem(
+        first.certificate_pem.as_bytes(),
+        first.key_pem().as_bytes(),
+    )
+    .expect("served");
+    let (report_tx, mut report_rx) =
+        watch::channel(kiosk::enroll::IdentityReport::of(Some(&first)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let renewal = kiosk::enroll::Renewal {
+        central: client.clone(),
+        data_dir: data.path().to_owned(),
+        status_address: None,
+        served: Some(served.clone()),
+        every: Duration::from_millis(500),
+        report: report_tx,
+    };
+    let task = tokio::spawn(renewal.run(first.clone(), stop_rx));
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        report_rx.wait_for(|r| r.not_after > Some(first.not_after)),
+    )
+    .await
+    .expect("renewed within 30 s")
+    .expect("report");
+    let second = kiosk::enroll::Identity::load(data.path())
+        .expect("reads")
+        .expect("kept");
+    assert_ne!(second.key_pem(), first.key_pem(), "a new key");
+    assert!(second.not_after > first.not_after);
+    client
+        .catalog()
+        .await
+        .expect("central takes the new certificate");
+    assert!(
+        sim.control.fleet().devices["K-RENEW001"].certificates >= 2,
+        "central signed the renewal"
+    );
+
+    // Stolen: revoked. Calls are refused as such, and the next renewal
+    // attempt reports it.
+    assert!(sim.control.revoke("K-RENEW001"));
+    match client.catalog().await {
+        Err(kiosk::central::CentralError::Rejected {
+            status: 401, code, ..
+        }) => {
+            assert_eq!(code, "certificate-revoked")
+        }
+        other => panic!("{other:?}"),
+    }
+    tokio::time::timeout(Duration::from_secs(30), report_rx.wait_for(|r| r.revoked))
+        .await
+        .expect("the renewal task saw the revocation")
+        .expect("report");
+    let alarms = report_rx.borrow().alarms(Utc::now());
+    assert!(alarms.iter().any(|a| a.contains("revoked")), "{alarms:?}");
+    let _ = stop_tx.send(true);
+    let _ = task.await;
+    assert_eq!(
+        kiosk::enroll::Identity::load(data.path())
+            .expect("reads")
+            .map(|i| i.not_after),
+        Some(report_rx.borrow().not_after.expect("enrolled")),
+        "the identity kept is the last one central signed"
+    );
 }

@@ -445,6 +445,7 @@ async fn status_json(store: Arc<Store>, sync: watch::Receiver<SyncStatus>) -> se
         frames: Vec::new(),
         central: None,
         system: None,
+        identity: None,
     };
     let (stop, stopped) = watch::channel(false);
     let addr = "127.0.0.1:0".parse().expect("loopback address");

@@ -334,6 +334,54 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
             Err(e) => fail(e.to_string()),
         },
     ));
+    // Identity: checked without changing central (no code is spent, no
+    // certificate signed).
+    rows.push(Row::new(
+        "POST /v1/devices/enroll",
+        match crate::enroll::Pending::new("K-CHECK0001", None) {
+            Ok(pending) => match client
+                .enroll(&super::EnrollRequest {
+                    code: "CHECK-NOT-A-CODE-0000".into(),
+                    device_id: "K-CHECK0001".into(),
+                    csr_pem: pending.csr_pem.clone(),
+                    status_address: None,
+                })
+                .await
+            {
+                Err(CentralError::Rejected {
+                    status: 403, code, ..
+                }) => pass(format!("an unknown code refused: 403 {code}")),
+                Ok(_) => fail("an unknown enrollment code bought a certificate"),
+                Err(e) => fail(format!("an unknown code: expected 403 with a code: {e}")),
+            },
+            Err(e) => fail(e.to_string()),
+        },
+    ));
+    rows.push(Row::new(
+        "POST /v1/devices/renew",
+        match client
+            .renew(&super::RenewRequest {
+                csr_pem: "not a request".into(),
+            })
+            .await
+        {
+            Err(CentralError::Rejected { status: 401, .. }) => {
+                pass("refused without a kiosk's certificate: 401")
+            }
+            Ok(_) => fail("renewed without a kiosk's certificate"),
+            Err(e) => fail(format!("expected 401 without a certificate: {e}")),
+        },
+    ));
+    rows.push(Row::new(
+        "GET /v1/fleet/targets",
+        match client.fleet_targets().await {
+            Err(CentralError::Rejected { status: 401, .. }) => {
+                pass("refused without the scraper's certificate: 401")
+            }
+            Ok(_) => fail("the fleet's targets were served without the scraper's certificate"),
+            Err(e) => fail(format!("expected 401 without a certificate: {e}")),
+        },
+    ));
     rows.push(Row::new(
         "POST /v1/payments + GET /v1/payments/{id}",
         match client

@@ -40,6 +40,20 @@ pub struct ClientConfig {
     /// The CA certificate (PEM) that signs central's certificate, e.g. a
     /// private central CA; when set, the only CA trusted (pinned).
     pub ca_cert_pem: Option<PathBuf>,
+    /// The kiosk's own certificate and key (PEM, certificate first), after
+    /// enrollment: presented to central in every handshake (mutual TLS).
+    pub identity_pem: Option<IdentityPem>,
+}
+
+/// A certificate and its private key, PEM: `Debug` never shows them, and
+/// the bytes are wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityPem(pub zeroize::Zeroizing<Vec<u8>>);
+
+impl std::fmt::Debug for IdentityPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdentityPem(<certificate and key>)")
+    }
 }
 
 impl ClientConfig {
@@ -53,6 +67,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(3),
             max_response_bytes: 1024 * 1024,
             ca_cert_pem: None,
+            identity_pem: None,
         }
     }
 }
@@ -87,15 +102,19 @@ pub enum ClientSetupError {
     /// The HTTP client could not be built (TLS backend initialisation).
     #[error("cannot build the HTTP client")]
     Build(#[source] reqwest::Error),
+    /// The kiosk's certificate and key do not make a TLS identity.
+    #[error("the kiosk's certificate and key are not a usable TLS identity")]
+    Identity(#[source] reqwest::Error),
 }
 
 /// A client of the central API. Cheap to clone (the connection pool is
 /// shared).
 #[derive(Debug, Clone)]
 pub struct CentralClient {
-    http: reqwest::Client,
+    /// Rebuilt when the kiosk's certificate is renewed.
+    http: Arc<std::sync::RwLock<reqwest::Client>>,
+    config: Arc<std::sync::Mutex<ClientConfig>>,
     base: String,
-    token: Option<String>,
     max_response_bytes: usize,
     /// Central's clock minus ours, milliseconds, from the `Date` header of
     /// the last answer (`i64::MIN`: not known yet).
@@ -140,9 +159,9 @@ impl CentralClient {
             });
         }
         Ok(Self {
-            http: http_client(&config)?,
+            http: Arc::new(std::sync::RwLock::new(http_client(&config)?)),
+            config: Arc::new(std::sync::Mutex::new(config.clone())),
             base,
-            token: config.token,
             max_response_bytes: config.max_response_bytes,
             clock_offset_ms: Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN)),
         })
@@ -151,6 +170,61 @@ impl CentralClient {
     /// The base URL calls go to.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    fn http(&self) -> reqwest::Client {
+        match self.http.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Presents `identity_pem` (certificate, then key) from the next call
+    /// on, e.g. a renewed certificate; calls already under way finish with
+    /// the old one. With an identity, the bearer token is no longer sent.
+    pub fn set_identity(
+        &self,
+        identity_pem: IdentityPem,
+    ) -> std::result::Result<(), ClientSetupError> {
+        let mut config = match self.config.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut next = config.clone();
+        next.identity_pem = Some(identity_pem);
+        next.token = None;
+        let http = http_client(&next)?;
+        *config = next;
+        match self.http.write() {
+            Ok(mut h) => *h = http,
+            Err(poisoned) => *poisoned.into_inner() = http,
+        }
+        Ok(())
+    }
+
+    fn token(&self) -> Option<String> {
+        match self.config.lock() {
+            Ok(c) => c.token.clone(),
+            Err(poisoned) => poisoned.into_inner().token.clone(),
+        }
+    }
+
+    /// `POST /v1/devices/enroll`.
+    pub async fn enroll(&self, request: &super::EnrollRequest) -> Result<super::DeviceCertificate> {
+        self.call(Method::POST, "/v1/devices/enroll", Some(request), None)
+            .await
+    }
+
+    /// `POST /v1/devices/renew` (needs the current certificate).
+    pub async fn renew(&self, request: &super::RenewRequest) -> Result<super::DeviceCertificate> {
+        self.call(Method::POST, "/v1/devices/renew", Some(request), None)
+            .await
+    }
+
+    /// `GET /v1/fleet/targets` (the fleet scraper's certificate).
+    pub async fn fleet_targets(&self) -> Result<Vec<super::TargetGroup>> {
+        self.call::<(), _>(Method::GET, "/v1/fleet/targets", None, None)
+            .await
     }
 
     /// `GET /v1/catalog`.
@@ -286,11 +360,11 @@ impl CentralClient {
         } else {
             url.to_string()
         };
-        let mut request = self.http.get(&url).timeout(Duration::from_secs(3600));
+        let mut request = self.http().get(&url).timeout(Duration::from_secs(3600));
         if offset > 0 {
             request = request.header(reqwest::header::RANGE, format!("bytes={offset}-"));
         }
-        if let Some(token) = &self.token {
+        if let Some(token) = &self.token() {
             if url.starts_with(&format!("{}/", self.base)) {
                 request = request.bearer_auth(token);
             }
@@ -364,10 +438,10 @@ impl CentralClient {
     ) -> Result<T> {
         let url = format!("{}{}", self.base, path);
         let mut request = self
-            .http
+            .http()
             .request(method, &url)
             .header(reqwest::header::ACCEPT, "application/json");
-        if let Some(token) = &self.token {
+        if let Some(token) = &self.token() {
             request = request.bearer_auth(token);
         }
         if let Some(key) = idempotency_key {
@@ -553,6 +627,10 @@ pub(crate) fn http_client(
         builder = builder
             .tls_built_in_root_certs(false)
             .add_root_certificate(cert);
+    }
+    if let Some(pem) = &config.identity_pem {
+        builder = builder
+            .identity(reqwest::Identity::from_pem(&pem.0).map_err(ClientSetupError::Identity)?);
     }
     builder.build().map_err(ClientSetupError::Build)
 }

@@ -708,3 +708,50 @@ pub enum RolloutDecision {
     /// Not yet: ask again later.
     Wait,
 }
+
+/// `POST /v1/devices/enroll`: a kiosk asks for its own certificate with a
+/// one-time enrollment code. The key the request is for never leaves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The one-time code a technician was given for this kiosk.
+    pub code: String,
+    /// The kiosk's device id (the request's common name).
+    pub device_id: String,
+    /// PKCS#10 certificate signing request, PEM.
+    pub csr_pem: String,
+    /// `host:port` where the kiosk's status endpoint answers, for the
+    /// fleet's scrape targets (`GET /v1/fleet/targets`).
+    pub status_address: Option<String>,
+}
+
+/// `POST /v1/devices/renew` (over mutual TLS with the current
+/// certificate): a new certificate for a new key, before the old expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenewRequest {
+    /// PKCS#10 certificate signing request, PEM, for the new key.
+    pub csr_pem: String,
+}
+
+/// Central's answer to an enrollment or a renewal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceCertificate {
+    /// The device id the certificate names.
+    pub device_id: String,
+    /// The kiosk's certificate, PEM, signed by the fleet CA.
+    pub certificate_pem: String,
+    /// The fleet CA, PEM: it signs central's view of every kiosk and the
+    /// fleet scraper's client certificate.
+    pub fleet_ca_pem: String,
+    /// When the certificate expires.
+    pub not_after: DateTime<Utc>,
+}
+
+/// One group of `GET /v1/fleet/targets` (Prometheus' HTTP service
+/// discovery format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetGroup {
+    /// `host:port` of each kiosk's status endpoint.
+    pub targets: Vec<String>,
+    /// Labels of every target in the group (`kiosk_id`).
+    pub labels: std::collections::BTreeMap<String, String>,
+}

@@ -714,6 +714,9 @@ pub struct HealthProbe {
     pub url: String,
     /// The status token.
     pub token: Option<String>,
+    /// The kiosk's own certificate and key, once enrolled: the endpoint
+    /// then answers only certificates of the fleet CA, and this is one.
+    pub identity: Option<crate::central::client::IdentityPem>,
 }
 
 impl HealthProbe {
@@ -803,9 +806,17 @@ pub async fn confirm(
         }
         (None, _) => false,
     };
-    let client = reqwest::Client::builder()
+    let mut client = reqwest::Client::builder()
+        .use_rustls_tls()
         .timeout(Duration::from_secs(5))
-        .danger_accept_invalid_certs(true)
+        .danger_accept_invalid_certs(true);
+    if let Some(id) = &probe.identity {
+        client = client.identity(
+            reqwest::Identity::from_pem(&id.0)
+                .map_err(|e| UpdateError::Tool(format!("the kiosk's certificate: {e}")))?,
+        );
+    }
+    let client = client
         .build()
         .map_err(|e| UpdateError::Tool(format!("http client: {e}")))?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(config.confirm_within_secs);

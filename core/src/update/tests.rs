@@ -139,6 +139,7 @@ async fn status_server(snapshot: Snapshot) -> (HealthProbe, watch::Sender<Snapsh
         HealthProbe {
             url: format!("http://{addr}/status"),
             token: Some("tok".into()),
+            identity: None,
         },
         tx,
     )
@@ -309,6 +310,7 @@ async fn a_kept_slot_whose_kiosk_never_answers_is_not_rebooted() {
     let probe = HealthProbe {
         url: "http://127.0.0.1:9/status".into(),
         token: None,
+        identity: None,
     };
     let r = confirm(
         &quick(),
@@ -350,6 +352,7 @@ async fn a_new_slot_whose_kiosk_keeps_crashing_is_given_up_early() {
     let probe = HealthProbe {
         url: "http://127.0.0.1:9/status".into(),
         token: None,
+        identity: None,
     };
     let config = UpdateConfig {
         confirm_within_secs: 600,

@@ -313,6 +313,7 @@ pub async fn run_with(
             retention_days: config.sync.retention_days,
             drop_refused: None,
             system: None,
+            identity: None,
         },
         &reader,
         &printer,

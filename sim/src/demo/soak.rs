@@ -84,6 +84,7 @@ pub async fn run(opts: SoakOptions) -> Result<(), DemoError> {
             retention_days: config.sync.retention_days,
             drop_refused: None,
             system: None,
+            identity: None,
         },
         &reader,
         &printer,
