@@ -650,7 +650,14 @@ pub async fn run(
         Ok(id) => (id, None),
         Err(e) => {
             tracing::warn!("{e}");
-            if token.is_none() && config.status.tls.is_none() {
+            // Without the identity, only a token or client certificates
+            // may guard `/status`: never serve it open.
+            let mutual_tls = config
+                .status
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.client_ca.is_some());
+            if token.is_none() && !mutual_tls {
                 return Err(start_err("the kiosk's identity")(e.to_string()));
             }
             (None, Some(e.to_string()))
