@@ -946,3 +946,26 @@ async fn enroll_keeps_the_certificate_and_run_then_uses_mutual_tls_only() {
         "answered plain HTTP with the config's token"
     );
 }
+
+/// A damaged identity file and no token: `kiosk run` refuses to start,
+/// naming the file, rather than serve `/status` to anyone.
+#[test]
+fn run_refuses_a_damaged_identity_without_a_token_to_fall_back_to() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("data");
+    std::fs::write(data.join("identity.json"), "{\"device_id\": \"K-1\"").expect("write");
+    let config = dir.path().join("kiosk.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "device_id = \"K-1A2B3C4D\"\ndata_dir = \"{}\"\n[central]\nurl = \"https://127.0.0.1:9/\"\n",
+            data.display()
+        ),
+    )
+    .expect("config");
+    let out = kiosk(&["run", "--config", config.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("identity") && err.contains("damaged"), "{err}");
+}
