@@ -387,36 +387,19 @@ fn check_issued(cert: &Parsed, fleet_ca_pem: &str, device_id: &str) -> Result<()
 
 /// Writes `bytes` to `path` readable by its owner only, owned like its
 /// folder (provisioning enrolls as root; the kiosk renews as itself),
-/// through a synced temporary file renamed into place.
+/// replaced whole ([`crate::files::replace`]).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_owned();
-        move |source| IdentityError::Io { what, path, source }
-    };
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io("cannot write", &tmp))?;
-        f.write_all(bytes).map_err(io("cannot write", &tmp))?;
-        f.sync_all().map_err(io("cannot sync", &tmp))?;
-    }
-    if let Ok(m) = std::fs::metadata(dir) {
-        let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
-    }
-    std::fs::rename(&tmp, path).map_err(io("cannot replace", path))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    std::fs::create_dir_all(dir).map_err(|source| IdentityError::Io {
+        what: "cannot create",
+        path: dir.to_owned(),
+        source,
+    })?;
+    crate::files::replace(path, bytes, 0o600).map_err(|e| IdentityError::Io {
+        what: e.what,
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// Enrolls the kiosk: a new key, central's certificate for it with the

@@ -18,6 +18,7 @@ pub mod device_id;
 pub mod diag;
 pub mod enroll;
 pub mod face;
+pub mod files;
 pub mod flow;
 pub mod gui;
 pub mod model;

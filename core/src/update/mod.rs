@@ -457,30 +457,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), UpdateError> {
     // The update folder belongs to the kiosk even when root made it
     // (`kiosk update confirm` at boot): the kiosk downloads into it.
     if let Some(parent) = dir.parent() {
-        own_like_folder(dir, parent);
+        crate::files::own_like_folder(dir, parent);
     }
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f =
-            std::fs::File::create(&tmp).map_err(io(format!("cannot write {}", tmp.display())))?;
-        f.write_all(bytes)
-            .map_err(io(format!("cannot write {}", tmp.display())))?;
-        f.sync_all()
-            .map_err(io(format!("cannot sync {}", tmp.display())))?;
-    }
-    own_like_folder(&tmp, dir);
-    std::fs::rename(&tmp, path).map_err(io(format!("cannot replace {}", path.display())))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
-
-fn own_like_folder(file: &Path, dir: &Path) {
-    use std::os::unix::fs::MetadataExt as _;
-    if let Ok(m) = std::fs::metadata(dir) {
-        let _ = std::os::unix::fs::chown(file, Some(m.uid()), Some(m.gid()));
-    }
+    crate::files::replace(path, bytes, 0o666)
+        .map_err(|e| io(format!("{} {}", e.what, e.path.display()))(e.source))
 }
 
 /// One slot as RAUC reports it.
