@@ -258,6 +258,26 @@ impl Data {
         self.orders.iter().find(|o| o.key == key)
     }
 
+    /// The fleet CA's certificate for `device_id`'s request, valid for
+    /// the configured lifetime: enrollment's and renewal's answer.
+    fn sign_device(
+        &mut self,
+        csr_pem: &str,
+        device_id: &str,
+    ) -> Reply<kiosk::central::DeviceCertificate> {
+        let ca = self.fleet_ca().map_err(|_| internal())?;
+        let lifetime = self.cert_lifetime.unwrap_or(DEFAULT_CERT_LIFETIME);
+        let (certificate_pem, not_after) = ca
+            .sign_device(csr_pem, device_id, lifetime)
+            .map_err(|m| ApiError::invalid("invalid-csr", &m))?;
+        Ok(kiosk::central::DeviceCertificate {
+            device_id: device_id.to_owned(),
+            certificate_pem,
+            fleet_ca_pem: ca.pem().to_owned(),
+            not_after,
+        })
+    }
+
     fn fleet_ca(&mut self) -> Result<Arc<crate::fleet::FleetCa>, SimError> {
         if let Some(ca) = &self.fleet_ca {
             return Ok(ca.clone());
@@ -910,11 +930,7 @@ async fn enroll(State(state): State<SimState>, body: Bytes) -> Reply<Response> {
             "the enrollment code is unknown or was used",
         ));
     }
-    let ca = data.fleet_ca().map_err(|_| internal())?;
-    let lifetime = data.cert_lifetime.unwrap_or(DEFAULT_CERT_LIFETIME);
-    let (certificate_pem, not_after) = ca
-        .sign_device(&req.csr_pem, &req.device_id, lifetime)
-        .map_err(|m| ApiError::invalid("invalid-csr", &m))?;
+    let answer = data.sign_device(&req.csr_pem, &req.device_id)?;
     data.fleet.codes.remove(&req.code);
     let now = Utc::now();
     let certificates = data
@@ -929,20 +945,12 @@ async fn enroll(State(state): State<SimState>, body: Bytes) -> Reply<Response> {
         crate::fleet::Device {
             status_address: req.status_address,
             enrolled_at: now,
-            not_after,
+            not_after: answer.not_after,
             certificates: certificates + 1,
             revoked: false,
         },
     );
-    Ok(json(
-        StatusCode::CREATED,
-        kiosk::central::DeviceCertificate {
-            device_id: req.device_id,
-            certificate_pem,
-            fleet_ca_pem: ca.pem().to_owned(),
-            not_after,
-        },
-    ))
+    Ok(json(StatusCode::CREATED, answer))
 }
 
 /// `POST /v1/devices/renew`: over mutual TLS with the current certificate.
@@ -960,24 +968,12 @@ async fn renew(
     };
     let req: kiosk::central::RenewRequest = parse(&body)?;
     let mut data = state.lock();
-    let ca = data.fleet_ca().map_err(|_| internal())?;
-    let lifetime = data.cert_lifetime.unwrap_or(DEFAULT_CERT_LIFETIME);
-    let (certificate_pem, not_after) = ca
-        .sign_device(&req.csr_pem, &device_id, lifetime)
-        .map_err(|m| ApiError::invalid("invalid-csr", &m))?;
+    let answer = data.sign_device(&req.csr_pem, &device_id)?;
     if let Some(d) = data.fleet.devices.get_mut(&device_id) {
-        d.not_after = not_after;
+        d.not_after = answer.not_after;
         d.certificates += 1;
     }
-    Ok(json(
-        StatusCode::CREATED,
-        kiosk::central::DeviceCertificate {
-            device_id,
-            certificate_pem,
-            fleet_ca_pem: ca.pem().to_owned(),
-            not_after,
-        },
-    ))
+    Ok(json(StatusCode::CREATED, answer))
 }
 
 /// `GET /v1/fleet/targets`: for the scraper's certificate only.
