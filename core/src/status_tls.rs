@@ -57,35 +57,31 @@ fn pem_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(String) -> Tls
     }
 }
 
-fn certs(what: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| pem_err(what, path)(e.to_string()))?
+/// The PEM file at `path`, read once, holding at least one certificate.
+fn read_certs(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsSetupError> {
+    let pem = std::fs::read(path).map_err(|e| pem_err(what, path)(e.to_string()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| pem_err(what, path)(e.to_string()))?;
     if certs.is_empty() {
         return Err(pem_err(what, path)("no certificate in the file".into()));
     }
-    Ok(certs)
+    Ok(pem)
 }
 
 /// Builds the acceptor: TLS 1.2/1.3 with ring, the endpoint's certificate,
 /// and client verification against `client_ca` when configured.
 pub fn acceptor(cfg: &TlsConfig) -> Result<TlsAcceptor, TlsSetupError> {
-    let read = |what: &'static str, path: &Path| {
-        std::fs::read(path).map_err(|e| pem_err(what, path)(e.to_string()))
-    };
-    certs("the endpoint certificate", &cfg.cert)?;
-    let chain = read("the endpoint certificate", &cfg.cert)?;
-    let key = read("the endpoint key", &cfg.key)?;
+    let chain = read_certs("the endpoint certificate", &cfg.cert)?;
+    let key = std::fs::read(&cfg.key)
+        .map_err(|e| pem_err("the endpoint key", &cfg.key)(e.to_string()))?;
     let served = ServedCert::from_pem(&chain, &key)
         .map_err(|e| pem_err("the endpoint key", &cfg.key)(e.to_string()))?;
-    let client_ca = match &cfg.client_ca {
-        Some(ca) => {
-            certs("the client CA", ca)?;
-            Some(read("the client CA", ca)?)
-        }
-        None => None,
-    };
+    let client_ca = cfg
+        .client_ca
+        .as_ref()
+        .map(|ca| read_certs("the client CA", ca))
+        .transpose()?;
     acceptor_with(served, client_ca.as_deref(), ClientAuth::Required)
 }
 
