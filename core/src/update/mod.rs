@@ -896,20 +896,13 @@ pub async fn confirm(
 /// crash never loops.
 pub fn apply(data_dir: &Path, release: &Release) -> Result<Option<Outcome>, UpdateError> {
     let paths = Paths::new(data_dir);
-    if let Ok(bytes) = std::fs::read(paths.install_request()) {
-        let _ = std::fs::remove_file(paths.install_request());
-        let req: InstallRequest = match serde_json::from_slice(&bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                return Err(UpdateError::Tool(format!(
-                    "unreadable install request: {e}"
-                )));
-            }
-        };
+    if let Some(req) = claim(&paths)? {
         let mut state = State::load(&paths.state());
-        let outcome = install(&req, release, &mut state, &paths);
+        let outcome = install(&req, release, &mut state);
         note_slots(&mut state);
-        state.save(&paths.state())?;
+        let saved = state.save(&paths.state());
+        let _ = std::fs::remove_file(paths.installing());
+        saved?;
         return Ok(Some(outcome));
     }
     if std::fs::remove_file(paths.reboot_request()).is_ok() {
@@ -920,7 +913,27 @@ pub fn apply(data_dir: &Path, release: &Release) -> Result<Option<Outcome>, Upda
     Ok(None)
 }
 
-fn install(req: &InstallRequest, release: &Release, state: &mut State, paths: &Paths) -> Outcome {
+/// Takes the install request, if there is one. The `installing` marker is
+/// written before the request is removed, so the kiosk's update round and
+/// the technician menu always see an install under way: while the bundle's
+/// SHA-256 is checked (seconds for 200 MB on the board) neither file used
+/// to exist, and the round asked for the same bundle a second time.
+pub(crate) fn claim(paths: &Paths) -> Result<Option<InstallRequest>, UpdateError> {
+    let Ok(bytes) = std::fs::read(paths.install_request()) else {
+        return Ok(None);
+    };
+    let req: Result<InstallRequest, _> = serde_json::from_slice(&bytes);
+    if let Ok(r) = &req {
+        write_atomic(&paths.installing(), r.version.as_bytes())?;
+    }
+    let _ = std::fs::remove_file(paths.install_request());
+    req.map(Some)
+        .map_err(|e| UpdateError::Tool(format!("unreadable install request: {e}")))
+}
+
+/// Installs a claimed request; the caller removes the `installing` marker
+/// once the outcome is saved.
+fn install(req: &InstallRequest, release: &Release, state: &mut State) -> Outcome {
     if let Some(want) = &req.sha256 {
         match sha256_file(&req.bundle) {
             Ok(got) if &got == want => {}
@@ -946,10 +959,7 @@ fn install(req: &InstallRequest, release: &Release, state: &mut State, paths: &P
     let from_slot = this_boot_slot();
     let bundle = req.bundle.to_string_lossy().into_owned();
     tracing::info!("installing update {}", req.version);
-    let marker = paths.installing();
-    let _ = write_atomic(&marker, req.version.as_bytes());
     let result = run_tool("rauc", &["install", &bundle]);
-    let _ = std::fs::remove_file(&marker);
     match result {
         Ok(_) => {
             let target = rauc_slots().and_then(|slots| {

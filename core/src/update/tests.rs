@@ -428,3 +428,60 @@ fn a_usb_stick_offers_its_bundles_and_the_request_names_no_checksum() {
             .expect("parse");
     assert!(!old.technician);
 }
+
+#[test]
+fn a_claimed_install_is_seen_as_running_until_its_outcome_is_saved() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let paths = Paths::new(data.path());
+    std::fs::create_dir_all(&paths.dir).expect("dir");
+    let bundle = data.path().join("x.raucb");
+    std::fs::write(&bundle, b"not the offered bundle").expect("bundle");
+    let request = InstallRequest {
+        bundle: bundle.clone(),
+        version: "0.2.0".into(),
+        sha256: Some("0".repeat(64)),
+        technician: false,
+    };
+    write_atomic(
+        &paths.install_request(),
+        &serde_json::to_vec(&request).expect("json"),
+    )
+    .expect("request");
+    // Taken: the request is gone and the marker stands in for it, so
+    // neither the update round nor the menu queues a second install.
+    let taken = claim(&paths).expect("claim").expect("a request");
+    assert_eq!(taken.version, "0.2.0");
+    assert!(!paths.install_request().exists());
+    assert_eq!(
+        std::fs::read_to_string(paths.installing()).expect("marker"),
+        "0.2.0"
+    );
+    assert!(request_usb_install(data.path(), &bundle).is_err());
+    assert!(claim(&paths).expect("claim").is_none());
+    // The whole of `apply`: the checksum fails before RAUC runs, the
+    // outcome is saved and only then is the install over.
+    std::fs::remove_file(paths.installing()).expect("reset");
+    write_atomic(
+        &paths.install_request(),
+        &serde_json::to_vec(&request).expect("json"),
+    )
+    .expect("request");
+    let release = Release {
+        version: "0.1.0".into(),
+        image: None,
+    };
+    let outcome = apply(data.path(), &release).expect("apply");
+    assert_eq!(outcome, Some(Outcome::Failed));
+    assert!(!paths.installing().exists() && !paths.install_request().exists());
+    let state = State::load(&paths.state());
+    let last = state.last.expect("recorded");
+    assert_eq!(
+        (last.version.as_str(), last.outcome),
+        ("0.2.0", Outcome::Failed)
+    );
+    // An unreadable request is removed, not retried forever, and leaves no
+    // marker behind.
+    std::fs::write(paths.install_request(), b"{").expect("garbage");
+    assert!(apply(data.path(), &release).is_err());
+    assert!(!paths.installing().exists() && !paths.install_request().exists());
+}
