@@ -47,6 +47,8 @@ pub struct StatusSources {
     pub system: Option<watch::Receiver<crate::update::SystemReport>>,
     /// The kiosk's certificate (the renewal task keeps it fresh).
     pub identity: Option<watch::Receiver<crate::enroll::IdentityReport>>,
+    /// Whether the system clock is synchronised.
+    pub clock: Arc<dyn crate::clock::ClockSync>,
 }
 
 /// The alarm while the config keeps the staff PIN as the former unsalted
@@ -63,6 +65,25 @@ impl StatusSources {
         let mut alarms = Vec::new();
         if self.counters.assistance.load(Ordering::Relaxed) {
             alarms.push(ASSISTANCE_ALARM.to_string());
+        }
+        if let Some(gap) = &sync.audit_gap {
+            alarms.push(format!(
+                "central found a gap in this kiosk's audit chain (records removed or rewritten on the card): {gap}"
+            ));
+        }
+        let audit = {
+            let head = self.store.audit_head().ok();
+            crate::status::AuditStatus {
+                seq: head.as_ref().map_or(0, |h| h.seq),
+                hash: head.map(|h| h.hash).unwrap_or_default(),
+                keyed: self.store.audit_keyed(),
+                central_seq: sync.audit_central_seq,
+                central_gap: sync.audit_gap.clone(),
+            }
+        };
+        let clock_synchronized = self.clock.synchronized();
+        if !clock_synchronized {
+            alarms.push(crate::clock::UNSYNCHRONIZED_ALARM.to_string());
         }
         let quarantined = self.store.quarantined_count();
         if quarantined > 0 {
@@ -163,12 +184,14 @@ impl StatusSources {
                 .as_ref()
                 .and_then(|c| c.clock_offset())
                 .map(|d| d.num_milliseconds() as f64 / 1000.0),
+            clock_synchronized: Some(clock_synchronized),
             system: self
                 .system
                 .as_ref()
                 .map(|r| r.borrow().clone())
                 .unwrap_or_default(),
             identity,
+            audit,
         }
     }
 }
@@ -386,6 +409,8 @@ pub struct Parts {
     pub system: Option<watch::Receiver<crate::update::SystemReport>>,
     /// The kiosk's certificate for `/status` (`None`: not enrolled here).
     pub identity: Option<watch::Receiver<crate::enroll::IdentityReport>>,
+    /// Whether the system clock is synchronised (orders, `/status`).
+    pub clock: Arc<dyn crate::clock::ClockSync>,
 }
 
 /// A running kiosk: the runner, the sync task and the status endpoint.
@@ -446,7 +471,7 @@ pub async fn start_with(
         flow: Flow::new(parts.flow),
         store: parts.store.clone(),
         central: parts.central.clone(),
-        device_id: parts.device_id,
+        device_id: parts.device_id.clone(),
         receipt: parts.receipt,
         immediate_sync: parts.immediate_sync,
         sync_wake: sync_wake.clone(),
@@ -456,6 +481,7 @@ pub async fn start_with(
         qr: parts.qr.as_ref().map(|q| q.commands.clone()),
         payment: parts.payment,
         transcript: parts.transcript,
+        clock: parts.clock.clone(),
     });
     reader.connect(runner.events());
     printer.connect(runner.events());
@@ -511,6 +537,7 @@ pub async fn start_with(
             central: Some(parts.central.clone()),
             system: parts.system,
             identity: parts.identity,
+            clock: parts.clock,
         },
         shutdown_rx.clone(),
     )
@@ -524,6 +551,7 @@ pub async fn start_with(
     let sync = tokio::spawn(sync::run(
         parts.store,
         parts.central,
+        parts.device_id,
         parts.backoff,
         sync_wake.clone(),
         sync_tx,
@@ -665,6 +693,8 @@ pub async fn run(
     };
     let store =
         Arc::new(Store::open(&config.data_dir).map_err(|e| start_err("the store")(e.to_string()))?);
+    // From enrollment on, the audit chain is keyed with central's key.
+    store.set_audit_key(identity.as_ref().and_then(|i| i.audit_key()));
 
     let mut cc = central_client_config(&config);
     if let Some(id) = &identity {
@@ -749,6 +779,7 @@ pub async fn run(
             drop_refused: crate::config_drop::refusal(&config.data_dir),
             system: Some(system_rx),
             identity: Some(identity_rx),
+            clock: config.clock.source(),
         },
         &reader,
         &printer,

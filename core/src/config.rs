@@ -126,6 +126,8 @@ pub struct Config {
     pub update: crate::update::UpdateConfig,
     /// The kiosk's own certificate: its status address, renewal.
     pub identity: crate::enroll::IdentityConfig,
+    /// Whether the system clock is synchronised (`[clock]`).
+    pub clock: crate::clock::ClockConfig,
 }
 
 impl Default for Config {
@@ -145,6 +147,7 @@ impl Default for Config {
             ui: crate::gui::UiConfig::default(),
             update: crate::update::UpdateConfig::default(),
             identity: crate::enroll::IdentityConfig::default(),
+            clock: crate::clock::ClockConfig::default(),
         }
     }
 }

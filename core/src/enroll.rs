@@ -145,11 +145,18 @@ pub struct Identity {
     pub not_before: DateTime<Utc>,
     /// End of the certificate's validity.
     pub not_after: DateTime<Utc>,
+    /// The audit chain's key from central (64 hex digits; wiped when
+    /// dropped). Absent from identities central gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    audit_key: Option<String>,
 }
 
 impl Drop for Identity {
     fn drop(&mut self) {
         self.key_pem.zeroize();
+        if let Some(k) = &mut self.audit_key {
+            k.zeroize();
+        }
     }
 }
 
@@ -228,6 +235,13 @@ impl Identity {
     /// The private key, PEM (for the status endpoint's TLS).
     pub fn key_pem(&self) -> &str {
         &self.key_pem
+    }
+
+    /// The audit chain's key, when central gave one.
+    pub fn audit_key(&self) -> Option<crate::store::AuditKey> {
+        self.audit_key
+            .as_deref()
+            .and_then(crate::store::AuditKey::from_hex)
     }
 
     /// True once two thirds of the certificate's lifetime have passed.
@@ -315,6 +329,13 @@ impl Pending {
                 cert.not_after
             )));
         }
+        if let Some(k) = &answer.audit_key {
+            if crate::store::AuditKey::from_hex(k).is_none() {
+                return Err(IdentityError::Certificate(
+                    "the audit key is not 32 bytes in hex".into(),
+                ));
+            }
+        }
         let identity = Identity {
             device_id: self.device_id,
             certificate_pem: answer.certificate_pem.clone(),
@@ -322,6 +343,7 @@ impl Pending {
             fleet_ca_pem: answer.fleet_ca_pem.clone(),
             not_before: cert.not_before,
             not_after: cert.not_after,
+            audit_key: answer.audit_key.clone(),
         };
         identity.save(data_dir)?;
         Ok(identity)
@@ -433,11 +455,15 @@ pub async fn renew(
     status_address: Option<&str>,
 ) -> Result<Identity, EnrollError> {
     let pending = Pending::new(&current.device_id, status_address)?;
-    let answer = central
+    let mut answer = central
         .renew(&RenewRequest {
             csr_pem: pending.csr_pem.clone(),
         })
         .await?;
+    // The audit key is enrollment's: a renewal that names none keeps it.
+    if answer.audit_key.is_none() {
+        answer.audit_key = current.audit_key.clone();
+    }
     Ok(pending.accept(&answer, data_dir, Utc::now())?)
 }
 

@@ -12,6 +12,7 @@
 
 pub mod app;
 pub mod central;
+pub mod clock;
 pub mod config;
 pub mod config_drop;
 pub mod device_id;

@@ -452,6 +452,14 @@ pub struct Order {
     /// from then on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_purged_at: Option<DateTime<Utc>>,
+    /// The clock had not been synchronised since boot when the order was
+    /// accepted (no NTP yet): `accepted_at` is only what the clock said.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub time_unverified: bool,
+    /// When central received the order, by central's clock (from its
+    /// answer; absent until synced, and from centrals that do not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub central_received_at: Option<DateTime<Utc>>,
 }
 
 /// An amount in fen as yuan (`¥123.45`), as screens, receipts and

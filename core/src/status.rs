@@ -84,6 +84,11 @@ pub struct Snapshot {
     /// answer (`None` until central has answered).
     #[serde(default)]
     pub clock_offset_s: Option<f64>,
+    /// The system clock has been synchronised (NTP) since boot; orders
+    /// accepted while it is not record their time as unverified (`None`:
+    /// not reported).
+    #[serde(default)]
+    pub clock_synchronized: Option<bool>,
     /// The system: release version, booted slot, the other slot's state
     /// and the last update.
     #[serde(default)]
@@ -91,6 +96,25 @@ pub struct Snapshot {
     /// The kiosk's own certificate: enrolled, expiry, renewal, revocation.
     #[serde(default)]
     pub identity: crate::enroll::IdentityReport,
+    /// The audit chain's head and central's anchor of it.
+    #[serde(default)]
+    pub audit: AuditStatus,
+}
+
+/// What `/status` says of the audit chain: its head, as the kiosk reports
+/// it to central, and what central made of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditStatus {
+    /// The last record's sequence number (0: empty).
+    pub seq: u64,
+    /// Its hash (hex).
+    pub hash: String,
+    /// Records are keyed with the audit key from enrollment.
+    pub keyed: bool,
+    /// The record central acknowledged last (`None`: not reported yet).
+    pub central_seq: Option<u64>,
+    /// A gap central found since the kiosk started.
+    pub central_gap: Option<String>,
 }
 
 impl Snapshot {
@@ -117,8 +141,10 @@ impl Snapshot {
             tamper_open: None,
             frames_total: BTreeMap::new(),
             clock_offset_s: None,
+            clock_synchronized: None,
             system: crate::update::SystemReport::default(),
             identity: crate::enroll::IdentityReport::default(),
+            audit: AuditStatus::default(),
         }
     }
 
@@ -405,6 +431,14 @@ fn render_metrics(s: &Snapshot) -> String {
             "gauge",
             "Central's clock minus the kiosk's, from central's last answer (1 s resolution).",
             offset.to_string(),
+        );
+    }
+    if let Some(synced) = s.clock_synchronized {
+        metric(
+            "kiosk_clock_synchronized",
+            "gauge",
+            "1 once NTP has synchronised the clock since boot; 0 while orders are accepted with their time unverified.",
+            u8::from(synced).to_string(),
         );
     }
     if let Some(open) = s.tamper_open {

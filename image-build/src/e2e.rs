@@ -44,7 +44,16 @@
 //!   the kiosk at central's `/v1/fleet/targets` and scrapes it;
 //! - `scrape-without-cert-refused`: without the scraper's certificate the
 //!   handshake fails, plain HTTP with the former token gets no answer, and
-//!   Prometheus' job without the certificate has `up` 0.
+//!   Prometheus' job without the certificate has `up` 0;
+//! - `audit-truncation-detected`: after the ninth cut, with the board off,
+//!   the audit log on the data partition is cut back below the record
+//!   central saw last and its head rewritten to match (it verifies on the
+//!   card); at the next boot the kiosk reports its chain, central keeps an
+//!   audit gap for it, and `/status` raises the alarm.
+//!
+//! The new connection also checks honest time: the board reaches no NTP
+//! server, so `/status` says the clock is not synchronised (that alarm is
+//! expected throughout) and central holds the order as `time_unverified`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -56,7 +65,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod update;
-pub use update::{update_test, UpdateOptions};
+pub use update::{rpi_boot_alone, update_test, UpdateOptions};
 
 use crate::boot_test::{
     built, check_bootcheck, check_hardening, check_status, console_line, free_port, http_get,
@@ -99,7 +108,7 @@ pub struct E2eReport {
 }
 
 /// The scenarios, in the order they run.
-pub const SCENARIOS: [&str; 10] = [
+pub const SCENARIOS: [&str; 11] = [
     "new-connection-idcard",
     "offline",
     "central-401",
@@ -110,7 +119,12 @@ pub const SCENARIOS: [&str; 10] = [
     "systemd-security",
     "enroll-and-scrape",
     "scrape-without-cert-refused",
+    "audit-truncation-detected",
 ];
+
+/// The power cut after which the audit chain is cut short on the card (the
+/// kiosk enrolled at the boot after cut 7, so its chain is keyed by then).
+const TRUNCATE_AFTER_CUT: usize = 9;
 
 /// The device token the kiosk presents to central (set by the drop).
 const CENTRAL_TOKEN: &str = "e2e-kiosk-token";
@@ -198,6 +212,40 @@ pub struct Submission {
     pub count: u32,
     /// The order central stored under it, if any.
     pub order_no: Option<String>,
+    /// The kiosk said its clock was not synchronised when it accepted it.
+    #[serde(default)]
+    pub time_unverified: bool,
+}
+
+/// The audit log cut short on the card ([`Lab::truncate_audit`]).
+struct AuditCut {
+    device: String,
+    /// The record central saw last.
+    seen: u64,
+    /// The chain's head before the cut.
+    head: u64,
+    /// The records kept.
+    keep: u64,
+    /// `kiosk audit verify` on the cut chain.
+    on_card: String,
+}
+
+/// The alarms in `/status` besides the clock's: the test board has no NTP
+/// server to reach (no network beyond the host), so its clock is never
+/// synchronised and that alarm stands throughout (`clock_synchronized`).
+fn alarms_besides_clock(s: &serde_json::Value) -> Vec<serde_json::Value> {
+    s["alarms"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|x| {
+                    !x.as_str()
+                        .is_some_and(|t| t.starts_with("clock not synchronised"))
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// What the data partition held after the plug was pulled.
@@ -430,6 +478,7 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
     // The boot after the seventh cut enrolls the kiosk (enroll.toml); the
     // cuts after it run over mutual TLS.
     let mut enrollment = None;
+    let mut truncation: Option<anyhow::Result<String>> = None;
     let mut shown = 0;
     let mut rng = opts.seed.max(1);
     for i in 0..opts.cuts {
@@ -493,7 +542,12 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
             }
             _ => {}
         }
+        // An attacker with the card cuts the audit log short, head and all.
+        let cut_audit = (i + 1 == TRUNCATE_AFTER_CUT).then(|| lab.truncate_audit());
         vm = lab.boot()?;
+        if let Some(cut) = cut_audit {
+            truncation = Some(cut.and_then(|c| lab.audit_gap_seen(&mut vm, c)));
+        }
         match i {
             0 => drops.push(lab.refusal_shown("a sim central")),
             1 => drops.push(lab.refusal_gone()),
@@ -559,6 +613,16 @@ fn run_all(opts: &E2eOptions, results: &mut Vec<ScenarioResult>) -> anyhow::Resu
     });
     record(results, "enroll-and-scrape", enroll);
     record(results, "scrape-without-cert-refused", no_cert);
+    record(
+        results,
+        "audit-truncation-detected",
+        truncation.unwrap_or_else(|| {
+            Err(anyhow::anyhow!(
+                "not run: {} power cuts, {TRUNCATE_AFTER_CUT} are needed",
+                opts.cuts
+            ))
+        }),
+    );
     record(
         results,
         "bad-drop",
@@ -1197,6 +1261,203 @@ impl Lab {
         c
     }
 
+    /// Central's view of the fleet (`GET /sim/fleet`): codes, enrolled
+    /// kiosks, audit anchors and gaps.
+    fn fleet(&self) -> anyhow::Result<Value> {
+        let body = run(self
+            .curl()
+            .arg(format!("https://127.0.0.1:{CENTRAL_PORT}/sim/fleet")))?;
+        serde_json::from_str(&body).context("/sim/fleet")
+    }
+
+    /// The attacker with the card, the board off: on the data partition the
+    /// inspection just took out, the audit log loses its last records below
+    /// the one central saw last, and its head is rewritten to match, so that
+    /// the chain still verifies on the card. Written back to the disk.
+    fn truncate_audit(&self) -> anyhow::Result<AuditCut> {
+        let step = Step::start("cut the audit log short on the card");
+        let fleet = self.fleet()?;
+        let (device, seen) = fleet["audits"]
+            .as_object()
+            .and_then(|a| {
+                a.iter()
+                    .filter_map(|(id, t)| Some((id.clone(), t["seen"]["seq"].as_u64()?)))
+                    .max_by_key(|(_, seq)| *seq)
+            })
+            .context("central holds no audit anchor: the kiosk never reported its chain")?;
+        let work = self.tmp.path().join("data");
+        let part = work.join("data.ext4");
+        let store = work.join("kiosk/kiosk/store");
+        if !store.is_dir() {
+            bail!(
+                "no store in the data partition taken out ({})",
+                store.display()
+            );
+        }
+        // sled rewrites files as it likes: the changed copy replaces them all.
+        let copy = work.join("tampered-store");
+        if copy.exists() {
+            std::fs::remove_dir_all(&copy)?;
+        }
+        run(Command::new("cp").arg("-a").arg(&store).arg(&copy))?;
+        let (head, keep) = {
+            let db = sled::open(&copy).context("the store's copy")?;
+            let audit = db.open_tree("audit")?;
+            let meta = db.open_tree("meta")?;
+            let raw = meta.get("audit/head")?.context("the chain has no head")?;
+            let head = u64::from_be_bytes(raw[..8].try_into().context("a head of 40 bytes")?);
+            let keep = seen.min(head).saturating_sub(5).max(1);
+            if keep >= seen {
+                bail!("central saw only record {seen}: nothing to cut below it");
+            }
+            let kept: Value = serde_json::from_slice(
+                &audit
+                    .get(keep.to_be_bytes())?
+                    .with_context(|| format!("no audit record {keep}"))?,
+            )?;
+            let hash = hex::decode(kept["hash"].as_str().context("a hash")?)?;
+            for seq in keep + 1..=head {
+                audit.remove(seq.to_be_bytes())?;
+            }
+            let mut new_head = keep.to_be_bytes().to_vec();
+            new_head.extend(hash);
+            meta.insert("audit/head", new_head)?;
+            db.flush()?;
+            (head, keep)
+        };
+        // The card's own check: a clean cut verifies.
+        let check_dir = work.join("tampered");
+        if check_dir.exists() {
+            std::fs::remove_dir_all(&check_dir)?;
+        }
+        std::fs::create_dir_all(&check_dir)?;
+        run(Command::new("cp")
+            .arg("-a")
+            .arg(&copy)
+            .arg(check_dir.join("store")))?;
+        let on_card = Command::new(&self.host_kiosk)
+            .args(["audit", "verify", "--data"])
+            .arg(&check_dir)
+            .output()?;
+        let on_card = String::from_utf8_lossy(&on_card.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if !on_card.starts_with("ok") {
+            bail!("the cut chain does not verify on the card: {on_card}");
+        }
+        // Back into the partition: every file of the store replaced, owner
+        // and mode kept.
+        let listing = run(Command::new("debugfs")
+            .arg("-R")
+            .arg("ls -p /kiosk/store")
+            .arg(&part))?;
+        let mut cmds = String::new();
+        let mut owner = None;
+        for line in listing.lines() {
+            // /inode/mode/uid/gid/name/size/
+            let f: Vec<&str> = line.trim().trim_matches('/').split('/').collect();
+            if f.len() < 5 || f[4] == "." || f[4] == ".." {
+                continue;
+            }
+            let mode = u32::from_str_radix(f[1], 8).unwrap_or(0);
+            if mode & 0o170000 != 0o100000 {
+                continue;
+            }
+            owner = Some((f[2].to_string(), f[3].to_string(), mode));
+            cmds.push_str(&format!("rm /kiosk/store/{}\n", f[4]));
+        }
+        let (uid, gid, mode) = owner.context("no file in the store on the partition")?;
+        for entry in std::fs::read_dir(&copy)? {
+            let entry = entry?;
+            if !entry.file_type()?.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            cmds.push_str(&format!(
+                "write {} /kiosk/store/{name}\nsif /kiosk/store/{name} uid {uid}\nsif /kiosk/store/{name} gid {gid}\nsif /kiosk/store/{name} mode 0{mode:o}\n",
+                entry.path().display()
+            ));
+        }
+        let script = work.join("tamper.debugfs");
+        std::fs::write(&script, cmds)?;
+        run(Command::new("debugfs")
+            .arg("-w")
+            .arg("-f")
+            .arg(&script)
+            .arg(&part))?;
+        let _ = Command::new("e2fsck").arg("-fy").arg(&part).output();
+        {
+            use std::io::{Seek as _, Write as _};
+            let mut disk = std::fs::OpenOptions::new().write(true).open(&self.disk)?;
+            disk.seek(std::io::SeekFrom::Start(self.data_offset))?;
+            let bytes = std::fs::read(&part)?;
+            if bytes.len() as u64 != self.data_len {
+                bail!(
+                    "the partition copy has {} bytes, not {}",
+                    bytes.len(),
+                    self.data_len
+                );
+            }
+            disk.write_all(&bytes)?;
+            disk.sync_all()?;
+        }
+        step.done();
+        Ok(AuditCut {
+            device,
+            seen,
+            head,
+            keep,
+            on_card,
+        })
+    }
+
+    /// After [`Lab::truncate_audit`] the board boots; the kiosk reports its
+    /// chain and central must keep a gap for it, and `/status` say so.
+    fn audit_gap_seen(&self, vm: &mut Running, cut: AuditCut) -> anyhow::Result<String> {
+        let started = Instant::now();
+        let gap = loop {
+            let fleet = self.fleet()?;
+            if let Some(g) = fleet["audits"][&cut.device]["gaps"]
+                .as_array()
+                .and_then(|g| g.last())
+            {
+                break g.clone();
+            }
+            if started.elapsed() > Duration::from_secs(240) {
+                bail!(
+                    "central kept no audit gap for {} within 240 s: {}",
+                    cut.device,
+                    fleet["audits"]
+                );
+            }
+            std::thread::sleep(Duration::from_secs(2));
+        };
+        let reason = gap["reason"].as_str().unwrap_or_default().to_string();
+        // Records the kiosk wrote at boot before its first report (an
+        // order delivered after the cut) may reach the seq central saw
+        // again: then the gap says the record there is another one.
+        if !reason.contains("records were removed") && !reason.contains("not the one central saw") {
+            bail!("central's gap says neither records removed nor rewritten: {gap}");
+        }
+        let s = self.wait_status(
+            "the kiosk's audit alarm",
+            vm,
+            Duration::from_secs(60),
+            |s| {
+                s["alarms"].as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|x| x.as_str().is_some_and(|x| x.contains("audit chain")))
+                })
+            },
+        )?;
+        Ok(format!(
+            "central had seen record {} of {}'s keyed chain (keyed: {}); with the board off the card's log was cut from record {} back to {} and its head rewritten, so the card still verifies (`kiosk audit verify`: {}); at the next boot central kept the gap \"{reason}\" and /status raised its alarm",
+            cut.seen, cut.device, s["audit"]["keyed"], cut.head, cut.keep, cut.on_card
+        ))
+    }
+
     /// What central counted, per idempotency key.
     fn submissions(&self) -> anyhow::Result<Vec<Submission>> {
         let body = run(self
@@ -1338,11 +1599,33 @@ impl Lab {
         self.check_printed(&receipt, Some(&order))?;
         let s = self.status().context("no /status")?;
         check_status(&s)?;
-        if s["alarms"].as_array().is_some_and(|a| !a.is_empty()) {
+        if !alarms_besides_clock(&s).is_empty() {
             bail!("alarms after the transaction: {}", s["alarms"]);
         }
+        // Honest time: what /status says of the clock is what central was
+        // told with the order, and the alarm goes with it.
+        let synced = s["clock_synchronized"]
+            .as_bool()
+            .context("/status has no clock_synchronized")?;
+        let unverified = new_orders(&before, &now)
+            .first()
+            .map(|o| o.time_unverified)
+            .unwrap_or_default();
+        let clock_alarm =
+            s["alarms"].as_array().map_or(0, Vec::len) > alarms_besides_clock(&s).len();
+        if unverified == synced || clock_alarm == synced {
+            bail!(
+                "the clock: /status clock_synchronized {synced}, alarms {}, but central was told time_unverified {unverified}",
+                s["alarms"]
+            );
+        }
+        let clock = if synced {
+            "the clock synchronised, the order's time verified".to_string()
+        } else {
+            "no NTP server reachable: /status raises the clock alarm and central holds the order as time_unverified (dated by its own receipt time)".to_string()
+        };
         Ok(format!(
-            "touched through {} screens; {delivered}; receipt {} carries {order} and the ID masked; /status back at attract, no fault, no alarm",
+            "touched through {} screens; {delivered}; receipt {} carries {order} and the ID masked; {clock}; /status back at attract, no fault, no other alarm",
             FLOW.len(),
             receipt.display()
         ))
@@ -1411,7 +1694,7 @@ impl Lab {
         let (t, alarm) = refused?;
         let delivered = self.delivered_once(&before, 1, Duration::from_secs(120))?;
         self.wait_status("the alarm to end", vm, Duration::from_secs(60), |s| {
-            s["alarms"].as_array().is_some_and(Vec::is_empty)
+            alarms_besides_clock(s).is_empty()
         })?;
         Ok(format!(
             "central refused the kiosk's token from the review screen on: receipt {} printed, /status alarm {}; token fixed, no technician: {delivered}; alarm cleared",
@@ -1496,14 +1779,9 @@ impl Lab {
         if self.boot_files()?.iter().any(|f| f == "enroll.toml") {
             bail!("enroll.toml is still on the boot partition after the enrollment");
         }
-        let id = std::fs::read_to_string(self.central_state.join("state.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-            .and_then(|v| {
-                v["fleet"]["devices"]
-                    .as_object()
-                    .and_then(|d| d.keys().next().cloned())
-            })
+        let id = self.fleet()?["devices"]
+            .as_object()
+            .and_then(|d| d.keys().next().cloned())
             .context("central holds no enrolled kiosk")?;
         Ok((
             id,
@@ -1635,9 +1913,14 @@ impl Lab {
             .args(["audit", "verify", "--data"])
             .arg(work.join("kiosk/kiosk"))
             .output()?;
+        // The verdict line (what needs central follows it).
         let audit_text = format!(
             "{}{}",
-            String::from_utf8_lossy(&audit.stdout).trim(),
+            String::from_utf8_lossy(&audit.stdout)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim(),
             String::from_utf8_lossy(&audit.stderr).trim()
         );
         let journalctl = |output: &str, args: &[&str]| {
@@ -2138,6 +2421,7 @@ mod tests {
             key: k.into(),
             count: 1,
             order_no: n.map(Into::into),
+            time_unverified: false,
         };
         let before = vec![s("a", Some("1"))];
         let now = vec![s("a", Some("1")), s("b", None)];

@@ -333,7 +333,8 @@ enum CentralCommand {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Verify the hash chain of the audit log: prints `ok` or the first broken link.
+    /// Verify the hash chain of the audit log: prints `ok` or the first
+    /// broken link, then which checks it made here and which need central.
     Verify {
         /// Data folder (the kiosk's, as for `kiosk outbox`).
         #[arg(long, default_value = "/data/kiosk")]
@@ -466,9 +467,24 @@ fn main_inner(args: Args) -> anyhow::Result<ExitCode> {
         Command::Audit {
             command: AuditCommand::Verify { data },
         } => {
-            let report = kiosk::store::audit_verify_dir(&data)
+            // The audit key sits beside the kiosk's certificate: a store
+            // copied without identity.json is checked without it.
+            let key = match kiosk::enroll::Identity::load(&data) {
+                Ok(id) => id.and_then(|i| i.audit_key()),
+                Err(e) => {
+                    eprintln!("the kiosk's identity cannot be read ({e}): keyed records are checked without their key");
+                    None
+                }
+            };
+            let report = kiosk::store::audit_verify_dir(&data, key.as_ref())
+                .with_context(|| format!("cannot open the store in {}", data.display()))?;
+            let (head, central) = kiosk::store::audit_anchor_dir(&data)
                 .with_context(|| format!("cannot open the store in {}", data.display()))?;
             println!("{report}");
+            print!(
+                "{}",
+                kiosk::store::audit::verify_scope(&report, &head, central, key.is_some())
+            );
             Ok(if report.is_ok() {
                 ExitCode::SUCCESS
             } else {

@@ -209,10 +209,12 @@ async fn run_answers_status_with_the_token_and_401_without() {
              [face]\nmodel_dir = \"/nonexistent/models\"\n\
              [devices.card_reader]\nkind = \"serial\"\npath = \"/dev/ttyKIOSK-absent\"\n\
              [devices.printer]\nsink = {{ kind = \"tcp\", addr = \"127.0.0.1:{}\" }}\n\
-             [devices.camera]\ndevice = \"/dev/video9\"\n",
+             [devices.camera]\ndevice = \"/dev/video9\"\n\
+             [clock]\nsync_flag = \"{}\"\n",
             dir.path().join("data").display(),
             central.url(),
             free_port(),
+            dir.path().join("synchronized").display(),
         ),
     )
     .expect("write config");
@@ -265,6 +267,36 @@ async fn run_answers_status_with_the_token_and_401_without() {
         alarms.contains("boot partition was refused") && alarms.contains("central.url"),
         "{alarms}"
     );
+    // No NTP synchronisation yet (the flag file is absent): the alarm; it
+    // ends when timesyncd's flag appears. The audit chain's head reaches
+    // central.
+    assert_eq!(json["clock_synchronized"], false, "{json}");
+    assert!(alarms.contains("clock not synchronised"), "{alarms}");
+    std::fs::write(dir.path().join("synchronized"), b"").expect("flag");
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        last = client
+            .get(&url)
+            .bearer_auth("s3cret")
+            .send()
+            .await
+            .expect("answers")
+            .json()
+            .await
+            .expect("JSON");
+        if last["clock_synchronized"] == true && last["audit"]["central_seq"] == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["clock_synchronized"], true, "{last}");
+    assert!(
+        !last["alarms"]
+            .to_string()
+            .contains("clock not synchronised"),
+        "{last}"
+    );
+    assert_eq!(last["audit"]["central_seq"], 0, "{last}");
     let r = client.get(&url).send().await.expect("answers");
     assert_eq!(r.status(), 401);
     let r = client

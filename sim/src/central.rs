@@ -201,6 +201,21 @@ struct StoredOrder {
     business: Business,
     accepted_at: DateTime<Utc>,
     steps: Vec<OrderStep>,
+    /// Central's receipt time (a state file from before it: the acceptance).
+    #[serde(default)]
+    received_at: Option<DateTime<Utc>>,
+    /// The kiosk said its clock was not synchronised.
+    #[serde(default)]
+    time_unverified: bool,
+}
+
+impl StoredOrder {
+    fn accepted(&self) -> OrderAccepted {
+        OrderAccepted {
+            order_no: self.order_no.clone(),
+            received_at: Some(self.received_at.unwrap_or(self.accepted_at)),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -275,6 +290,7 @@ impl Data {
             certificate_pem,
             fleet_ca_pem: ca.pem().to_owned(),
             not_after,
+            audit_key: None,
         })
     }
 
@@ -391,6 +407,12 @@ pub struct Submissions {
     pub count: usize,
     /// The order number stored under it (none if every POST failed).
     pub order_no: Option<String>,
+    /// The kiosk said its clock was not synchronised when it accepted it.
+    #[serde(default)]
+    pub time_unverified: bool,
+    /// Central's receipt time.
+    #[serde(default)]
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 /// Steers a running simulator and reports what it received. Cheap to clone.
@@ -429,6 +451,8 @@ impl SimControl {
                 key: key.clone(),
                 count: *n,
                 order_no: data.order_by_key(key).map(|o| o.order_no.clone()),
+                time_unverified: data.order_by_key(key).is_some_and(|o| o.time_unverified),
+                received_at: data.order_by_key(key).and_then(|o| o.received_at),
             })
             .collect();
         all.sort_by(|a, b| a.key.cmp(&b.key));
@@ -814,6 +838,7 @@ pub fn router(state: SimState) -> Router {
         .route("/v1/bundles/{name}", get(bundle))
         .route("/v1/devices/enroll", post(enroll))
         .route("/v1/devices/renew", post(renew))
+        .route("/v1/devices/audit", post(audit_report))
         .route("/v1/fleet/targets", get(fleet_targets))
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn_with_state(
@@ -930,7 +955,11 @@ async fn enroll(State(state): State<SimState>, body: Bytes) -> Reply<Response> {
             "the enrollment code is unknown or was used",
         ));
     }
-    let answer = data.sign_device(&req.csr_pem, &req.device_id)?;
+    let mut answer = data.sign_device(&req.csr_pem, &req.device_id)?;
+    // A new audit key with each enrollment: central keeps it to check the
+    // kiosk's audit records.
+    let audit_key = kiosk::store::AuditKey::random().to_hex();
+    answer.audit_key = Some(audit_key.clone());
     data.fleet.codes.remove(&req.code);
     let now = Utc::now();
     let certificates = data
@@ -948,6 +977,7 @@ async fn enroll(State(state): State<SimState>, body: Bytes) -> Reply<Response> {
             not_after: answer.not_after,
             certificates: certificates + 1,
             revoked: false,
+            audit_key: Some(audit_key),
         },
     );
     Ok(json(StatusCode::CREATED, answer))
@@ -968,12 +998,62 @@ async fn renew(
     };
     let req: kiosk::central::RenewRequest = parse(&body)?;
     let mut data = state.lock();
-    let answer = data.sign_device(&req.csr_pem, &device_id)?;
+    let mut answer = data.sign_device(&req.csr_pem, &device_id)?;
     if let Some(d) = data.fleet.devices.get_mut(&device_id) {
         d.not_after = answer.not_after;
         d.certificates += 1;
+        answer.audit_key = d.audit_key.clone();
     }
     Ok(json(StatusCode::CREATED, answer))
+}
+
+/// `POST /v1/devices/audit`: a kiosk's audit chain head, checked against
+/// what central saw last ([`crate::fleet::AuditTrail::report`]). A kiosk
+/// with a certificate reports for itself only.
+async fn audit_report(
+    State(state): State<SimState>,
+    caller: Option<axum::Extension<crate::fleet::Caller>>,
+    body: Bytes,
+) -> Reply<Response> {
+    let r: kiosk::central::AuditHeadReport = parse(&body)?;
+    kiosk::device_id::check(&r.device_id)
+        .map_err(|e| ApiError::invalid("invalid-device-id", &e.to_string()))?;
+    let hex64 = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex64(&r.head.hash) || r.anchor.as_ref().is_some_and(|a| !hex64(&a.hash)) {
+        return Err(ApiError::invalid(
+            "invalid-audit-head",
+            "a record's hash is 64 hex digits",
+        ));
+    }
+    match caller {
+        Some(axum::Extension(crate::fleet::Caller::Device(id))) if id != r.device_id => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong-device",
+                "the certificate names another kiosk",
+            ));
+        }
+        Some(axum::Extension(crate::fleet::Caller::Scraper)) => {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "wrong-device",
+                "the scraper reports no audit chain",
+            ));
+        }
+        _ => {}
+    }
+    let mut data = state.lock();
+    let ack = data
+        .fleet
+        .audits
+        .entry(r.device_id.clone())
+        .or_default()
+        .report(&r, Utc::now());
+    if let Some(gap) = &ack.gap {
+        tracing::warn!(device = %r.device_id, "audit gap: {gap}");
+    }
+    persist(&data);
+    Ok(json(StatusCode::OK, ack))
 }
 
 /// `GET /v1/fleet/targets`: for the scraper's certificate only.
@@ -1610,12 +1690,7 @@ async fn submit_order(
     let honour_key = state.lock().mode != Mode::IgnoreIdempotency;
     if let Some(stored) = state.lock().order_by_key(&key).filter(|_| honour_key) {
         tracing::info!(key = %key, order_no = %stored.order_no, "order replayed");
-        return Ok(json(
-            StatusCode::OK,
-            OrderAccepted {
-                order_no: stored.order_no.clone(),
-            },
-        ));
+        return Ok(json(StatusCode::OK, stored.accepted()));
     }
     let order: OrderSubmission = parse(&body)?;
     validate(&order, &key)?;
@@ -1623,12 +1698,7 @@ async fn submit_order(
     // Checked again under the same lock as the insert: two concurrent
     // first submissions of one key must store one order.
     if let Some(stored) = data.order_by_key(&key).filter(|_| honour_key) {
-        return Ok(json(
-            StatusCode::OK,
-            OrderAccepted {
-                order_no: stored.order_no.clone(),
-            },
-        ));
+        return Ok(json(StatusCode::OK, stored.accepted()));
     }
     if let Some(id) = &order.pushed_from {
         if let Some(p) = data.pushed.iter_mut().find(|p| p.order.id == *id) {
@@ -1636,21 +1706,34 @@ async fn submit_order(
         }
     }
     data.order_seq += 1;
-    let order_no = format!(
-        "{}{:05}",
-        order.accepted_at.format("%Y%m%d"),
-        data.order_seq
-    );
     let now = Utc::now();
-    data.orders.push(StoredOrder {
+    // A kiosk whose clock is unverified may say 1970: central's own time
+    // dates the order then.
+    let dated = if order.time_unverified {
+        now
+    } else {
+        order.accepted_at
+    };
+    let order_no = format!("{}{:05}", dated.format("%Y%m%d"), data.order_seq);
+    let stored = StoredOrder {
         key: key.clone(),
         order_no: order_no.clone(),
         business: order.business,
         accepted_at: order.accepted_at,
-        steps: initial_steps(order.business, order.accepted_at, now),
-    });
-    tracing::info!(key = %key, order_no = %order_no, business = order.business.code(), "order stored");
-    Ok(json(StatusCode::CREATED, OrderAccepted { order_no }))
+        steps: initial_steps(order.business, dated, now),
+        received_at: Some(now),
+        time_unverified: order.time_unverified,
+    };
+    let answer = stored.accepted();
+    data.orders.push(stored);
+    tracing::info!(
+        key = %key,
+        order_no = %order_no,
+        business = order.business.code(),
+        time_unverified = order.time_unverified,
+        "order stored"
+    );
+    Ok(json(StatusCode::CREATED, answer))
 }
 
 async fn order_progress(
@@ -2114,6 +2197,8 @@ mod tests {
                 business: Business::NewConnection,
                 accepted_at: accepted,
                 steps: initial_steps(Business::NewConnection, accepted, accepted),
+                received_at: Some(accepted),
+                time_unverified: false,
             });
         }
         assert!(control.advance_order("2026112300001"));

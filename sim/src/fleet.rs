@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use kiosk::central::TargetGroup;
+use kiosk::central::{AuditAck, AuditHeadReport, TargetGroup};
+use kiosk::store::AuditHead;
 use serde::{Deserialize, Serialize};
 
 /// The fleet's certificate authority.
@@ -212,6 +213,9 @@ pub struct Device {
     pub certificates: u32,
     /// Revoked: central refuses it and no longer scrapes it.
     pub revoked: bool,
+    /// The audit chain's key central made at enrollment (hex).
+    #[serde(default)]
+    pub audit_key: Option<String>,
 }
 
 /// The fleet central knows: unused enrollment codes and enrolled kiosks.
@@ -221,6 +225,82 @@ pub struct Fleet {
     pub codes: BTreeSet<String>,
     /// Enrolled kiosks by device id.
     pub devices: BTreeMap<String, Device>,
+    /// What central holds of each kiosk's audit chain, by device id
+    /// (enrolled or not).
+    #[serde(default)]
+    pub audits: BTreeMap<String, AuditTrail>,
+}
+
+/// Central's anchor of one kiosk's audit chain: the record it saw last,
+/// and every gap it found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditTrail {
+    /// The record central saw last (`None`: never reported).
+    pub seen: Option<AuditHead>,
+    /// When it was reported.
+    pub reported_at: Option<DateTime<Utc>>,
+    /// The gaps, oldest first.
+    pub gaps: Vec<AuditGap>,
+}
+
+/// A report that did not continue what central saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditGap {
+    /// When central found it.
+    pub at: DateTime<Utc>,
+    /// What is wrong.
+    pub reason: String,
+    /// What central had seen.
+    pub seen: AuditHead,
+    /// What the kiosk reported.
+    pub reported: AuditHead,
+}
+
+impl AuditTrail {
+    /// Checks a report against the record central saw last. A chain that
+    /// no longer reaches that record (cut short, deleted) or holds another
+    /// one there (rewritten) is a gap, kept here; central then anchors the
+    /// chain as it is now. A report that goes past the record without
+    /// proving it is not accepted: the kiosk reports again with the proof.
+    pub fn report(&mut self, r: &AuditHeadReport, now: DateTime<Utc>) -> AuditAck {
+        let rewritten =
+            |seq: u64| format!("record {seq} is not the one central saw: the chain was rewritten");
+        let gap = match &self.seen {
+            None => None,
+            Some(seen) if r.head.seq < seen.seq => Some(format!(
+                "the chain ends at record {}, but central saw record {}: records were removed (the log cut short, or the store deleted)",
+                r.head.seq, seen.seq
+            )),
+            Some(seen) if r.head.seq == seen.seq => {
+                (r.head.hash != seen.hash).then(|| rewritten(seen.seq))
+            }
+            Some(seen) => match &r.anchor {
+                Some(a) if a.seq == seen.seq => (a.hash != seen.hash).then(|| rewritten(seen.seq)),
+                _ => {
+                    return AuditAck {
+                        accepted: false,
+                        seen: seen.clone(),
+                        gap: None,
+                    }
+                }
+            },
+        };
+        if let (Some(reason), Some(seen)) = (&gap, &self.seen) {
+            self.gaps.push(AuditGap {
+                at: now,
+                reason: reason.clone(),
+                seen: seen.clone(),
+                reported: r.head.clone(),
+            });
+        }
+        self.seen = Some(r.head.clone());
+        self.reported_at = Some(now);
+        AuditAck {
+            accepted: true,
+            seen: r.head.clone(),
+            gap,
+        }
+    }
 }
 
 impl Fleet {
@@ -374,6 +454,7 @@ mod tests {
             certificate_pem: cert,
             fleet_ca_pem: first.pem().into(),
             not_after,
+            audit_key: None,
         };
         let data = tempfile::tempdir().unwrap();
         let id = pending.accept(&answer, data.path(), Utc::now()).unwrap();
@@ -430,6 +511,7 @@ mod tests {
                 not_after: Utc::now(),
                 certificates: 1,
                 revoked: false,
+                audit_key: None,
             },
         );
         assert_eq!(
@@ -443,5 +525,69 @@ mod tests {
         fleet.devices.get_mut("K-1A2B3C4D").unwrap().revoked = true;
         assert_eq!(fleet.caller(&der(&kiosk_cert)), Err("certificate-revoked"));
         assert!(fleet.targets().is_empty());
+    }
+
+    fn head(seq: u64, c: char) -> AuditHead {
+        AuditHead {
+            seq,
+            hash: c.to_string().repeat(64),
+        }
+    }
+
+    fn report(seq: u64, c: char, anchor: Option<AuditHead>) -> AuditHeadReport {
+        AuditHeadReport {
+            device_id: "K-1A2B3C4D".into(),
+            head: head(seq, c),
+            anchor,
+        }
+    }
+
+    /// The chain continues: accepted. Cut short, deleted, rewritten: each a
+    /// gap, kept, and the chain anchored afresh. Past the record seen
+    /// without its proof: not accepted, nothing changes.
+    #[test]
+    fn central_anchors_the_chain_and_keeps_each_gap() {
+        let now = Utc::now();
+        let mut t = AuditTrail::default();
+        let first = t.report(&report(5, 'a', None), now);
+        assert!(first.accepted && first.gap.is_none());
+        assert_eq!(first.seen, head(5, 'a'));
+        // Grown, proving record 5 as seen.
+        let grown = t.report(&report(9, 'b', Some(head(5, 'a'))), now);
+        assert!(grown.accepted && grown.gap.is_none(), "{grown:?}");
+        // The same head again: fine.
+        assert!(t
+            .report(&report(9, 'b', Some(head(9, 'b'))), now)
+            .gap
+            .is_none());
+        // Grown without the proof (the kiosk lost its note): asked for it.
+        let ask = t.report(&report(12, 'c', Some(head(5, 'a'))), now);
+        assert!(!ask.accepted && ask.gap.is_none());
+        assert_eq!(ask.seen, head(9, 'b'));
+        assert!(t.gaps.is_empty());
+
+        // Truncated: the chain ends before record 9.
+        let cut = t.report(&report(6, 'd', None), now);
+        assert!(cut.accepted);
+        assert!(
+            cut.gap.as_deref().unwrap().contains("records were removed"),
+            "{cut:?}"
+        );
+        // Deleted and begun again: ends at 2.
+        let deleted = t.report(&report(2, 'e', None), now);
+        assert!(deleted.gap.unwrap().contains("central saw record 6"));
+        // Rewritten whole and grown past the record seen: the proof differs.
+        let rewritten = t.report(&report(40, 'f', Some(head(2, 'x'))), now);
+        assert!(rewritten
+            .gap
+            .unwrap()
+            .contains("record 2 is not the one central saw"));
+        // Rewritten at the same length.
+        let same_len = t.report(&report(40, 'g', None), now);
+        assert!(same_len.gap.unwrap().contains("record 40"));
+        assert_eq!(t.gaps.len(), 4);
+        assert_eq!(t.gaps[0].seen, head(9, 'b'));
+        assert_eq!(t.gaps[0].reported, head(6, 'd'));
+        assert_eq!(t.seen, Some(head(40, 'g')));
     }
 }

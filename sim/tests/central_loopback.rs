@@ -70,6 +70,7 @@ fn submission(key: &str, capacity_kw: f64) -> OrderSubmission {
         contract: None,
         pushed_from: None,
         transfer: None,
+        time_unverified: false,
     }
 }
 

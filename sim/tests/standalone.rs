@@ -99,19 +99,34 @@ async fn the_standalone_simulator_keeps_orders_across_restarts_and_counts_replay
         first.order_no, replay.order_no,
         "a replay gives the same number"
     );
-    let second = sample_order("K-1A2B3C4D-20261204-0002");
+    // Accepted before the kiosk's clock was synchronised: the clock said
+    // 1970, and central dates the order by its own receipt time.
+    let mut second = sample_order("K-1A2B3C4D-20261204-0002");
+    second.accepted_at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    second.time_unverified = true;
     let other = c
         .submit_order(&OrderSubmission::from_order(&second), &second.local_id)
         .await
         .unwrap();
     assert_ne!(first.order_no, other.order_no, "a new key, a new number");
+    let received = other.received_at.expect("central's receipt time");
+    assert!(
+        other
+            .order_no
+            .starts_with(&received.format("%Y%m%d").to_string()),
+        "{} is dated by central's clock, not the kiosk's 1970",
+        other.order_no
+    );
     drop(sim);
 
     // Restarted on the same folder: the orders and counts are still there.
     let sim = start(state.path(), true, &[]);
     let c = client(&sim, None);
     let again = c.submit_order(&submission, &order.local_id).await.unwrap();
-    assert_eq!(again.order_no, first.order_no);
+    assert_eq!(
+        again, first,
+        "the same number and receipt time after a restart"
+    );
     let counts = submissions(&sim).await;
     assert_eq!(
         counts,
@@ -120,11 +135,15 @@ async fn the_standalone_simulator_keeps_orders_across_restarts_and_counts_replay
                 key: "K-1A2B3C4D-20261204-0001".into(),
                 count: 3,
                 order_no: Some(first.order_no.clone()),
+                time_unverified: false,
+                received_at: first.received_at,
             },
             Submissions {
                 key: "K-1A2B3C4D-20261204-0002".into(),
                 count: 1,
                 order_no: Some(other.order_no.clone()),
+                time_unverified: true,
+                received_at: other.received_at,
             },
         ]
     );
@@ -191,6 +210,7 @@ async fn the_conformance_check_passes_against_the_standalone_simulator() {
         "GET /v1/updates",
         "POST /v1/devices/enroll",
         "POST /v1/devices/renew",
+        "POST /v1/devices/audit",
         "GET /v1/fleet/targets",
     ] {
         let row = rows

@@ -127,6 +127,6 @@ async fn sigkill_at_random_points_loses_and_duplicates_nothing() {
         "at central but not in the store: {invented:?}"
     );
     assert!(told.iter().all(|id| stored.contains(id)));
-    let report = audit_verify_dir(&data).expect("audit");
+    let report = audit_verify_dir(&data, None).expect("audit");
     assert!(report.is_ok(), "audit chain: {report}");
 }

@@ -33,6 +33,7 @@ fn full_snapshot() -> Snapshot {
     s.outbox_depth = 1;
     s.frames_total.insert("camera".into(), 120);
     s.clock_offset_s = Some(-0.4);
+    s.clock_synchronized = Some(true);
     s.identity.enrolled = true;
     s.identity.not_after = Some(Utc::now() + chrono::Duration::days(60));
     s
@@ -533,4 +534,165 @@ async fn a_kiosk_renews_its_certificate_before_expiry_and_a_revoked_one_is_refus
         Some(report_rx.borrow().not_after.expect("enrolled")),
         "the identity kept is the last one central signed"
     );
+}
+
+/// Records central's anchor of the kiosk's audit chain has seen, then an
+/// attacker with the card: the log cut short (head rewritten to match, so
+/// it verifies on the card), the store deleted, the whole chain rewritten
+/// with the key. Each is an audit gap at central.
+#[tokio::test]
+async fn central_finds_a_truncated_deleted_or_rewritten_audit_chain() {
+    use kiosk::runtime::sync::report_audit;
+    use kiosk::store::testing::sample_order;
+    use kiosk::store::Store;
+    use std::sync::Arc;
+    const ID: &str = "K-AUDIT001";
+    let sim = central(&["CODE-AUDIT-0001"]).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let identity =
+        kiosk::enroll::enroll(&client_of(&sim), data.path(), ID, "CODE-AUDIT-0001", None)
+            .await
+            .expect("enrolled");
+    let key = identity.audit_key().expect("central gave an audit key");
+    assert_eq!(
+        sim.control.fleet().devices[ID].audit_key.as_deref(),
+        Some(key.to_hex().as_str()),
+        "central keeps the key it gave"
+    );
+    let mut cc = kiosk::central::client::ClientConfig::new(sim.url());
+    cc.ca_cert_pem = Some(central_tls("ca.pem"));
+    cc.identity_pem = Some(identity.client_pem());
+    let client = kiosk::central::client::CentralClient::new(cc).expect("client");
+    let open = |dir: &Path| {
+        let store = Arc::new(Store::open(dir).expect("store"));
+        store.set_audit_key(Some(key.clone()));
+        store
+    };
+    let accept = |store: &Store, n: std::ops::RangeInclusive<u32>| {
+        for i in n {
+            store
+                .accept(&sample_order(&format!("{ID}-20261205-{i:04}")))
+                .expect("accept");
+        }
+    };
+    let gaps = || {
+        sim.control
+            .fleet()
+            .audits
+            .get(ID)
+            .map(|t| t.gaps.iter().map(|g| g.reason.clone()).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+
+    // The chain grows and central follows it, proof by proof.
+    let store = open(data.path());
+    accept(&store, 1..=3);
+    let ack = report_audit(&store, &client, ID).await.expect("report");
+    assert!(ack.accepted && ack.gap.is_none(), "{ack:?}");
+    assert_eq!(ack.seen.seq, 3);
+    accept(&store, 4..=6);
+    let ack = report_audit(&store, &client, ID).await.expect("report");
+    assert!(ack.gap.is_none(), "{ack:?}");
+    assert_eq!(
+        (ack.seen.seq, store.audit_central_seq().expect("seq")),
+        (6, Some(6))
+    );
+    assert!(store
+        .audit_records()
+        .expect("records")
+        .iter()
+        .all(|r| r.keyed));
+    // Another kiosk's certificate cannot report for this one.
+    let other = kiosk::central::AuditHeadReport {
+        device_id: "K-AUDIT002".into(),
+        head: store.audit_head().expect("head"),
+        anchor: None,
+    };
+    assert!(matches!(
+        client.report_audit(&other).await,
+        Err(kiosk::central::CentralError::Rejected { status: 403, .. })
+    ));
+    drop(store);
+
+    // Cut short by two records, the head rewritten to match: the card
+    // verifies, central does not agree.
+    {
+        let db = sled::open(data.path().join("store")).expect("sled");
+        let audit = db.open_tree("audit").expect("audit");
+        let meta = db.open_tree("meta").expect("meta");
+        audit.remove(6u64.to_be_bytes()).expect("rm");
+        audit.remove(5u64.to_be_bytes()).expect("rm");
+        let four: kiosk::store::AuditRecord =
+            serde_json::from_slice(&audit.get(4u64.to_be_bytes()).expect("get").expect("4"))
+                .expect("parse");
+        let mut head = 4u64.to_be_bytes().to_vec();
+        head.extend(hex::decode(&four.hash).expect("hex"));
+        meta.insert("audit/head", head).expect("head");
+        db.flush().expect("flush");
+    }
+    let store = open(data.path());
+    assert!(
+        store.audit_verify().expect("verify").is_ok(),
+        "a clean cut verifies on the card"
+    );
+    let ack = report_audit(&store, &client, ID).await.expect("report");
+    assert!(
+        ack.gap
+            .as_deref()
+            .is_some_and(|g| g.contains("records were removed")),
+        "{ack:?}"
+    );
+    assert_eq!(gaps().len(), 1);
+    drop(store);
+
+    // The store deleted, and a new order taken.
+    std::fs::remove_dir_all(data.path().join("store")).expect("rm store");
+    let store = open(data.path());
+    accept(&store, 7..=7);
+    let ack = report_audit(&store, &client, ID).await.expect("report");
+    assert!(
+        ack.gap
+            .as_deref()
+            .is_some_and(|g| g.contains("central saw record 4")),
+        "{ack:?}"
+    );
+    drop(store);
+
+    // Rewritten whole with the key (a forger who holds the card), longer
+    // than what central saw: the record central saw is not the same.
+    let forged = tempfile::tempdir().expect("tempdir");
+    {
+        let f = open(forged.path());
+        accept(&f, 50..=53);
+    }
+    std::fs::remove_dir_all(data.path().join("store")).expect("rm store");
+    let copy = Command::new("cp")
+        .args(["-a"])
+        .arg(forged.path().join("store"))
+        .arg(data.path().join("store"))
+        .status()
+        .expect("cp");
+    assert!(copy.success());
+    std::fs::copy(
+        forged.path().join("keys/store.key"),
+        data.path().join("keys/store.key"),
+    )
+    .expect("the forged store's key");
+    let store = open(data.path());
+    assert!(
+        store.audit_verify().expect("verify").is_ok(),
+        "the forgery verifies on the card"
+    );
+    let ack = report_audit(&store, &client, ID).await.expect("report");
+    assert!(
+        ack.gap
+            .as_deref()
+            .is_some_and(|g| g.contains("record 1 is not the one central saw")),
+        "{ack:?}"
+    );
+    let all = gaps();
+    assert_eq!(all.len(), 3, "{all:?}");
+    // Central kept them across its answers; the kiosk carries on.
+    let ack = report_audit(&store, &client, ID).await.expect("report");
+    assert!(ack.gap.is_none(), "{ack:?}");
 }

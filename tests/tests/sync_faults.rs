@@ -446,6 +446,7 @@ async fn status_json(store: Arc<Store>, sync: watch::Receiver<SyncStatus>) -> se
         central: None,
         system: None,
         identity: None,
+        clock: Arc::new(kiosk::clock::Trusted),
     };
     let (stop, stopped) = watch::channel(false);
     let addr = "127.0.0.1:0".parse().expect("loopback address");

@@ -373,6 +373,26 @@ pub async fn run(opts: &CheckOptions) -> Result<Vec<Row>, CheckError> {
         },
     ));
     rows.push(Row::new(
+        "POST /v1/devices/audit",
+        match client
+            .report_audit(&super::AuditHeadReport {
+                device_id: "K-CHECK0001".into(),
+                head: crate::store::AuditHead {
+                    seq: 1,
+                    hash: "not a hash".into(),
+                },
+                anchor: None,
+            })
+            .await
+        {
+            Err(CentralError::Rejected {
+                status: 422, code, ..
+            }) => pass(format!("a malformed head refused: 422 {code}")),
+            Ok(_) => fail("a head that is not a hash was taken"),
+            Err(e) => fail(format!("a malformed head: expected 422 with a code: {e}")),
+        },
+    ));
+    rows.push(Row::new(
         "GET /v1/fleet/targets",
         match client.fleet_targets().await {
             Err(CentralError::Rejected { status: 401, .. }) => {

@@ -221,6 +221,13 @@ impl CentralClient {
             .await
     }
 
+    /// `POST /v1/devices/audit`: the audit chain's head, anchored to what
+    /// central saw last.
+    pub async fn report_audit(&self, report: &super::AuditHeadReport) -> Result<super::AuditAck> {
+        self.call(Method::POST, "/v1/devices/audit", Some(report), None)
+            .await
+    }
+
     /// `GET /v1/fleet/targets` (the fleet scraper's certificate).
     pub async fn fleet_targets(&self) -> Result<Vec<super::TargetGroup>> {
         self.call::<(), _>(Method::GET, "/v1/fleet/targets", None, None)

@@ -398,6 +398,11 @@ pub struct OrderSubmission {
     /// Parties of a transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<TransferParties>,
+    /// The kiosk's clock had not been synchronised when it accepted the
+    /// order: `accepted_at` is unverified, and central's receipt time
+    /// (`received_at` in the answer) is the one to trust.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub time_unverified: bool,
 }
 
 impl OrderSubmission {
@@ -419,6 +424,7 @@ impl OrderSubmission {
             contract: order.contract.clone(),
             pushed_from: order.pushed_from.clone(),
             transfer: order.transfer,
+            time_unverified: order.time_unverified,
         }
     }
 }
@@ -428,6 +434,10 @@ impl OrderSubmission {
 pub struct OrderAccepted {
     /// Central order number (`2026112300001`).
     pub order_no: String,
+    /// When central first received the order, by central's clock (the
+    /// same on a repeated submission).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<DateTime<Utc>>,
 }
 
 /// State of one step of an order.
@@ -744,6 +754,39 @@ pub struct DeviceCertificate {
     pub fleet_ca_pem: String,
     /// When the certificate expires.
     pub not_after: DateTime<Utc>,
+    /// The audit chain's key (64 hex digits), made by central at
+    /// enrollment and kept by both: the kiosk keys its audit records with
+    /// it. A renewal may leave it out (the kiosk keeps the one it has).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_key: Option<String>,
+}
+
+/// `POST /v1/devices/audit`: the kiosk's audit chain head, and the proof
+/// that the chain still holds the record central saw last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHeadReport {
+    /// The reporting kiosk (its certificate's name, when it has one).
+    pub device_id: String,
+    /// The chain's last record (seq 0 for an empty chain).
+    pub head: crate::store::AuditHead,
+    /// The kiosk's record at the seq central acknowledged last, if it
+    /// still holds one (`None` before the first report).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<crate::store::AuditHead>,
+}
+
+/// Central's answer to an [`AuditHeadReport`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditAck {
+    /// The report was checked against what central saw (false: central
+    /// needs the proof of record `seen.seq` first; report again with it).
+    pub accepted: bool,
+    /// What central holds for this kiosk now.
+    pub seen: crate::store::AuditHead,
+    /// The chain does not continue what central saw: cut short, deleted or
+    /// rewritten. Central keeps the gap for this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap: Option<String>,
 }
 
 /// One group of `GET /v1/fleet/targets` (Prometheus' HTTP service

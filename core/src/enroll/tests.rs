@@ -33,6 +33,7 @@ impl Ca {
             certificate_pem: cert.pem(),
             fleet_ca_pem: self.pem.clone(),
             not_after: Utc::now() + Duration::days(days),
+            audit_key: None,
         }
     }
 }

@@ -1310,6 +1310,8 @@ impl Flow {
                 },
             ),
             personal_purged_at: None,
+            time_unverified: false,
+            central_received_at: None,
         }
     }
 

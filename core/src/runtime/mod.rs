@@ -217,6 +217,9 @@ pub struct Services {
     pub payment: PaymentTiming,
     /// Transcript file (JSON lines), if one is kept.
     pub transcript: Option<PathBuf>,
+    /// Whether the system clock is synchronised: an order accepted while it
+    /// is not records its time as unverified.
+    pub clock: Arc<dyn crate::clock::ClockSync>,
 }
 
 /// Counters the status snapshot reads.
@@ -539,7 +542,7 @@ impl Runner {
                 let address = session.and_then(|s| s.account.as_ref().map(|a| a.address.clone()));
                 let tx = self.events_tx.clone();
                 let central = self.services.central.clone();
-                let consent_id = format!("consent-{}-{}", self.services.device_id, self.seq);
+                let consent_id = consent_id("consent", &self.services.device_id);
                 tokio::spawn(async move {
                     let result = match subject {
                         None => Err(FetchProblem::Refused("no subject".into())),
@@ -666,7 +669,7 @@ impl Runner {
         let request = claimed.map(|c| crate::central::ReferenceRequest {
             name: c.name.clone(),
             id_number: c.id_number.clone(),
-            consent_id: format!("face-consent-{}-{}", self.services.device_id, self.seq),
+            consent_id: consent_id("face-consent", &self.services.device_id),
         });
         let central = self.services.central.clone();
         let face = self.services.face.clone();
@@ -718,6 +721,10 @@ impl Runner {
         let store = self.services.store.clone();
         let device = self.services.device_id.clone();
         let today = self.services.flow.config.today(Utc::now());
+        order.time_unverified = !self.services.clock.synchronized();
+        if order.time_unverified {
+            warn!("order accepted while the clock is not synchronised: its time is unverified");
+        }
         let written = tokio::task::spawn_blocking(move || {
             let id = store.next_local_id(&device, today)?;
             order.local_id = id;
@@ -767,6 +774,13 @@ impl Runner {
     }
 }
 
+/// A consent's id as central receives it: the kind, the device, and 96
+/// random bits. The runner's step counter restarts with the process, so an
+/// id made from it named two different consents after a restart.
+pub fn consent_id(kind: &str, device_id: &str) -> String {
+    format!("{kind}-{device_id}-{:024x}", rand::random::<u128>() >> 32)
+}
+
 /// The receipt of an order: every personal value masked.
 pub fn receipt_for(
     order: &Order,
@@ -775,12 +789,25 @@ pub fn receipt_for(
 ) -> kiosk_drivers::printer::Receipt {
     let local = order.accepted_at.with_timezone(&zone.0);
     let accepted = business::receipt_lines(order, cfg);
+    let mut accepted_at = local.format("%Y-%m-%d %H:%M:%S").to_string();
+    let footer = if order.time_unverified {
+        accepted_at.push_str("（时钟未校准）");
+        vec![match order.central_received_at {
+            Some(at) => format!(
+                "本机时钟未校准，以供电服务中心收单时间为准：{}",
+                at.with_timezone(&zone.0).format("%Y-%m-%d %H:%M:%S")
+            ),
+            None => "本机时钟未校准，受理时间以供电服务中心收单时间为准".to_string(),
+        }]
+    } else {
+        vec!["订单受理时间以本回执为准".to_string()]
+    };
     kiosk_drivers::printer::Receipt {
         title: cfg.title.clone(),
         business: order.business.title_zh().to_string(),
         local_id: order.local_id.clone(),
         central_no: order.central_no.clone(),
-        accepted_at: local.format("%Y-%m-%d %H:%M:%S").to_string(),
+        accepted_at,
         masked_name: order.personal.name.masked_name(),
         masked_id: order.personal.id_number.masked(),
         accepted,
@@ -796,7 +823,7 @@ pub fn receipt_for(
             .collect(),
         qr_payload: format!("{}{}", cfg.progress_url, order.local_id),
         service_phone: cfg.service_phone.clone(),
-        footer: vec!["订单受理时间以本回执为准".to_string()],
+        footer,
         kind: kiosk_drivers::printer::ReceiptKind::Acceptance,
     }
 }
@@ -833,6 +860,7 @@ mod tests {
             qr: None,
             payment: PaymentTiming::default(),
             transcript: None,
+            clock: Arc::new(crate::clock::Trusted),
         };
         (Runner::new(services), reader_rx)
     }
@@ -968,6 +996,75 @@ mod tests {
         drop(r);
         let (r, _reader) = runner_on(store, flow);
         assert_eq!(r.counters.staff_locked_until.load(Ordering::Relaxed), until);
+    }
+
+    #[test]
+    fn consent_ids_do_not_repeat_across_restarts() {
+        let ids: std::collections::HashSet<String> = (0..1000)
+            .map(|_| consent_id("consent", "K-1A2B3C4D"))
+            .collect();
+        assert_eq!(ids.len(), 1000);
+        let one = consent_id("face-consent", "K-1A2B3C4D");
+        let (prefix, random) = one.rsplit_once('-').expect("a dash");
+        assert_eq!(prefix, "face-consent-K-1A2B3C4D");
+        assert_eq!(random.len(), 24);
+        assert!(random.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    /// An order accepted while the clock is not synchronised says so, and
+    /// so does its receipt: first that central's receipt time counts, then,
+    /// once central answered, that time.
+    #[tokio::test]
+    async fn an_order_accepted_on_an_unsynchronised_clock_is_marked_unverified() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let (mut r, _reader) = runner_on(store.clone(), Flow::default());
+        let clock = Arc::new(crate::clock::Manual::new(false));
+        r.services.clock = clock.clone();
+        r.accept(crate::store::testing::sample_order("")).await;
+        clock.set(true);
+        r.accept(crate::store::testing::sample_order("")).await;
+        let mut orders = store.orders().expect("orders");
+        orders.sort_by(|a, b| a.local_id.cmp(&b.local_id));
+        let flags: Vec<bool> = orders.iter().map(|o| o.time_unverified).collect();
+        assert_eq!(flags, [true, false]);
+        let zone = crate::flow::ServiceZone::default();
+        let cfg = crate::config::ReceiptConfig::default();
+        let unverified = receipt_for(&orders[0], &cfg, zone);
+        assert!(
+            unverified.accepted_at.ends_with("（时钟未校准）"),
+            "{}",
+            unverified.accepted_at
+        );
+        assert_eq!(
+            unverified.footer,
+            ["本机时钟未校准，受理时间以供电服务中心收单时间为准"]
+        );
+        assert!(
+            crate::central::OrderSubmission::from_order(&orders[0]).time_unverified,
+            "central is told"
+        );
+        let verified = receipt_for(&orders[1], &cfg, zone);
+        assert_eq!(verified.footer, ["订单受理时间以本回执为准"]);
+        assert!(!verified.accepted_at.contains("未校准"));
+
+        // Central answered with its receipt time: the receipt gives it.
+        let received = chrono::DateTime::parse_from_rfc3339("2026-12-05T02:03:04Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        store
+            .mark_synced_at(&orders[0].local_id, "2026120500001", Some(received))
+            .expect("synced");
+        let synced = store
+            .order(&orders[0].local_id)
+            .expect("read")
+            .expect("order");
+        assert_eq!(synced.central_received_at, Some(received));
+        assert!(synced.time_unverified);
+        assert_eq!(
+            receipt_for(&synced, &cfg, zone).footer,
+            ["本机时钟未校准，以供电服务中心收单时间为准：2026-12-05 10:03:04"]
+        );
     }
 
     /// The right PIN confirms, and the audit record says which credential.

@@ -12,6 +12,11 @@
 //! (`kiosk outbox retry`). State lives in the store, so a restart resumes where it was.
 //! Nothing here ever blocks a citizen: the session runner only wakes this
 //! task.
+//!
+//! After each round the task reports the audit chain's head to central
+//! ([`report_audit`]) when it changed since the last report, and at least
+//! every [`AUDIT_REPORT_EVERY`]: central checks that the chain still holds
+//! the record it saw last, and keeps a gap when it does not.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,7 +89,8 @@ pub async fn deliver_order(
     let store = store.clone();
     let id = order.local_id.clone();
     let no = accepted.order_no.clone();
-    tokio::task::spawn_blocking(move || store.mark_synced(&id, &no))
+    let received_at = accepted.received_at;
+    tokio::task::spawn_blocking(move || store.mark_synced_at(&id, &no, received_at))
         .await
         .map_err(|e| SyncError::Task(e.to_string()))??;
     Ok(accepted.order_no)
@@ -164,6 +170,60 @@ pub struct SyncStatus {
     pub last_ok: Option<DateTime<Utc>>,
     /// Last failure, non-personal.
     pub last_error: Option<String>,
+    /// The record of the audit chain central acknowledged last.
+    pub audit_central_seq: Option<u64>,
+    /// A gap central found in the audit chain since the kiosk started
+    /// (kept until restart: central keeps it for good).
+    pub audit_gap: Option<String>,
+    /// Why the last audit report failed, until one succeeds.
+    pub audit_error: Option<String>,
+}
+
+/// The longest time between two audit reports while the chain is idle.
+pub const AUDIT_REPORT_EVERY: Duration = Duration::from_secs(600);
+
+/// Reports the audit chain's head to central with the proof of the record
+/// central acknowledged last; when central asks for the proof of another
+/// record (the kiosk's note of the last acknowledgement was lost), reports
+/// once more with that one. Remembers what central acknowledged.
+pub async fn report_audit(
+    store: &Arc<Store>,
+    central: &CentralClient,
+    device_id: &str,
+) -> Result<crate::central::AuditAck, SyncError> {
+    use crate::central::AuditHeadReport;
+    use crate::store::{AuditHead, GENESIS_PREV_HASH};
+    let head = store.audit_head()?;
+    let mut prove = store.audit_central_seq()?;
+    let mut ack = None;
+    for _ in 0..2 {
+        // A record the chain no longer holds is proven by zeros: central
+        // sees that it is not the one it saw.
+        let anchor = match prove {
+            Some(seq) if seq > 0 => Some(AuditHead {
+                seq,
+                hash: store
+                    .audit_hash_at(seq)?
+                    .unwrap_or_else(|| GENESIS_PREV_HASH.to_owned()),
+            }),
+            _ => None,
+        };
+        let a = central
+            .report_audit(&AuditHeadReport {
+                device_id: device_id.to_owned(),
+                head: head.clone(),
+                anchor,
+            })
+            .await?;
+        if a.accepted {
+            store.set_audit_central_seq(a.seen.seq)?;
+            return Ok(a);
+        }
+        prove = Some(a.seen.seq);
+        ack = Some(a);
+    }
+    // Asked twice for a proof: central's answer stands as it is.
+    ack.ok_or_else(|| SyncError::Task("no audit answer".into()))
 }
 
 /// Drains the outbox once: every due entry is tried; returns how many were delivered.
@@ -226,17 +286,46 @@ pub async fn drain_once(
 
 /// The sync task: drains whenever woken or when the next retry is due,
 /// until `shutdown` turns true.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     store: Arc<Store>,
     central: Arc<CentralClient>,
+    device_id: String,
     backoff: Backoff,
     wake: Arc<Notify>,
     status: watch::Sender<SyncStatus>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut reported: Option<(crate::store::AuditHead, tokio::time::Instant)> = None;
     loop {
         if let Err(e) = drain_once(&store, &central, backoff, &status).await {
             warn!("sync: store error: {e}");
+        }
+        let head = store.audit_head().ok();
+        let due = match (&reported, &head) {
+            (Some((last, at)), Some(now)) => last != now || at.elapsed() >= AUDIT_REPORT_EVERY,
+            _ => true,
+        };
+        if due {
+            match report_audit(&store, &central, &device_id).await {
+                Ok(ack) => {
+                    if let Some(gap) = &ack.gap {
+                        warn!("central found a gap in the audit chain: {gap}");
+                    }
+                    reported = head.map(|h| (h, tokio::time::Instant::now()));
+                    status.send_modify(|s| {
+                        s.audit_central_seq = Some(ack.seen.seq);
+                        s.audit_error = None;
+                        if ack.gap.is_some() {
+                            s.audit_gap = ack.gap.clone();
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::debug!("audit report: {e}");
+                    status.send_modify(|s| s.audit_error = Some(e.to_string()));
+                }
+            }
         }
         let wait = match store.next_attempt_at() {
             Ok(Some(at)) => (at - Utc::now())

@@ -17,15 +17,30 @@
 //! link, unless the attacker rewrites every later record and the head as
 //! well, which the central service's copy of the events would contradict.
 //!
+//! From enrollment on, the chain is keyed: each record's `hash` is an
+//! HMAC-SHA256 ([`record_mac`]) under the audit key central gave the kiosk
+//! with its certificate (central keeps it too), and the record says
+//! `keyed`. Records from before enrollment keep their plain SHA-256; once a
+//! keyed record exists, an unkeyed one after it is a break (a writer
+//! without the key). The key sits on the same card as the chain, so it
+//! stops a forger without the card's secrets, not one who holds the card:
+//! against that, central anchors the chain. The kiosk reports its head
+//! (seq, hash) after every sync, proving the record central saw last
+//! ([`AuditHead`]); a chain cut short, deleted or rewritten no longer holds
+//! that record, and central records an audit gap for the device.
+//!
 //! `detail` is non-personal by contract: local ids, business codes, central
 //! order numbers, error classes. Never a name, ID number, address or phone.
 
 use std::fmt;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::digest::Update;
 use sha2::{Digest, Sha256};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use zeroize::Zeroizing;
 
 use super::StoreError;
 
@@ -39,6 +54,52 @@ pub(crate) const HEAD_KEY: &[u8] = b"audit/head";
 /// Domain separation for the record hash, so it can never collide with a
 /// hash computed for another purpose.
 const HASH_DOMAIN: &[u8] = b"kiosk-audit-v1\0";
+
+/// Domain separation for the keyed record MAC.
+const MAC_DOMAIN: &[u8] = b"kiosk-audit-v2\0";
+
+/// The audit chain's key (32 bytes): given by central at enrollment, kept
+/// in the kiosk's identity file beside its private key. Wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuditKey(Zeroizing<[u8; 32]>);
+
+impl AuditKey {
+    /// The key from 64 hex digits.
+    pub fn from_hex(hex_digits: &str) -> Option<Self> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        hex::decode_to_slice(hex_digits.trim(), &mut key[..]).ok()?;
+        Some(Self(key))
+    }
+
+    /// A new random key (central's side of enrollment).
+    pub fn random() -> Self {
+        use rand::RngCore as _;
+        let mut key = Zeroizing::new([0u8; 32]);
+        rand::thread_rng().fill_bytes(&mut key[..]);
+        Self(key)
+    }
+
+    /// The key as 64 hex digits.
+    pub fn to_hex(&self) -> String {
+        hex::encode(&self.0[..])
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey(..)")
+    }
+}
+
+/// The head of a chain (its last record), or the record central saw last:
+/// what the kiosk reports to central and central keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditHead {
+    /// The record's sequence number (0: an empty chain).
+    pub seq: u64,
+    /// Its hash (hex); [`GENESIS_PREV_HASH`] for an empty chain.
+    pub hash: String,
+}
 
 /// The sequence number of an audit record (1, 2, 3, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -65,8 +126,12 @@ pub struct AuditRecord {
     pub detail: serde_json::Value,
     /// Hash (hex) of the previous record; 64 zeros for the first.
     pub prev_hash: String,
-    /// Hash (hex) of this record; see [`record_hash`].
+    /// Hash (hex) of this record: [`record_hash`], or [`record_mac`] when
+    /// `keyed`.
     pub hash: String,
+    /// The hash is the keyed MAC (records written after enrollment).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keyed: bool,
 }
 
 /// The outcome of verifying the audit chain.
@@ -76,6 +141,9 @@ pub enum AuditReport {
     Ok {
         /// Number of records checked.
         records: u64,
+        /// Keyed records whose MAC could not be checked (no key given):
+        /// their links and order were checked, not their content.
+        unkeyed_check: u64,
     },
     /// The first broken link.
     Broken {
@@ -96,7 +164,17 @@ impl AuditReport {
 impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AuditReport::Ok { records } => write!(f, "ok ({records} records)"),
+            AuditReport::Ok {
+                records,
+                unkeyed_check: 0,
+            } => write!(f, "ok ({records} records)"),
+            AuditReport::Ok {
+                records,
+                unkeyed_check,
+            } => write!(
+                f,
+                "ok ({records} records; the MACs of {unkeyed_check} keyed records not checked: no audit key)"
+            ),
             AuditReport::Broken { seq, reason } => write!(f, "broken at record {seq}: {reason}"),
         }
     }
@@ -118,10 +196,57 @@ pub fn record_hash(
     prev_hash: &str,
 ) -> String {
     let mut h = Sha256::new();
-    h.update(HASH_DOMAIN);
-    h.update(seq.to_be_bytes());
+    encode_fields(
+        &mut h,
+        HASH_DOMAIN,
+        seq,
+        at,
+        event,
+        local_id,
+        detail,
+        prev_hash,
+    );
+    hex::encode(h.finalize())
+}
+
+/// HMAC-SHA256 (hex) under `key` over the same encoding as [`record_hash`],
+/// with its own domain tag: the hash of a keyed record.
+#[allow(clippy::too_many_arguments)]
+pub fn record_mac(
+    key: &AuditKey,
+    seq: u64,
+    at: &DateTime<Utc>,
+    event: &str,
+    local_id: &str,
+    detail: &serde_json::Value,
+    prev_hash: &str,
+) -> String {
+    // HMAC takes a key of any length: this cannot fail.
+    let mut mac = match Hmac::<Sha256>::new_from_slice(&key.0[..]) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    encode_fields(
+        &mut mac, MAC_DOMAIN, seq, at, event, local_id, detail, prev_hash,
+    );
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn encode_fields(
+    h: &mut impl Update,
+    domain: &[u8],
+    seq: u64,
+    at: &DateTime<Utc>,
+    event: &str,
+    local_id: &str,
+    detail: &serde_json::Value,
+    prev_hash: &str,
+) {
+    h.update(domain);
+    h.update(&seq.to_be_bytes());
     let mut field = |bytes: &[u8]| {
-        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(&(bytes.len() as u64).to_be_bytes());
         h.update(bytes);
     };
     field(at.to_rfc3339_opts(SecondsFormat::Nanos, true).as_bytes());
@@ -131,7 +256,33 @@ pub fn record_hash(
     canonical_json(detail, &mut json);
     field(json.as_bytes());
     field(prev_hash.as_bytes());
-    hex::encode(h.finalize())
+}
+
+/// The hash of record `rec` as it should be: keyed with `key`, or plain.
+/// `None` for a keyed record when no key is given.
+fn expected_hash(rec: &AuditRecord, key: Option<&AuditKey>) -> Option<String> {
+    if rec.keyed {
+        key.map(|k| {
+            record_mac(
+                k,
+                rec.seq,
+                &rec.at,
+                &rec.event,
+                &rec.local_id,
+                &rec.detail,
+                &rec.prev_hash,
+            )
+        })
+    } else {
+        Some(record_hash(
+            rec.seq,
+            &rec.at,
+            &rec.event,
+            &rec.local_id,
+            &rec.detail,
+            &rec.prev_hash,
+        ))
+    }
 }
 
 /// Writes `v` as JSON with object keys sorted, whatever map type serde_json
@@ -194,6 +345,7 @@ fn encode_head(seq: u64, hash: &[u8; 32]) -> [u8; 40] {
 pub(crate) fn append(
     audit: &TransactionalTree,
     meta: &TransactionalTree,
+    key: Option<&AuditKey>,
     at: DateTime<Utc>,
     event: &str,
     local_id: &str,
@@ -213,7 +365,10 @@ pub(crate) fn append(
         }
     };
     let seq = last_seq + 1;
-    let hash = record_hash(seq, &at, event, local_id, &detail, &prev_hash);
+    let hash = match key {
+        Some(k) => record_mac(k, seq, &at, event, local_id, &detail, &prev_hash),
+        None => record_hash(seq, &at, event, local_id, &detail, &prev_hash),
+    };
     let record = AuditRecord {
         seq,
         at,
@@ -222,6 +377,7 @@ pub(crate) fn append(
         detail,
         prev_hash,
         hash,
+        keyed: key.is_some(),
     };
     let json = serde_json::to_vec(&record).map_err(|source| {
         ConflictableTransactionError::Abort(StoreError::Json {
@@ -245,13 +401,18 @@ pub(crate) fn append(
 
 /// Walks the chain in key order and reports the first broken link.
 ///
-/// `head` is the chain head from `meta` (absent on an empty store).
+/// `head` is the chain head from `meta` (absent on an empty store); `key`
+/// checks the keyed records' MACs (without it they are counted in
+/// `unkeyed_check`).
 pub(crate) fn verify(
     records: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     head: Option<&[u8]>,
+    key: Option<&AuditKey>,
 ) -> Result<AuditReport, StoreError> {
     let mut expected = 1u64;
     let mut prev = GENESIS_PREV_HASH.to_owned();
+    let mut unkeyed_check = 0u64;
+    let mut keyed_from: Option<u64> = None;
     let broken = |seq: u64, reason: String| Ok(AuditReport::Broken { seq, reason });
     for item in records {
         let (k, v) = item.map_err(|source| StoreError::Sled {
@@ -296,23 +457,39 @@ pub(crate) fn verify(
                 ),
             );
         }
-        let recomputed = record_hash(
-            rec.seq,
-            &rec.at,
-            &rec.event,
-            &rec.local_id,
-            &rec.detail,
-            &rec.prev_hash,
-        );
-        if recomputed != rec.hash {
-            return broken(key_seq, "hash mismatch: the record was altered".into());
+        match (rec.keyed, keyed_from) {
+            (true, None) => keyed_from = Some(key_seq),
+            (false, Some(from)) => {
+                return broken(
+                    key_seq,
+                    format!("the record is not keyed, though the chain is keyed from record {from} on: written without the audit key"),
+                )
+            }
+            _ => {}
+        }
+        match expected_hash(&rec, key) {
+            Some(recomputed) if recomputed != rec.hash => {
+                return broken(
+                    key_seq,
+                    if rec.keyed {
+                        "MAC mismatch: the record was altered, or keyed with another key".into()
+                    } else {
+                        "hash mismatch: the record was altered".into()
+                    },
+                );
+            }
+            Some(_) => {}
+            None => unkeyed_check += 1,
         }
         prev = rec.hash;
         expected += 1;
     }
     let count = expected - 1;
     match head {
-        None if count == 0 => Ok(AuditReport::Ok { records: 0 }),
+        None if count == 0 => Ok(AuditReport::Ok {
+            records: 0,
+            unkeyed_check: 0,
+        }),
         None => broken(count, "the chain head is missing".into()),
         Some(raw) => {
             let Some((head_seq, head_hash)) = decode_head(raw) else {
@@ -339,7 +516,45 @@ pub(crate) fn verify(
                     "the last record's hash does not match the chain head".into(),
                 );
             }
-            Ok(AuditReport::Ok { records: count })
+            Ok(AuditReport::Ok {
+                records: count,
+                unkeyed_check,
+            })
         }
     }
+}
+
+/// What `kiosk audit verify` could check offline and what needs central,
+/// after `report` on a chain whose head is `head`; `central_seq` is the
+/// record central acknowledged last, `with_key` whether the audit key was
+/// at hand.
+pub fn verify_scope(
+    report: &AuditReport,
+    head: &AuditHead,
+    central_seq: Option<u64>,
+    with_key: bool,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let keyed = match report {
+        AuditReport::Ok { unkeyed_check, .. } if *unkeyed_check > 0 => format!(
+            "not the MACs of {unkeyed_check} keyed records (no audit key: identity.json is not in this data folder)"
+        ),
+        _ if with_key => "the MACs of keyed records, with the audit key from identity.json".into(),
+        _ => "no keyed record needed a key".into(),
+    };
+    let _ = writeln!(
+        out,
+        "checked here: every record's sequence and link to the one before, the chain head (record {}), the hashes of unkeyed records, {keyed}",
+        head.seq
+    );
+    let _ = writeln!(
+        out,
+        "needs central: {}; a chain cut short, deleted, or rewritten whole (with the key, which sits on this card) verifies here, and only central's anchor shows it (its audit gaps for this device)",
+        match central_seq {
+            Some(seq) => format!("that the chain still holds record {seq} as central saw it (acknowledged at the last report)"),
+            None => "the chain was never reported to central: nothing anchors it yet".into(),
+        }
+    );
+    out
 }

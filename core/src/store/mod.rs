@@ -47,7 +47,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::model::{Order, OrderStatus};
 
-pub use audit::{AuditRecord, AuditReport, AuditSeq};
+pub use audit::{AuditHead, AuditKey, AuditRecord, AuditReport, AuditSeq, GENESIS_PREV_HASH};
 pub use crypto::DeviceKey;
 pub use outbox::{OutboxEntry, OutboxKind, ServiceRating};
 
@@ -229,7 +229,12 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// kiosks keep reading it. One that changes what an older kiosk reads
 /// raises both, and older kiosks refuse the store ([`StoreError::TooNew`])
 /// without touching it.
-pub const STORE_FORMAT: u32 = 1;
+///
+/// 2: an order may say `time_unverified` and carry `central_received_at`;
+/// audit records may be `keyed` (fields format 1 ignores; format 1 verifies
+/// a keyed record as altered, which is why it says so in its report and
+/// not before: it still reads and syncs every order).
+pub const STORE_FORMAT: u32 = 2;
 /// The oldest format that can read a store this kiosk wrote.
 pub const STORE_READABLE_BY: u32 = 1;
 /// Key of the format in `meta`: `format` and `readable_by`, big-endian u32s.
@@ -266,6 +271,8 @@ pub(crate) fn format_bytes(format: u32, readable_by: u32) -> [u8; 8] {
 const KEY_CHECK: &[u8] = b"key/check";
 /// The staff override's lockout (JSON, [`crate::staff::Lockout`]).
 const STAFF_LOCKOUT_KEY: &[u8] = b"staff/lockout";
+/// Key in `meta`: the audit record central acknowledged last, big-endian u64.
+const AUDIT_CENTRAL_KEY: &[u8] = b"audit/central";
 /// Associated data and plaintext of the key check.
 const KEY_CHECK_AAD: &[u8] = b"kiosk-store key check";
 const KEY_CHECK_PLAIN: &[u8] = b"kiosk-store key check v1";
@@ -291,6 +298,9 @@ pub struct Store {
     key: DeviceKey,
     /// Source of audit timestamps and rating times.
     clock: Clock,
+    /// The audit chain's key, once the kiosk is enrolled: records appended
+    /// from then on are keyed ([`audit::record_mac`]).
+    audit_key: std::sync::RwLock<Option<AuditKey>>,
 }
 
 impl fmt::Debug for Store {
@@ -496,7 +506,93 @@ impl Store {
             quarantine,
             key,
             clock,
+            audit_key: std::sync::RwLock::new(None),
         })
+    }
+
+    /// Keys the audit chain from the next record on (the key central gave
+    /// at enrollment). Records already written keep their hashes.
+    pub fn set_audit_key(&self, key: Option<AuditKey>) {
+        *self
+            .audit_key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+    }
+
+    /// Whether records appended now are keyed.
+    pub fn audit_keyed(&self) -> bool {
+        self.audit_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// The audit chain's key, if set.
+    fn audit_key(&self) -> Option<AuditKey> {
+        self.audit_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The chain's head: its last record (seq 0 and [`GENESIS_PREV_HASH`]
+    /// when empty), as the kiosk reports it to central.
+    pub fn audit_head(&self) -> Result<AuditHead> {
+        let raw = self
+            .meta
+            .get(audit::HEAD_KEY)
+            .map_err(sled_err("read the audit head"))?;
+        Ok(match raw.as_deref().and_then(audit::decode_head) {
+            Some((seq, hash)) => AuditHead {
+                seq,
+                hash: hex::encode(hash),
+            },
+            None => AuditHead {
+                seq: 0,
+                hash: GENESIS_PREV_HASH.to_owned(),
+            },
+        })
+    }
+
+    /// The hash of audit record `seq`, if the chain holds it (the proof
+    /// central asks for: the record it saw last).
+    pub fn audit_hash_at(&self, seq: u64) -> Result<Option<String>> {
+        let Some(raw) = self
+            .audit
+            .get(seq.to_be_bytes())
+            .map_err(sled_err("read an audit record"))?
+        else {
+            return Ok(None);
+        };
+        let rec: AuditRecord = serde_json::from_slice(&raw).map_err(|e| StoreError::Corrupt {
+            tree: "audit",
+            key: seq.to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Some(rec.hash))
+    }
+
+    /// The record central acknowledged last (`None`: never reported).
+    pub fn audit_central_seq(&self) -> Result<Option<u64>> {
+        let raw = self
+            .meta
+            .get(AUDIT_CENTRAL_KEY)
+            .map_err(sled_err("read the audit anchor"))?;
+        Ok(raw
+            .and_then(|r| <[u8; 8]>::try_from(r.as_ref()).ok())
+            .map(u64::from_be_bytes))
+    }
+
+    /// Remembers that central acknowledged the chain up to `seq` (what the
+    /// next report proves).
+    pub fn set_audit_central_seq(&self, seq: u64) -> Result<()> {
+        self.meta
+            .insert(AUDIT_CENTRAL_KEY, &seq.to_be_bytes())
+            .map_err(sled_err("write the audit anchor"))?;
+        self.meta
+            .flush()
+            .map_err(sled_err("flush the audit anchor"))?;
+        Ok(())
     }
 
     /// The data directory.
@@ -630,6 +726,7 @@ impl Store {
             "accepted_at": order.accepted_at.to_rfc3339_opts(SecondsFormat::Nanos, true),
         });
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         let seq = (&self.orders, &self.outbox, &self.audit, &self.meta)
             .transaction(|(orders, outbox, audit, meta)| {
                 if orders.get(local_id)?.is_some() || outbox.get(local_id)?.is_some() {
@@ -639,7 +736,15 @@ impl Store {
                 }
                 orders.insert(local_id, record.as_slice())?;
                 outbox.insert(local_id, entry_raw.as_slice())?;
-                audit::append(audit, meta, now, "accepted", local_id, detail.clone())
+                audit::append(
+                    audit,
+                    meta,
+                    audit_key.as_ref(),
+                    now,
+                    "accepted",
+                    local_id,
+                    detail.clone(),
+                )
             })
             .map_err(tx_err("accept an order"))?;
         self.db
@@ -699,6 +804,7 @@ impl Store {
 
     fn quarantine_entry(&self, key: &[u8], raw: &[u8], reason: &str) -> Result<()> {
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         let name = String::from_utf8_lossy(key).into_owned();
         tracing::warn!(key = %name, "undecodable outbox entry quarantined");
         (&self.outbox, &self.quarantine, &self.audit, &self.meta)
@@ -710,6 +816,7 @@ impl Store {
                 audit::append(
                     audit,
                     meta,
+                    audit_key.as_ref(),
                     now,
                     "quarantined",
                     &name,
@@ -732,6 +839,7 @@ impl Store {
     /// many orders were purged; an order still pending is never touched.
     pub fn purge_personal(&self, cutoff: DateTime<Utc>) -> Result<usize> {
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         let mut purged = 0;
         for item in self.orders.iter() {
             let (k, raw) = item.map_err(sled_err("read the orders"))?;
@@ -770,7 +878,15 @@ impl Store {
                     map.insert("sealed".into(), Value::String(sealed_hex.clone()));
                     map.insert("personal_purged_at".into(), Value::String(now.to_rfc3339()));
                     orders.insert(local_id.as_bytes(), encode_record(map).map_err(abort)?)?;
-                    audit::append(audit, meta, now, "personal-purged", &local_id, json!({}))?;
+                    audit::append(
+                        audit,
+                        meta,
+                        audit_key.as_ref(),
+                        now,
+                        "personal-purged",
+                        &local_id,
+                        json!({}),
+                    )?;
                     Ok(())
                 })
                 .map_err(tx_err("purge an order's personal fields"))?;
@@ -804,6 +920,7 @@ impl Store {
             return Ok(None);
         }
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         let entry = OutboxEntry {
             last_error: Some("requeued after an unreadable entry".into()),
             ..OutboxEntry::new(key, kind, local_id, now, order.accepted_at)
@@ -815,6 +932,7 @@ impl Store {
                 audit::append(
                     audit,
                     meta,
+                    audit_key.as_ref(),
                     now,
                     "requeued",
                     local_id,
@@ -917,6 +1035,7 @@ impl Store {
         change: impl Fn(&mut OutboxEntry) -> Value,
     ) -> Result<()> {
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         (&self.outbox, &self.audit, &self.meta)
             .transaction(|(tree, audit, meta)| {
                 let raw = tree.get(key)?.ok_or_else(|| {
@@ -927,7 +1046,15 @@ impl Store {
                 let mut entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
                 let detail = change(&mut entry);
                 tree.insert(key, outbox::encode(&entry).map_err(abort)?)?;
-                audit::append(audit, meta, now, event, &entry.local_id, detail)?;
+                audit::append(
+                    audit,
+                    meta,
+                    audit_key.as_ref(),
+                    now,
+                    event,
+                    &entry.local_id,
+                    detail,
+                )?;
                 Ok(())
             })
             .map_err(tx_err(what))?;
@@ -943,7 +1070,19 @@ impl Store {
     /// no-op (a crash between central's answer and this call); a different
     /// number is refused.
     pub fn mark_synced(&self, local_id: &str, central_no: &str) -> Result<()> {
+        self.mark_synced_at(local_id, central_no, None)
+    }
+
+    /// [`Store::mark_synced`], keeping central's receipt time (by central's
+    /// clock) on the order when central gave one.
+    pub fn mark_synced_at(
+        &self,
+        local_id: &str,
+        central_no: &str,
+        received_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         (&self.orders, &self.outbox, &self.audit, &self.meta)
             .transaction(|(orders, outbox, audit, meta)| {
                 let mut map = record_in(orders, local_id)?;
@@ -960,6 +1099,12 @@ impl Store {
                     return Ok(());
                 }
                 map.insert("central_no".into(), Value::String(central_no.to_owned()));
+                if let Some(at) = received_at {
+                    map.insert(
+                        "central_received_at".into(),
+                        Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+                    );
+                }
                 map.insert(
                     "status".into(),
                     serde_json::to_value(OrderStatus::Synced).map_err(|source| {
@@ -974,6 +1119,7 @@ impl Store {
                 audit::append(
                     audit,
                     meta,
+                    audit_key.as_ref(),
                     now,
                     "synced",
                     local_id,
@@ -996,6 +1142,7 @@ impl Store {
             return Err(StoreError::InvalidRating { stars });
         }
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         let key = outbox::rating_key(local_id);
         let entry_raw = outbox::encode(&OutboxEntry::new(
             &key,
@@ -1017,6 +1164,7 @@ impl Store {
                 audit::append(
                     audit,
                     meta,
+                    audit_key.as_ref(),
                     now,
                     "rated",
                     local_id,
@@ -1038,6 +1186,7 @@ impl Store {
             });
         }
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         let key = outbox::rating_key(&rating.subject);
         let subject = rating.subject.clone();
         let stars = rating.stars;
@@ -1051,6 +1200,7 @@ impl Store {
                 audit::append(
                     audit,
                     meta,
+                    audit_key.as_ref(),
                     now,
                     "rated",
                     &subject,
@@ -1067,9 +1217,18 @@ impl Store {
     /// an assistance request) and flushes.
     pub fn audit_event(&self, kind: &str, subject: &str, detail: serde_json::Value) -> Result<()> {
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         (&self.audit, &self.meta)
             .transaction(|(audit, meta)| {
-                audit::append(audit, meta, now, kind, subject, detail.clone())?;
+                audit::append(
+                    audit,
+                    meta,
+                    audit_key.as_ref(),
+                    now,
+                    kind,
+                    subject,
+                    detail.clone(),
+                )?;
                 Ok(())
             })
             .map_err(tx_err("append an audit event"))?;
@@ -1100,6 +1259,7 @@ impl Store {
     ) -> Result<crate::staff::StaffVerdict> {
         use crate::staff::StaffVerdict;
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         let locked = self.staff_lockout()?.locked(now);
         let credential = if locked.is_some() { None } else { check() };
         let verdict = (&self.meta, &self.audit)
@@ -1136,6 +1296,7 @@ impl Store {
                 audit::append(
                     audit,
                     meta,
+                    audit_key.as_ref(),
                     now,
                     "staff-auth",
                     device_id,
@@ -1159,6 +1320,7 @@ impl Store {
     /// [`mark_synced`](Self::mark_synced), which also records the number.
     pub fn outbox_done(&self, key: &str) -> Result<()> {
         let now = (self.clock)();
+        let audit_key = self.audit_key();
         (&self.outbox, &self.audit, &self.meta)
             .transaction(|(tree, audit, meta)| {
                 let Some(raw) = tree.remove(key)? else {
@@ -1166,7 +1328,15 @@ impl Store {
                 };
                 let entry = outbox::decode(key.as_bytes(), &raw).map_err(abort)?;
                 let detail = json!({ "key": key, "kind": entry.kind, "attempts": entry.attempts });
-                audit::append(audit, meta, now, "delivered", &entry.local_id, detail)?;
+                audit::append(
+                    audit,
+                    meta,
+                    audit_key.as_ref(),
+                    now,
+                    "delivered",
+                    &entry.local_id,
+                    detail,
+                )?;
                 Ok(())
             })
             .map_err(tx_err("remove a delivered outbox entry"))?;
@@ -1226,7 +1396,7 @@ impl Store {
 
     /// Verifies the audit chain; reports the first broken link.
     pub fn audit_verify(&self) -> Result<AuditReport> {
-        verify_trees(&self.audit, &self.meta)
+        verify_trees(&self.audit, &self.meta, self.audit_key().as_ref())
     }
 
     /// Bytes the database takes on disk.
@@ -1237,11 +1407,11 @@ impl Store {
     }
 }
 
-fn verify_trees(audit: &Tree, meta: &Tree) -> Result<AuditReport> {
+fn verify_trees(audit: &Tree, meta: &Tree, key: Option<&AuditKey>) -> Result<AuditReport> {
     let head = meta
         .get(audit::HEAD_KEY)
         .map_err(sled_err("read the audit head"))?;
-    audit::verify(audit.iter(), head.as_deref())
+    audit::verify(audit.iter(), head.as_deref(), key)
 }
 
 /// The outbox as a technician reads it (`kiosk outbox list`): one line per
@@ -1273,9 +1443,10 @@ pub fn outbox_table(entries: &[OutboxEntry]) -> String {
 }
 
 /// Verifies the audit chain of the store in data directory `dir`, for
-/// `kiosk audit verify --data DIR`. Needs no key; fails if the kiosk holding
-/// the store is running (sled locks the database).
-pub fn audit_verify_dir(dir: &Path) -> Result<AuditReport> {
+/// `kiosk audit verify --data DIR`: with `key`, the keyed records' MACs
+/// too. Needs no store key; fails if the kiosk holding the store is
+/// running (sled locks the database).
+pub fn audit_verify_dir(dir: &Path, key: Option<&AuditKey>) -> Result<AuditReport> {
     let path = dir.join("store");
     if !path.is_dir() {
         return Err(StoreError::NoStore { path });
@@ -1283,5 +1454,37 @@ pub fn audit_verify_dir(dir: &Path) -> Result<AuditReport> {
     let db = open_db(&path)?;
     let audit = open_tree(&db, "audit")?;
     let meta = open_tree(&db, "meta")?;
-    verify_trees(&audit, &meta)
+    verify_trees(&audit, &meta, key)
+}
+
+/// The chain head of the store in `dir` and the record central
+/// acknowledged last, read offline (`kiosk audit verify`).
+pub fn audit_anchor_dir(dir: &Path) -> Result<(AuditHead, Option<u64>)> {
+    let path = dir.join("store");
+    if !path.is_dir() {
+        return Err(StoreError::NoStore { path });
+    }
+    let db = open_db(&path)?;
+    let meta = open_tree(&db, "meta")?;
+    let head = match meta
+        .get(audit::HEAD_KEY)
+        .map_err(sled_err("read the audit head"))?
+        .as_deref()
+        .and_then(audit::decode_head)
+    {
+        Some((seq, hash)) => AuditHead {
+            seq,
+            hash: hex::encode(hash),
+        },
+        None => AuditHead {
+            seq: 0,
+            hash: GENESIS_PREV_HASH.to_owned(),
+        },
+    };
+    let central = meta
+        .get(AUDIT_CENTRAL_KEY)
+        .map_err(sled_err("read the audit anchor"))?
+        .and_then(|r| <[u8; 8]>::try_from(r.as_ref()).ok())
+        .map(u64::from_be_bytes);
+    Ok((head, central))
 }

@@ -73,5 +73,7 @@ pub fn sample_order(local_id: &str) -> Order {
         pushed_from: None,
         transfer: None,
         personal_purged_at: None,
+        time_unverified: false,
+        central_received_at: None,
     }
 }

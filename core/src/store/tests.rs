@@ -122,7 +122,10 @@ fn accepting_the_same_id_twice_is_refused() {
     assert_eq!(store.outbox_all().expect("outbox").len(), 1);
     assert_eq!(
         store.audit_verify().expect("verify"),
-        AuditReport::Ok { records: 1 }
+        AuditReport::Ok {
+            records: 1,
+            unkeyed_check: 0
+        }
     );
 }
 
@@ -439,7 +442,13 @@ fn the_audit_chain_verifies_and_says_so() {
             .mark_synced("K001-20261123-0001", "SG-1")
             .expect("sync");
         let report = store.audit_verify().expect("verify");
-        assert_eq!(report, AuditReport::Ok { records: 4 });
+        assert_eq!(
+            report,
+            AuditReport::Ok {
+                records: 4,
+                unkeyed_check: 0
+            }
+        );
         assert_eq!(report.to_string(), "ok (4 records)");
         let records = store.audit_records().expect("audit");
         for pair in records.windows(2) {
@@ -447,11 +456,14 @@ fn the_audit_chain_verifies_and_says_so() {
         }
     }
     assert_eq!(
-        audit_verify_dir(dir.path()).expect("verify dir"),
-        AuditReport::Ok { records: 4 }
+        audit_verify_dir(dir.path(), None).expect("verify dir"),
+        AuditReport::Ok {
+            records: 4,
+            unkeyed_check: 0
+        }
     );
     assert!(matches!(
-        audit_verify_dir(&dir.path().join("nowhere")),
+        audit_verify_dir(&dir.path().join("nowhere"), None),
         Err(StoreError::NoStore { .. })
     ));
 }
@@ -479,6 +491,105 @@ fn three_accepted(dir: &Path) -> Store {
             .expect("accept");
     }
     store
+}
+
+/// From the moment the key is set, records are MACs under it: they verify
+/// with the key, are counted as not checked without it, fail with another
+/// key, and an unkeyed record after them is a break. The records from
+/// before keep their plain hashes.
+#[test]
+fn a_keyed_chain_verifies_only_with_its_key() {
+    let dir = tmp();
+    let key = AuditKey::random();
+    {
+        let store = three_accepted(dir.path());
+        store.set_audit_key(Some(key.clone()));
+        assert!(store.audit_keyed());
+        store
+            .mark_synced("K001-20261123-0001", "SG-1")
+            .expect("sync");
+        store
+            .mark_synced("K001-20261123-0002", "SG-2")
+            .expect("sync");
+        let records = store.audit_records().expect("audit");
+        let keyed: Vec<bool> = records.iter().map(|r| r.keyed).collect();
+        assert_eq!(keyed, [false, false, false, true, true]);
+        // A keyed record's hash is the MAC, not the plain hash.
+        let r = &records[3];
+        assert_eq!(
+            r.hash,
+            audit::record_mac(
+                &key,
+                r.seq,
+                &r.at,
+                &r.event,
+                &r.local_id,
+                &r.detail,
+                &r.prev_hash
+            )
+        );
+        assert_ne!(
+            r.hash,
+            audit::record_hash(r.seq, &r.at, &r.event, &r.local_id, &r.detail, &r.prev_hash)
+        );
+        assert_eq!(
+            store.audit_verify().expect("verify"),
+            AuditReport::Ok {
+                records: 5,
+                unkeyed_check: 0
+            }
+        );
+        let head = store.audit_head().expect("head");
+        assert_eq!(head.seq, 5);
+        assert_eq!(head.hash, records[4].hash);
+        assert_eq!(
+            store.audit_hash_at(4).expect("at"),
+            Some(records[3].hash.clone())
+        );
+        assert_eq!(store.audit_hash_at(6).expect("at"), None);
+        assert_eq!(store.audit_central_seq().expect("anchor"), None);
+        store.set_audit_central_seq(4).expect("anchor");
+        assert_eq!(store.audit_central_seq().expect("anchor"), Some(4));
+    }
+    let no_key = audit_verify_dir(dir.path(), None).expect("verify");
+    assert_eq!(
+        no_key,
+        AuditReport::Ok {
+            records: 5,
+            unkeyed_check: 2
+        }
+    );
+    assert!(
+        no_key.to_string().contains("2 keyed records not checked"),
+        "{no_key}"
+    );
+    assert_eq!(
+        audit_verify_dir(dir.path(), Some(&key)).expect("verify"),
+        AuditReport::Ok {
+            records: 5,
+            unkeyed_check: 0
+        }
+    );
+    let other = audit_verify_dir(dir.path(), Some(&AuditKey::random())).expect("verify");
+    assert!(
+        matches!(&other, AuditReport::Broken { seq: 4, reason } if reason.contains("MAC mismatch")),
+        "{other}"
+    );
+    let (head, central) = audit_anchor_dir(dir.path()).expect("anchor");
+    assert_eq!((head.seq, central), (5, Some(4)));
+
+    // A writer without the key (or an edit that recomputes a plain hash)
+    // after the keyed records: a break.
+    let store = open(dir.path());
+    store.audit_event("test", "x", json!({})).expect("unkeyed");
+    let report = store.audit_verify().expect("verify");
+    assert!(
+        matches!(&report, AuditReport::Broken { seq: 6, reason } if reason.contains("not keyed")),
+        "{report}"
+    );
+    assert_eq!(AuditKey::from_hex(&key.to_hex()), Some(key));
+    assert_eq!(AuditKey::from_hex("00"), None);
+    assert_eq!(format!("{:?}", AuditKey::random()), "AuditKey(..)");
 }
 
 #[test]

@@ -85,6 +85,8 @@ pub async fn run(opts: SoakOptions) -> Result<(), DemoError> {
             drop_refused: None,
             system: None,
             identity: None,
+            // The host's clock: the twins run on a workstation or CI machine.
+            clock: std::sync::Arc::new(kiosk::clock::Trusted),
         },
         &reader,
         &printer,
