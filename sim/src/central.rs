@@ -1018,11 +1018,16 @@ async fn audit_report(
     let r: kiosk::central::AuditHeadReport = parse(&body)?;
     kiosk::device_id::check(&r.device_id)
         .map_err(|e| ApiError::invalid("invalid-device-id", &e.to_string()))?;
-    let hex64 = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex64(&r.head.hash) || r.anchor.as_ref().is_some_and(|a| !hex64(&a.hash)) {
+    // The contract's AuditHead: seq an int64 from 0, hash 64 hex digits.
+    let well_formed = |h: &kiosk::store::AuditHead| {
+        i64::try_from(h.seq).is_ok()
+            && h.hash.len() == 64
+            && h.hash.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    if !well_formed(&r.head) || r.anchor.as_ref().is_some_and(|a| !well_formed(a)) {
         return Err(ApiError::invalid(
             "invalid-audit-head",
-            "a record's hash is 64 hex digits",
+            "a record's seq is at most 2^63 - 1 and its hash 64 hex digits",
         ));
     }
     match caller {
