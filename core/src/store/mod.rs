@@ -538,20 +538,7 @@ impl Store {
     /// The chain's head: its last record (seq 0 and [`GENESIS_PREV_HASH`]
     /// when empty), as the kiosk reports it to central.
     pub fn audit_head(&self) -> Result<AuditHead> {
-        let raw = self
-            .meta
-            .get(audit::HEAD_KEY)
-            .map_err(sled_err("read the audit head"))?;
-        Ok(match raw.as_deref().and_then(audit::decode_head) {
-            Some((seq, hash)) => AuditHead {
-                seq,
-                hash: hex::encode(hash),
-            },
-            None => AuditHead {
-                seq: 0,
-                hash: GENESIS_PREV_HASH.to_owned(),
-            },
-        })
+        read_audit_head(&self.meta)
     }
 
     /// The hash of audit record `seq`, if the chain holds it (the proof
@@ -574,13 +561,7 @@ impl Store {
 
     /// The record central acknowledged last (`None`: never reported).
     pub fn audit_central_seq(&self) -> Result<Option<u64>> {
-        let raw = self
-            .meta
-            .get(AUDIT_CENTRAL_KEY)
-            .map_err(sled_err("read the audit anchor"))?;
-        Ok(raw
-            .and_then(|r| <[u8; 8]>::try_from(r.as_ref()).ok())
-            .map(u64::from_be_bytes))
+        read_central_seq(&self.meta)
     }
 
     /// Remembers that central acknowledged the chain up to `seq` (what the
@@ -1466,12 +1447,16 @@ pub fn audit_anchor_dir(dir: &Path) -> Result<(AuditHead, Option<u64>)> {
     }
     let db = open_db(&path)?;
     let meta = open_tree(&db, "meta")?;
-    let head = match meta
+    Ok((read_audit_head(&meta)?, read_central_seq(&meta)?))
+}
+
+/// The chain head kept in `meta` (seq 0 and [`GENESIS_PREV_HASH`] when the
+/// chain is empty).
+fn read_audit_head(meta: &Tree) -> Result<AuditHead> {
+    let raw = meta
         .get(audit::HEAD_KEY)
-        .map_err(sled_err("read the audit head"))?
-        .as_deref()
-        .and_then(audit::decode_head)
-    {
+        .map_err(sled_err("read the audit head"))?;
+    Ok(match raw.as_deref().and_then(audit::decode_head) {
         Some((seq, hash)) => AuditHead {
             seq,
             hash: hex::encode(hash),
@@ -1480,11 +1465,14 @@ pub fn audit_anchor_dir(dir: &Path) -> Result<(AuditHead, Option<u64>)> {
             seq: 0,
             hash: GENESIS_PREV_HASH.to_owned(),
         },
-    };
-    let central = meta
+    })
+}
+
+/// The record central acknowledged last, kept in `meta`.
+fn read_central_seq(meta: &Tree) -> Result<Option<u64>> {
+    Ok(meta
         .get(AUDIT_CENTRAL_KEY)
         .map_err(sled_err("read the audit anchor"))?
         .and_then(|r| <[u8; 8]>::try_from(r.as_ref()).ok())
-        .map(u64::from_be_bytes);
-    Ok((head, central))
+        .map(u64::from_be_bytes))
 }
