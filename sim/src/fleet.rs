@@ -266,7 +266,9 @@ impl AuditTrail {
         let rewritten =
             |seq: u64| format!("record {seq} is not the one central saw: the chain was rewritten");
         let gap = match &self.seen {
+            // Nothing seen, or an empty chain: every chain continues it.
             None => None,
+            Some(seen) if seen.seq == 0 => None,
             Some(seen) if r.head.seq < seen.seq => Some(format!(
                 "the chain ends at record {}, but central saw record {}: records were removed (the log cut short, or the store deleted)",
                 r.head.seq, seen.seq
@@ -549,6 +551,10 @@ mod tests {
     fn central_anchors_the_chain_and_keeps_each_gap() {
         let now = Utc::now();
         let mut t = AuditTrail::default();
+        // A kiosk that reported its empty chain at first boot: whatever it
+        // reports next continues it, no proof needed.
+        let empty = t.report(&report(0, '0', None), now);
+        assert!(empty.accepted && empty.gap.is_none());
         let first = t.report(&report(5, 'a', None), now);
         assert!(first.accepted && first.gap.is_none());
         assert_eq!(first.seen, head(5, 'a'));
