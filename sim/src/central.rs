@@ -447,12 +447,15 @@ impl SimControl {
         let mut all: Vec<Submissions> = data
             .submissions
             .iter()
-            .map(|(key, n)| Submissions {
-                key: key.clone(),
-                count: *n,
-                order_no: data.order_by_key(key).map(|o| o.order_no.clone()),
-                time_unverified: data.order_by_key(key).is_some_and(|o| o.time_unverified),
-                received_at: data.order_by_key(key).and_then(|o| o.received_at),
+            .map(|(key, n)| {
+                let stored = data.order_by_key(key);
+                Submissions {
+                    key: key.clone(),
+                    count: *n,
+                    order_no: stored.map(|o| o.order_no.clone()),
+                    time_unverified: stored.is_some_and(|o| o.time_unverified),
+                    received_at: stored.and_then(|o| o.received_at),
+                }
             })
             .collect();
         all.sort_by(|a, b| a.key.cmp(&b.key));
